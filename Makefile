@@ -1,0 +1,21 @@
+# Each target works on a fresh machine: scripts/bootstrap makes .venv first, and
+# gateway.localservices finds (or starts) Postgres and Redis.
+BIN := .venv/bin
+LINT := $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+.PHONY: bootstrap dev test lint fmt
+
+bootstrap:
+	@bash scripts/bootstrap
+
+dev: bootstrap
+	$(BIN)/gateway dev
+
+test: bootstrap
+	$(BIN)/python -m gateway.localservices --purpose test -- sh -c '$(LINT) && $(BIN)/pytest'
+
+lint: bootstrap
+	$(LINT)
+
+fmt: bootstrap
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

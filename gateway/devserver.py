@@ -1,0 +1,173 @@
+"""`gateway dev`: the whole product in one terminal.
+
+Finds or starts Postgres and Redis (see `gateway.localservices`), migrates, seeds the demo
+tenants, then runs `gateway web` and `gateway worker` as child processes: the same
+processes production runs, so what works here works there. Ctrl-C or SIGTERM stops the
+children first, then the servers this command started, and leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+
+from gateway.db import create_pool
+from gateway.localservices import ensure_services, parent_death_signal
+from gateway.migrate import migrate
+from gateway.settings import Settings, SettingsError
+from gateway.vault import Vault
+
+_STOP_TIMEOUT = 10.0
+
+
+def project_dir() -> Path:
+    """The checkout this package runs from (an editable install), else the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
+    if environ.get("GATEWAY_ENV", "development") == "production":
+        print("gateway dev: refusing to run with GATEWAY_ENV=production", file=sys.stderr)
+        return 2
+    stop = _StopFlag()
+    started = time.monotonic()
+    with ensure_services(project_dir(), purpose="dev", environ=environ) as services:
+        web_port = _free_port(host, port)
+        env = {
+            **environ,
+            "GATEWAY_ENV": environ.get("GATEWAY_ENV") or "development",
+            "DATABASE_URL": services.database_url,
+            "REDIS_URL": services.redis_url,
+            "GATEWAY_BASE_URL": environ.get("GATEWAY_BASE_URL") or f"http://{host}:{web_port}",
+        }
+        try:
+            settings = Settings.from_env(env)
+        except SettingsError as exc:
+            print(f"gateway dev: {exc}", file=sys.stderr)
+            return 2
+        demo_shops = asyncio.run(_prepare(settings))
+        children = {
+            "web": _spawn(["web", "--host", host, "--port", str(web_port)], env),
+            "worker": _spawn(["worker"], env),
+        }
+        try:
+            if _wait_ready(f"http://{host}:{web_port}/readyz", children, stop):
+                _print_banner(settings, demo_shops, time.monotonic() - started)
+                return _supervise(children, stop)
+            return 1
+        finally:
+            _stop_children(children)
+
+
+async def _prepare(settings: Settings) -> list[tuple[str, str, str]]:
+    from tenants import demo
+
+    await migrate(settings.database_url)
+    pool = await create_pool(settings.database_url, application_name="gateway-dev", max_size=2)
+    try:
+        shops = await demo.seed(pool, Vault(settings.token_keys))
+    finally:
+        await pool.close()
+    return [(s.name, str(s.id), s.ingest_secret.reveal()) for s in shops]
+
+
+def _print_banner(settings: Settings, shops: list[tuple[str, str, str]], seconds: float) -> None:
+    from tenants import demo
+
+    lines = [
+        "",
+        f"  Dinero Gateway is running at {settings.base_url}  (ready in {seconds:.1f} s)",
+        "",
+        f"  platform admin  {demo.ADMIN_EMAIL} / {demo.ADMIN_PASSWORD}",
+        f"  shop owner      {demo.OWNER_EMAIL} / {demo.OWNER_PASSWORD}",
+        "",
+    ]
+    for name, shop_id, secret in shops:
+        lines.append(f"  shop {name:<12} id {shop_id}  ingest secret {secret}")
+    lines += ["", "  Ctrl-C stops everything.", ""]
+    print("\n".join(lines), flush=True)
+
+
+class _StopFlag:
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.signum = signum
+
+    @property
+    def set(self) -> bool:
+        return self.signum is not None
+
+
+def _spawn(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=dict(env),
+        preexec_fn=parent_death_signal(signal.SIGTERM),
+    )
+
+
+def _wait_ready(url: str, children: dict[str, subprocess.Popen[bytes]], stop: _StopFlag) -> bool:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not stop.set:
+        for name, child in children.items():
+            if child.poll() is not None:
+                print(f"gateway dev: {name} exited with {child.returncode}", file=sys.stderr)
+                return False
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own URL
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    if not stop.set:
+        print(f"gateway dev: {url} did not become ready within 60 s", file=sys.stderr)
+    return False
+
+
+def _supervise(children: dict[str, subprocess.Popen[bytes]], stop: _StopFlag) -> int:
+    while not stop.set:
+        for name, child in children.items():
+            if child.poll() is not None:
+                print(f"gateway dev: {name} exited ({child.returncode}); stopping", file=sys.stderr)
+                return 1
+        time.sleep(0.2)
+    return 0
+
+
+def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + _STOP_TIMEOUT
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _free_port(host: str, preferred: int) -> int:
+    for candidate in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise RuntimeError(f"no free port on {host}")

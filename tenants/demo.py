@@ -1,0 +1,62 @@
+"""Demo data for `gateway dev`: one platform admin, one owner, two shops. Idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Final
+from uuid import UUID
+
+from gateway import passwords
+from gateway.db import Pool
+from gateway.secret import Secret
+from gateway.vault import Vault
+from tenants import shops, users
+
+ADMIN_EMAIL: Final = "admin@example.com"
+ADMIN_PASSWORD: Final = "admin-demo-password"
+OWNER_EMAIL: Final = "owner@example.com"
+OWNER_PASSWORD: Final = "owner-demo-password"
+SHOP_NAMES: Final = ("Sokkeriet", "Strikkeriet")
+
+
+@dataclass(frozen=True)
+class DemoShop:
+    id: UUID
+    name: str
+    ingest_secret: Secret
+
+
+async def seed(pool: Pool, vault: Vault) -> list[DemoShop]:
+    async with pool.acquire() as conn, conn.transaction():
+        # One seeder at a time, so two `gateway dev` runs never both create the owner.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gateway demo seed'))")
+        if await users.get_by_email(conn, ADMIN_EMAIL) is None:
+            await users.create_user(
+                conn,
+                email=ADMIN_EMAIL,
+                name="Demo Admin",
+                is_platform_admin=True,
+                password_hash=await asyncio.to_thread(passwords.hash_password, ADMIN_PASSWORD),
+            )
+        owner = await users.get_by_email(conn, OWNER_EMAIL)
+        if owner is None:
+            owner = await users.create_user(
+                conn,
+                email=OWNER_EMAIL,
+                name="Demo Owner",
+                password_hash=await asyncio.to_thread(passwords.hash_password, OWNER_PASSWORD),
+            )
+        demo: list[DemoShop] = []
+        for name in SHOP_NAMES:
+            shop_id = await conn.fetchval(
+                "SELECT id FROM shops WHERE slug = $1", shops.slugify(name)
+            )
+            if shop_id is None:
+                shop, secret = await shops.create_shop(conn, vault, name=name, owner_id=owner.id)
+                demo.append(DemoShop(shop.id, name, secret))
+            else:
+                stored = await shops.ingest_secret(conn, vault, shop_id)
+                assert stored is not None
+                demo.append(DemoShop(shop_id, name, stored))
+        return demo

@@ -1,0 +1,147 @@
+"""Fixtures on real Postgres and Redis.
+
+Each run creates its own database (random name) from `DATABASE_URL`'s server, migrates it
+once and drops it at the end; each test that touches the database starts from empty tables.
+Redis gets a database number of its own for the run, claimed so that parallel runs on one
+server never share one, and flushed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+import redis as sync_redis
+from arq.connections import ArqRedis
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
+
+from gateway.db import Pool, connect, create_pool
+from gateway.migrate import migrate
+from gateway.queue import create_redis
+from gateway.settings import Settings
+from gateway.vault import Vault
+from web.app import create_app
+
+_CLAIM_KEY = "gateway:test-run-claim"
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=path))
+
+
+@pytest.fixture(scope="session")
+def admin_database_url() -> str:
+    url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    return _with_path(url, "/postgres")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis database number nobody else uses during this run."""
+    base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    run_id = secrets.token_hex(8)
+    for number in range(15, 0, -1):
+        url = _with_path(base, f"/{number}")
+        client = sync_redis.Redis.from_url(url)
+        try:
+            if client.dbsize() == 0 and client.set(_CLAIM_KEY, run_id, nx=True, ex=3600):
+                try:
+                    yield url
+                finally:
+                    client.flushdb()
+                return
+        finally:
+            client.close()
+    pytest.fail("no empty Redis database (1-15) to run the tests in")
+
+
+@pytest.fixture(scope="session")
+async def database_url(admin_database_url: str) -> AsyncIterator[str]:
+    name = f"gateway_test_{secrets.token_hex(6)}"
+    admin = await connect(admin_database_url, application_name="gateway-tests")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = _with_path(admin_database_url, f"/{name}")
+        await migrate(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str) -> Settings:
+    return Settings.from_env(
+        {"GATEWAY_ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    )
+
+
+@pytest.fixture(scope="session")
+async def session_pool(settings: Settings) -> AsyncIterator[Pool]:
+    pool = await create_pool(settings.database_url, application_name="gateway-tests")
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def pool(session_pool: Pool) -> AsyncIterator[Pool]:
+    """The run's pool, with every table emptied after the test."""
+    yield session_pool
+    tables = await session_pool.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+        "AND tablename <> 'schema_migrations'"
+    )
+    names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+    await session_pool.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
+    """The run's Redis database, emptied (but for the run's claim) after the test."""
+    client = create_redis(settings.redis_url)
+    yield client
+    claim = await client.get(_CLAIM_KEY)
+    await client.flushdb()
+    if claim:
+        await client.set(_CLAIM_KEY, claim, ex=3600)
+    await client.aclose()
+
+
+@pytest.fixture
+def vault(settings: Settings) -> Vault:
+    return Vault(settings.token_keys)
+
+
+class _WithState:
+    """Hands the lifespan's state to each request, as a server would."""
+
+    def __init__(self, app: Starlette, state: dict[str, Any]) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["state"] = dict(self.state)
+        await self.app(scope, receive, send)
+
+
+async def app_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app) as state:
+        transport = httpx.ASGITransport(app=_WithState(app, dict(state or {})))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, pool: Pool, redis: ArqRedis
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to `create_app(settings)` in-process, lifespan and all."""
+    async for c in app_client(create_app(settings)):
+        yield c

@@ -1,0 +1,43 @@
+"""Factories for tenants. Passwords use a cheap scrypt cost so tests stay fast."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cache
+
+from gateway import passwords
+from gateway.db import Pool
+from gateway.secret import Secret
+from gateway.vault import Vault
+from tenants import shops, users
+
+PASSWORD = "correct horse battery"
+_CHEAP = passwords.Cost(n=2**4, r=1, p=1)
+
+
+@cache
+def cheap_hash(password: str = PASSWORD) -> str:
+    return passwords.hash_password(password, cost=_CHEAP)
+
+
+async def make_user(
+    pool: Pool, *, email: str | None = None, admin: bool = False, password: str | None = PASSWORD
+) -> users.User:
+    async with pool.acquire() as conn:
+        return await users.create_user(
+            conn,
+            email=email or f"user-{secrets.token_hex(4)}@example.com",
+            is_platform_admin=admin,
+            password_hash=cheap_hash(password) if password else None,
+        )
+
+
+async def make_shop(
+    pool: Pool, vault: Vault, *, name: str | None = None, owner: users.User | None = None
+) -> tuple[shops.Shop, Secret, users.User]:
+    owner = owner or await make_user(pool)
+    async with pool.acquire() as conn, conn.transaction():
+        shop, secret = await shops.create_shop(
+            conn, vault, name=name or f"Shop {secrets.token_hex(3)}", owner_id=owner.id
+        )
+    return shop, secret, owner

@@ -1,0 +1,104 @@
+import base64
+import dataclasses
+
+import pytest
+
+from gateway.settings import DEV_TOKEN_KEY, Settings, SettingsError
+
+KEY = base64.b64encode(b"k" * 32).decode()
+PRODUCTION = {
+    "GATEWAY_ENV": "production",
+    "DATABASE_URL": "postgresql://gw:pw@db.internal/gateway",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+    "GATEWAY_BASE_URL": "https://gateway.example.com",
+    "GATEWAY_SECRET_KEY": "s" * 48,
+    "GATEWAY_TOKEN_KEYS": f"k2:{KEY}",
+    "DINERO_CLIENT_ID": "isv_realshop",
+    "DINERO_CLIENT_SECRET": "real-secret",
+}
+
+
+def test_development_has_working_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.env == "development"
+    assert settings.token_keys[0].key == DEV_TOKEN_KEY
+    assert settings.dinero_api_url == "https://api.dinero.dk"
+    assert settings.dinero_auth_url == "https://connect.visma.com"
+
+
+def test_production_accepts_complete_configuration() -> None:
+    settings = Settings.from_env(PRODUCTION)
+    assert settings.is_production
+    assert [k.kid for k in settings.token_keys] == ["k2"]
+
+
+def test_settings_are_frozen_and_hide_secrets() -> None:
+    settings = Settings.from_env(PRODUCTION)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.env = "test"  # type: ignore[misc]
+    text = repr(settings)
+    for secret in ("s" * 48, "real-secret", KEY, "pw@", "gw:pw"):
+        assert secret not in text
+    assert "isv_realshop" in text
+
+
+@pytest.mark.parametrize("missing", sorted(PRODUCTION.keys() - {"GATEWAY_ENV"}))
+def test_production_names_each_missing_variable(missing: str) -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != missing}
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(environ)
+    assert any(missing in problem for problem in error.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("GATEWAY_SECRET_KEY", "development-secret-key-do-not-use-in-production"),
+        ("GATEWAY_SECRET_KEY", "too-short"),
+        ("GATEWAY_TOKEN_KEYS", "dev:" + base64.b64encode(DEV_TOKEN_KEY).decode()),
+        ("DINERO_CLIENT_ID", "isv_gateway_dev"),
+        ("DINERO_CLIENT_SECRET", "sandbox-secret"),
+        ("DINERO_API_URL", "http://127.0.0.1:8081"),
+        ("DINERO_AUTH_URL", "https://localhost:8081"),
+        ("DINERO_API_URL", "https://sandbox.example.com"),
+        ("DINERO_AUTH_URL", "http://connect.visma.com"),
+        ("GATEWAY_BASE_URL", "http://gateway.example.com"),
+    ],
+)
+def test_production_refuses_development_values(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({**PRODUCTION, variable: value})
+    assert any(variable in problem for problem in error.value.problems)
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"GATEWAY_ENV": "production"})
+    assert len(error.value.problems) >= 7
+    assert "GATEWAY_TOKEN_KEYS" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "nokid",
+        "a:notbase64!",
+        "a:" + base64.b64encode(b"short").decode(),
+        f"a:{KEY},a:{KEY}",
+        f"bad kid:{KEY}",
+    ],
+)
+def test_malformed_token_keys_are_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match="GATEWAY_TOKEN_KEYS"):
+        Settings.from_env({"GATEWAY_TOKEN_KEYS": raw})
+
+
+def test_first_token_key_is_current() -> None:
+    other = base64.b64encode(b"o" * 32).decode()
+    settings = Settings.from_env({"GATEWAY_TOKEN_KEYS": f"new:{other}, old:{KEY}"})
+    assert [k.kid for k in settings.token_keys] == ["new", "old"]
+
+
+def test_unknown_environment_is_refused() -> None:
+    with pytest.raises(SettingsError, match="GATEWAY_ENV"):
+        Settings.from_env({"GATEWAY_ENV": "staging"})

@@ -1,0 +1,93 @@
+"""The Starlette application: `create_app(settings)` is the only way to build it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TypedDict
+
+import httpx
+import jinja2
+from arq.connections import ArqRedis
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from gateway.db import Pool, create_pool
+from gateway.queue import create_redis
+from gateway.settings import Settings
+from gateway.vault import Vault
+from web import health
+from web.errors import ErrorPageMiddleware, http_exception_handler
+from web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+
+log = logging.getLogger(__name__)
+
+
+class State(TypedDict):
+    """What the lifespan hands to every request as `request.state.<name>`."""
+
+    settings: Settings
+    pool: Pool
+    redis: ArqRedis
+    http: httpx.AsyncClient
+    vault: Vault
+    templates: Jinja2Templates
+
+
+def create_templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("web", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    return Jinja2Templates(env=env)
+
+
+def create_app(settings: Settings) -> Starlette:
+    templates = create_templates()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        pool = await create_pool(settings.database_url, application_name="gateway-web")
+        redis = create_redis(settings.redis_url)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        try:
+            yield State(
+                settings=settings,
+                pool=pool,
+                redis=redis,
+                http=http,
+                vault=Vault(settings.token_keys),
+                templates=templates,
+            )
+        finally:
+            await http.aclose()
+            await redis.aclose()
+            await pool.close()
+
+    async def home(request: Request) -> Response:
+        return templates.TemplateResponse(request, "home.html")
+
+    routes: list[BaseRoute] = [
+        Route("/", home),
+        *health.routes,
+        Mount("/static", app=StaticFiles(packages=[("web", "static")]), name="static"),
+    ]
+    return Starlette(
+        debug=False,  # never: the debug page would show locals, settings and tokens
+        routes=routes,
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
+            Middleware(ErrorPageMiddleware, templates=templates),
+        ],
+        exception_handlers={HTTPException: http_exception_handler(templates)},
+        lifespan=lifespan,
+    )
