@@ -10,7 +10,7 @@ COPY gateway ./gateway
 COPY tenants ./tenants
 COPY web ./web
 COPY workers ./workers
-RUN pip install . && rm -rf /root/.cache
+RUN pip install .
 
 USER gateway
 EXPOSE 8000

@@ -52,9 +52,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from workers.settings import build_worker
 
     settings = _settings()
+    if args.check:
+        return _check_worker(settings)
     configure_logging(settings, process="worker")
     build_worker(settings).run()
     return 0
+
+
+def _check_worker(settings: Settings) -> int:
+    """Exit 0 when a worker on this host has beaten its heartbeat within the last minute."""
+    import socket
+
+    from gateway.queue import create_redis
+    from workers.system import live_workers
+
+    async def run() -> list[str]:
+        redis = create_redis(settings.redis_url)
+        try:
+            return await live_workers(redis, host=socket.gethostname())
+        finally:
+            await redis.aclose()
+
+    alive = asyncio.run(run())
+    print("\n".join(alive) if alive else "no live worker on this host")
+    return 0 if alive else 1
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -99,11 +120,13 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> bool:
+        password_hash = await asyncio.to_thread(passwords.hash_password, password)
         conn = await connect(settings.database_url, application_name="gateway-cli")
         try:
-            _, created = await users.upsert_admin(
-                conn, email=email, password_hash=passwords.hash_password(password)
-            )
+            async with conn.transaction():
+                _, created = await users.upsert_admin(
+                    conn, email=email, password_hash=password_hash
+                )
             return created
         finally:
             await conn.close()
@@ -155,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     web.set_defaults(func=cmd_web)
 
     worker = sub.add_parser("worker", help="run the arq worker (posting jobs and crons)")
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="do not run; exit 0 if a worker on this host is alive (for health checks)",
+    )
     worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply pending SQL migrations")

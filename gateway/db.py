@@ -1,7 +1,8 @@
 """The asyncpg pool, set up the same way for the web app, the worker and the CLI.
 
-JSON columns round-trip `Decimal` exactly (floats are parsed as `Decimal`, `Decimal` is written
-as a JSON number string), and every session runs in UTC.
+JSON columns never turn money into floats: a JSON number is read back as `Decimal`, and a
+`Decimal` is written as a decimal string (the form the ingest contract uses for money), so it
+reads back as that string. Every session runs in UTC.
 """
 
 from __future__ import annotations

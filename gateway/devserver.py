@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from gateway.db import create_pool
-from gateway.localservices import ensure_services, parent_death_signal
+from gateway.localservices import ensure_services, free_port, parent_death_signal, stop
 from gateway.migrate import migrate
 from gateway.settings import Settings, SettingsError
 from gateway.vault import Vault
@@ -38,10 +37,10 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
     if environ.get("GATEWAY_ENV", "development") == "production":
         print("gateway dev: refusing to run with GATEWAY_ENV=production", file=sys.stderr)
         return 2
-    stop = _StopFlag()
+    stop_flag = _StopFlag()
     started = time.monotonic()
     with ensure_services(project_dir(), purpose="dev", environ=environ) as services:
-        web_port = _free_port(host, port)
+        web_port = free_port(host, port)
         env = {
             **environ,
             "GATEWAY_ENV": environ.get("GATEWAY_ENV") or "development",
@@ -60,12 +59,12 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
             "worker": _spawn(["worker"], env),
         }
         try:
-            if _wait_ready(f"http://{host}:{web_port}/readyz", children, stop):
+            if _wait_ready(f"http://{host}:{web_port}/readyz", children, stop_flag):
                 _print_banner(settings, demo_shops, time.monotonic() - started)
-                return _supervise(children, stop)
+                return _supervise(children, stop_flag)
             return 1
         finally:
-            _stop_children(children)
+            stop(*children.values(), sig=signal.SIGTERM, timeout=_STOP_TIMEOUT)
 
 
 async def _prepare(settings: Settings) -> list[tuple[str, str, str]]:
@@ -119,9 +118,11 @@ def _spawn(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_ready(url: str, children: dict[str, subprocess.Popen[bytes]], stop: _StopFlag) -> bool:
+def _wait_ready(
+    url: str, children: dict[str, subprocess.Popen[bytes]], stop_flag: _StopFlag
+) -> bool:
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not stop.set:
+    while time.monotonic() < deadline and not stop_flag.set:
         for name, child in children.items():
             if child.poll() is not None:
                 print(f"gateway dev: {name} exited with {child.returncode}", file=sys.stderr)
@@ -133,41 +134,16 @@ def _wait_ready(url: str, children: dict[str, subprocess.Popen[bytes]], stop: _S
         except OSError:
             pass
         time.sleep(0.2)
-    if not stop.set:
+    if not stop_flag.set:
         print(f"gateway dev: {url} did not become ready within 60 s", file=sys.stderr)
     return False
 
 
-def _supervise(children: dict[str, subprocess.Popen[bytes]], stop: _StopFlag) -> int:
-    while not stop.set:
+def _supervise(children: dict[str, subprocess.Popen[bytes]], stop_flag: _StopFlag) -> int:
+    while not stop_flag.set:
         for name, child in children.items():
             if child.poll() is not None:
                 print(f"gateway dev: {name} exited ({child.returncode}); stopping", file=sys.stderr)
                 return 1
         time.sleep(0.2)
     return 0
-
-
-def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + _STOP_TIMEOUT
-    for child in children.values():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-
-
-def _free_port(host: str, preferred: int) -> int:
-    for candidate in (preferred, 0):
-        with socket.socket() as sock:
-            try:
-                sock.bind((host, candidate))
-            except OSError:
-                continue
-            port: int = sock.getsockname()[1]
-            return port
-    raise RuntimeError(f"no free port on {host}")

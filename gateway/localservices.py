@@ -1,9 +1,9 @@
 """Find or start the Postgres and Redis that `make dev` and `make test` need.
 
 Per service, in order: a URL in the environment, a server already answering on the usual local
-port, or a private server started here (installing the Debian package first when we are root and
-it is missing). Private servers live exactly as long as the `ensure_services` block; servers we
-found running are never touched.
+port, or a private server started here (installing the Debian package first if it is missing and
+we are root, or have a sudo that needs no password). Private servers live exactly as long as the
+`ensure_services` block; servers we found running are never touched.
 
     python -m gateway.localservices --purpose test -- pytest
 """
@@ -139,7 +139,7 @@ class _Launcher:
             self._initdb(bindir / "initdb", datadir, account, logpath)
         else:
             _stop_leftover_postmaster(datadir, self.log)
-        port = _free_port()
+        port = free_port()
         # No Unix socket: clients use TCP, and socket paths are limited to ~107 bytes.
         cmd = [bindir / "postgres", "-D", datadir, "-p", port, "-c", "listen_addresses=127.0.0.1"]
         cmd += ["-c", "unix_socket_directories="]
@@ -147,7 +147,7 @@ class _Launcher:
             cmd += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         # SIGINT is Postgres' "fast shutdown": roll back sessions, checkpoint, exit.
         proc = self._spawn(cmd, logpath, account, signal.SIGINT)
-        self.stack.callback(_stop, proc, signal.SIGINT, "postgres", self.log)
+        self._stop_on_exit(proc, signal.SIGINT, "postgres")
         url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         _wait_until(lambda: _run_async(_pg_accepts(url)), proc, "postgres", logpath)
         self.log(f"postgres: started {versions[bindir]} on 127.0.0.1:{port} (data in {datadir})")
@@ -165,7 +165,7 @@ class _Launcher:
                 if proc.wait() == 0:
                     return
             finally:
-                _stop(proc, signal.SIGTERM, "initdb", lambda line: None)
+                stop(proc, sig=signal.SIGTERM)
         raise ServiceError(f"initdb failed for {datadir}:\n{_tail(logpath)}")
 
     def redis(self, probe: Address | None) -> str:
@@ -180,12 +180,12 @@ class _Launcher:
             server = shutil.which("redis-server", path=self._path())
         if server is None:
             raise ServiceError("redis-server not found: install redis-server or set REDIS_URL")
-        (workdir, logpath), port = self._dir("redis", None), _free_port()
+        (workdir, logpath), port = self._dir("redis", None), free_port()
         cmd = [server, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no"]
         proc = self._spawn(
             [*cmd, "--daemonize", "no", "--dir", workdir], logpath, None, signal.SIGTERM
         )
-        self.stack.callback(_stop, proc, signal.SIGTERM, "redis", self.log)
+        self._stop_on_exit(proc, signal.SIGTERM, "redis")
         _wait_until(lambda: _redis_ping(("127.0.0.1", port)), proc, "redis", logpath)
         self.log(f"redis: started on 127.0.0.1:{port}")
         return f"redis://127.0.0.1:{port}/0"
@@ -237,13 +237,30 @@ class _Launcher:
                 preexec_fn=parent_death_signal(deathsig),
             )
 
+    def _stop_on_exit(self, proc: subprocess.Popen[bytes], sig: int, name: str) -> None:
+        def stop_and_log() -> None:
+            stop(proc, sig=sig)
+            self.log(f"{name}: stopped")
+
+        self.stack.callback(stop_and_log)
+
     def _apt_install(self, package: str) -> bool:
-        apt = shutil.which("apt-get", path=self._path())
-        if os.geteuid() != 0 or apt is None:
+        """Install a Debian package, where that is ours to do: as root, or through a sudo that
+        needs no password (and so never prompts). Returns False where it is not."""
+        apt, sudo = (shutil.which(name, path=self._path()) for name in ("apt-get", "sudo"))
+        if apt is None:
             return False
-        self.log(f"{package}: not installed; installing it with apt-get")
+        as_root: list[str] = []
+        if os.geteuid() != 0:
+            if sudo is None or subprocess.run([sudo, "-n", "true"], capture_output=True).returncode:
+                return False
+            as_root = [sudo, "-n", "DEBIAN_FRONTEND=noninteractive"]  # sudo drops it from env
+        self.log(
+            f"{package}: not installed; installing it with {'sudo ' if as_root else ''}apt-get"
+        )
         env = {**self.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in ([apt, "update"], [apt, "install", "-y", "--no-install-recommends", package]):
+        for args in (["update"], ["install", "-y", "--no-install-recommends", package]):
+            cmd = [*as_root, apt, *args]
             # apt's chatter goes to stderr: stdout belongs to the command we run.
             proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=2)
             interrupted: BaseException | None = None
@@ -366,9 +383,14 @@ def _tcp_open(address: Address) -> bool:
         return False
 
 
-def _free_port() -> int:
+def free_port(host: str = "127.0.0.1", preferred: int | None = None) -> int:
+    """`preferred` if it can be bound on `host` now, else a free port the kernel picks."""
+    if preferred:
+        with contextlib.suppress(OSError), socket.socket() as sock:
+            sock.bind((host, preferred))
+            return preferred
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -405,15 +427,21 @@ def _wait_until(
         time.sleep(0.1)
 
 
-def _stop(proc: subprocess.Popen[bytes], sig: int, name: str, log: Log) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
+def stop(
+    *procs: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = _TIMEOUT
+) -> None:
+    """Send `sig` to each of `procs` still running, give them `timeout` seconds in all to exit,
+    then SIGKILL whichever has not. Returns once every one has exited."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
         try:
-            proc.wait(_TIMEOUT)
+            proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    log(f"{name}: stopped")
 
 
 def _tail(path: Path, lines: int = 20) -> str:

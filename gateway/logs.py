@@ -29,6 +29,10 @@ _MASKS: Final = (
         r"\1***",
     ),
     (re.compile(r"(://[^:/@\s]+:)[^@/\s]+@"), r"\1***@"),
+    # Shop ingest secrets, OAuth codes and single-use links (invite and reset tokens in paths).
+    (re.compile(r"whsec_[A-Za-z0-9_-]+"), "whsec_***"),
+    (re.compile(r"(?i)(\bcode=)[^&\s]+"), r"\1***"),
+    (re.compile(r"(/(?:invite|reset)/)[^/\s?#]+"), r"\1***"),
 )
 
 
@@ -43,7 +47,10 @@ class _ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: let the handler report it, not the caller
+            return True
         masked = redact(message)
         if masked != message:
             record.msg, record.args = masked, None

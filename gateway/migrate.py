@@ -4,6 +4,11 @@ Files are `gateway/migrations/NNNN_name.sql`. Applied versions are recorded with
 sha256, so an edited migration that already ran is reported instead of silently skipped.
 A session-level advisory lock makes concurrent `gateway migrate` runs (two containers
 starting at once) take turns: the second one finds nothing left to do.
+
+A file whose first line is `-- migrate: no-transaction` runs outside a transaction, for
+statements Postgres refuses inside one (`CREATE INDEX CONCURRENTLY` on a large table). Such
+a file should hold one idempotent statement (`IF NOT EXISTS`), since a failure halfway
+cannot be rolled back.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ log = logging.getLogger(__name__)
 # Any fixed 64-bit number; it only has to differ from other advisory locks in the database.
 _LOCK_KEY: Final = 0x6761_7465_7761_79  # "gateway"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_NO_TRANSACTION: Final = "-- migrate: no-transaction"
 
 
 class MigrationError(RuntimeError):
@@ -33,6 +39,10 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def in_transaction(self) -> bool:
+        return not self.sql.startswith(_NO_TRANSACTION)
 
     @property
     def checksum(self) -> str:
@@ -95,14 +105,19 @@ async def apply_pending(conn: Connection, migrations: list[Migration]) -> list[M
                         "it was applied; add a new migration instead"
                     )
                 continue
-            async with conn.transaction():
+            record = (
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                migration.version,
+                migration.name,
+                migration.checksum,
+            )
+            if migration.in_transaction:
+                async with conn.transaction():
+                    await conn.execute(migration.sql)
+                    await conn.execute(*record)
+            else:
                 await conn.execute(migration.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                    migration.version,
-                    migration.name,
-                    migration.checksum,
-                )
+                await conn.execute(*record)
             log.info("applied migration %04d_%s", migration.version, migration.name)
             done.append(migration)
         return done

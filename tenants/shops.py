@@ -95,7 +95,7 @@ async def create_shop(
         INSERT INTO shops (id, name, slug, ingest_secret_enc)
         VALUES ($1, $2, $3, $4)
         RETURNING {_COLUMNS}
-        """,
+        """,  # noqa: S608 - constant column list, values are $n parameters
         shop_id,
         name,
         slug,

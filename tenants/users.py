@@ -61,9 +61,8 @@ def _user(row: asyncpg.Record) -> User:
 
 
 async def get_by_email(conn: Connection, email: str) -> User | None:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM users WHERE email = $1", normalize_email(email)
-    )
+    query = f"SELECT {_COLUMNS} FROM users WHERE email = $1"  # noqa: S608 - constant columns
+    row = await conn.fetchrow(query, normalize_email(email))
     return _user(row) if row else None
 
 
@@ -80,7 +79,7 @@ async def create_user(
         INSERT INTO users (email, password_hash, is_platform_admin, name)
         VALUES ($1, $2, $3, $4)
         RETURNING {_COLUMNS}
-        """,
+        """,  # noqa: S608 - constant column list, values are $n parameters
         normalize_email(email),
         password_hash,
         is_platform_admin,
@@ -93,7 +92,8 @@ async def create_user(
 async def upsert_admin(conn: Connection, *, email: str, password_hash: str) -> tuple[User, bool]:
     """Creates a platform admin, or promotes an existing user and sets the password.
 
-    Returns the user and whether it was created.
+    A new password ends the user's sessions and spends their open links, as any password
+    reset must. Run inside a transaction. Returns the user and whether it was created.
     """
     row = await conn.fetchrow(
         f"""
@@ -102,12 +102,22 @@ async def upsert_admin(conn: Connection, *, email: str, password_hash: str) -> t
         ON CONFLICT (email) DO UPDATE
             SET password_hash = EXCLUDED.password_hash, is_platform_admin = true
         RETURNING {_COLUMNS}, (xmax = 0) AS created
-        """,
+        """,  # noqa: S608 - constant column list, values are $n parameters
         normalize_email(email),
         password_hash,
     )
     assert row is not None
-    return _user(row), bool(row["created"])
+    user, created = _user(row), bool(row["created"])
+    if not created:
+        await end_sessions_and_links(conn, user.id)
+    return user, created
+
+
+async def end_sessions_and_links(conn: Connection, user_id: UUID) -> None:
+    await conn.execute("DELETE FROM sessions WHERE user_id = $1", user_id)
+    await conn.execute(
+        "UPDATE user_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL", user_id
+    )
 
 
 def hash_token(token: str) -> bytes:

@@ -1,16 +1,20 @@
 """The `gateway` command, run as a real subprocess against the test database."""
 
 import json
+import socket
 import subprocess
 import sys
 import uuid
 
 import pytest
+from arq.connections import ArqRedis
 
+from gateway import passwords
 from gateway.db import Pool
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tenants import shops, users
+from workers.system import HEARTBEAT_PREFIX
 
 COMMANDS = [
     ["web"],
@@ -78,7 +82,8 @@ async def test_create_admin_creates_then_updates(settings: Settings, pool: Pool)
     async with pool.acquire() as conn:
         admin = await users.get_by_email(conn, "root@example.com")
     assert admin is not None and admin.is_platform_admin
-    assert "another long password" not in (admin.password_hash or "")
+    assert passwords.verify_password("another long password", admin.password_hash)
+    assert not passwords.verify_password("a long enough password", admin.password_hash)
 
 
 async def test_create_admin_refuses_a_short_password(settings: Settings, pool: Pool) -> None:
@@ -133,3 +138,16 @@ def test_production_without_configuration_names_the_variables(settings: Settings
     for variable in ("DATABASE_URL", "GATEWAY_SECRET_KEY", "GATEWAY_TOKEN_KEYS"):
         assert variable in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_worker_check_reports_a_live_worker_on_this_host(
+    settings: Settings, redis: ArqRedis
+) -> None:
+    dead = run(settings, "worker", "--check")
+    assert dead.returncode == 1
+    assert "no live worker" in dead.stdout
+    await redis.set(f"{HEARTBEAT_PREFIX}{socket.gethostname()}:4242", "{}", ex=60)
+    await redis.set(f"{HEARTBEAT_PREFIX}another-host:1", "{}", ex=60)
+    alive = run(settings, "worker", "--check")
+    assert alive.returncode == 0, alive.stderr
+    assert alive.stdout.split() == [f"{socket.gethostname()}:4242"]

@@ -21,6 +21,9 @@ def test_compose_names_the_services_with_health_checks() -> None:
     assert services["migrate"]["command"] == ["gateway", "migrate"]
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["worker"]["command"] == ["gateway", "worker"]
+    assert services["worker"]["healthcheck"]["test"] == ["CMD", "gateway", "worker", "--check"]
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert [name for name, s in services.items() if "build" in s] == ["migrate"]
 
 
 def test_compose_takes_secrets_from_the_environment() -> None:

@@ -21,12 +21,12 @@ import asyncpg
 import pytest
 import redis.asyncio
 
-from gateway.localservices import _postgres_bindirs, ensure_services, main
+from gateway.localservices import _Launcher, _postgres_bindirs, ensure_services, free_port, main
 
 PATH = os.environ.get("PATH", os.defpath)
 ENVIRON = {"PATH": PATH}  # no DATABASE_URL/REDIS_URL, even when `make test` sets them for us
 
-pytestmark = pytest.mark.skipif(
+needs_servers = pytest.mark.skipif(
     os.geteuid() != 0 and not (_postgres_bindirs(PATH) and shutil.which("redis-server", path=PATH)),
     reason="needs Postgres and Redis binaries (or root, to install them)",
 )
@@ -77,6 +77,57 @@ def _is_empty(path: Path) -> bool:
     return not path.exists() or not any(path.iterdir())
 
 
+def test_free_port_prefers_the_port_asked_for_while_it_is_free() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = free_port("127.0.0.1", port)
+        assert other != port
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", other))  # it is free
+    assert free_port("127.0.0.1", port) == port
+    assert free_port() > 0
+
+
+@pytest.mark.parametrize("sudo_asks", [False, True])
+def test_apt_install_uses_sudo_only_when_it_needs_no_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sudo_asks: bool
+) -> None:
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    scripts = {
+        # Like `sudo -n`: fail rather than ask; else run the command with VAR=value set.
+        "sudo": f'echo "sudo $*" >>{calls}\n[ "$1" = -n ] || exit 99\nshift\n'
+        f'[ "$1" = true ] && exit {int(sudo_asks)}\nexec env "$@"',
+        "apt-get": f'echo "apt-get $* ($DEBIAN_FRONTEND)" >>{calls}',
+    }
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    lines: list[str] = []
+    environ = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    with contextlib.ExitStack() as stack:
+        launcher = _Launcher(stack, tmp_path, "dev", environ, lines.append)
+        installed = launcher._apt_install("redis-server")
+    apt = bin_dir / "apt-get"
+    if sudo_asks:  # not ours to do
+        assert not installed and lines == []
+        assert calls.read_text().splitlines() == ["sudo -n true"]
+    else:
+        assert installed
+        assert lines == ["redis-server: not installed; installing it with sudo apt-get"]
+        assert calls.read_text().splitlines() == [
+            "sudo -n true",
+            f"sudo -n DEBIAN_FRONTEND=noninteractive {apt} update",
+            "apt-get update (noninteractive)",
+            f"sudo -n DEBIAN_FRONTEND=noninteractive {apt} install -y --no-install-recommends "
+            "redis-server",
+            "apt-get install -y --no-install-recommends redis-server (noninteractive)",
+        ]
+
+
 def test_urls_in_the_environment_are_used_verbatim(tmp_path: Path) -> None:
     environ = {"DATABASE_URL": "postgresql://u@db.invalid/x", "REDIS_URL": "redis://r.invalid/4"}
     lines: list[str] = []
@@ -87,6 +138,7 @@ def test_urls_in_the_environment_are_used_verbatim(tmp_path: Path) -> None:
     assert _is_empty(tmp_path)  # nothing started, nothing written
 
 
+@needs_servers
 async def test_starts_private_servers_reuses_running_ones_and_stops_only_its_own(
     tmp_path: Path,
 ) -> None:
@@ -139,6 +191,7 @@ async def test_starts_private_servers_reuses_running_ones_and_stops_only_its_own
     assert datadir and _is_empty(Path(datadir.group(1)).parent)  # ...now removed
 
 
+@needs_servers
 async def test_dev_data_persists_between_runs(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -189,6 +242,7 @@ def test_main_runs_the_command_with_the_urls_and_returns_its_status(
     assert main(["--purpose", "test", "--", "/nonexistent/command"]) == 127
 
 
+@needs_servers
 @pytest.mark.parametrize("how", ["SIGTERM to the process", "SIGINT to the process group"])
 def test_main_stops_its_servers_when_signalled(how: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}

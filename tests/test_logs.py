@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.logs import configure_logging, redact, request_id
+from gateway.logs import _ContextFilter, configure_logging, redact, request_id
 from gateway.secret import Secret
 from gateway.settings import Settings
 
@@ -68,3 +68,22 @@ def test_production_logs_are_json_with_request_id_and_no_secrets(captured: io.St
     for leak in ("rt-secret-value", "at-secret-value", "tok-secret-value"):
         assert leak not in text
     assert "RuntimeError" in lines[2]["exc"]
+
+
+@pytest.mark.parametrize(
+    ("text", "leak"),
+    [
+        ("GET /invite/AbC123-_xyz 200", "AbC123-_xyz"),
+        ("GET /reset/tok-9 200", "tok-9"),
+        ("secret is whsec_Zm9vYmFy_-x", "Zm9vYmFy_-x"),
+        ("callback?code=oauth-code-1&state=s", "oauth-code-1"),
+    ],
+)
+def test_redact_masks_links_and_codes(text: str, leak: str) -> None:
+    assert leak not in redact(text)
+
+
+def test_the_filter_lets_a_bad_format_string_through_to_the_handler() -> None:
+    # Filters run in the caller, outside logging's error handling: ours must never raise.
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "%s %s", ("only one",), None)
+    assert _ContextFilter().filter(record)

@@ -76,3 +76,23 @@ async def test_failed_migration_leaves_nothing_behind(empty_database: str) -> No
         assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == len(broken) - 1
     finally:
         await conn.close()
+
+
+async def test_no_transaction_migration_can_build_an_index_concurrently(
+    empty_database: str,
+) -> None:
+    migrations = load_migrations()
+    concurrent = replace(
+        migrations[-1],
+        version=migrations[-1].version + 1,
+        name="concurrent_index",
+        sql="-- migrate: no-transaction\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_idx ON users (name);",
+    )
+    assert not concurrent.in_transaction
+    conn = await connect(empty_database, application_name="t")
+    try:
+        await apply_pending(conn, [*migrations, concurrent])
+        assert await conn.fetchval("SELECT to_regclass('users_name_idx')") is not None
+    finally:
+        await conn.close()

@@ -13,8 +13,9 @@ from tests.factories import make_shop
 async def _order(pool: Pool, shop_id: uuid.UUID, external_id: str = "1001") -> int:
     order_id: int = await pool.fetchval(
         """
-        INSERT INTO orders (shop_id, external_id, number, currency, total, payload, ordered_at)
-        VALUES ($1, $2, $2, 'DKK', 128.99, '{}', now()) RETURNING id
+        INSERT INTO orders (shop_id, external_id, number, currency, total, payload, ordered_at,
+                            last_event_at)
+        VALUES ($1, $2, $2, 'DKK', 128.99, '{}', now(), now()) RETURNING id
         """,
         shop_id,
         external_id,
@@ -28,7 +29,7 @@ async def _document(pool: Pool, shop_id: uuid.UUID, order_id: int, **overrides: 
         "seq": 0,
         "currency": "DKK",
         "amount": 128.99,
-        "dinero_guid": uuid.uuid4(),
+        "client_guid": uuid.uuid4(),
         "external_reference": "ref",
         **overrides,
     }
@@ -58,6 +59,40 @@ async def test_document_cannot_point_at_another_shops_order(pool: Pool, vault: V
     order_of_a = await _order(pool, a.id)
     with pytest.raises(asyncpg.ForeignKeyViolationError, match="documents_order_fkey"):
         await _document(pool, b.id, order_of_a)
+
+
+async def test_parent_document_belongs_to_the_same_shop(pool: Pool, vault: Vault) -> None:
+    a, _, _ = await make_shop(pool, vault)
+    b, _, _ = await make_shop(pool, vault)
+    invoice_of_a = await _document(pool, a.id, await _order(pool, a.id))
+    order_of_b = await _order(pool, b.id)
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="documents_parent_fkey"):
+        await _document(pool, b.id, order_of_b, kind="credit_note", seq=1, parent_id=invoice_of_a)
+
+
+async def test_document_event_belongs_to_the_documents_shop(pool: Pool, vault: Vault) -> None:
+    a, _, _ = await make_shop(pool, vault)
+    b, _, _ = await make_shop(pool, vault)
+    invoice_of_a = await _document(pool, a.id, await _order(pool, a.id))
+    insert = (
+        "INSERT INTO events (shop_id, document_id, kind, message) "
+        "VALUES ($1, $2, 'document.posted', 'x')"
+    )
+    await pool.execute(insert, a.id, invoice_of_a)
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="events_document_fkey"):
+        await pool.execute(insert, b.id, invoice_of_a)
+
+
+async def test_refund_ids_are_unique_per_order(pool: Pool, vault: Vault) -> None:
+    shop, _, _ = await make_shop(pool, vault)
+    order_id = await _order(pool, shop.id)
+    insert = (
+        "INSERT INTO refunds (shop_id, order_id, refund_id, total, payload, occurred_at) "
+        "VALUES ($1, $2, 'r1', 10, '{}', now())"
+    )
+    await pool.execute(insert, shop.id, order_id)
+    with pytest.raises(asyncpg.UniqueViolationError, match="refunds_order_refund_key"):
+        await pool.execute(insert, shop.id, order_id)
 
 
 async def test_one_document_per_kind_and_seq(pool: Pool, vault: Vault) -> None:

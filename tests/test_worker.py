@@ -1,13 +1,19 @@
+import asyncio
+import contextlib
 import inspect
 import json
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from arq.connections import ArqRedis
 from arq.worker import Worker
 
 from gateway.db import Pool
+from gateway.queue import QUEUE_NAME
 from gateway.settings import Settings
+from tests.factories import make_user
+from workers import system
 from workers.settings import WorkerSettings, build_worker
-from workers.system import HEARTBEAT_PREFIX
 
 
 def test_every_worker_setting_is_one_arq_knows() -> None:
@@ -17,23 +23,61 @@ def test_every_worker_setting_is_one_arq_knows() -> None:
     assert ours <= known, f"unknown to arq: {sorted(ours - known)}"
 
 
-async def test_worker_runs_a_job_in_burst_mode(
+async def test_real_worker_runs_cleanup_in_burst_mode(
     settings: Settings, redis: ArqRedis, pool: Pool
 ) -> None:
-    job = await redis.enqueue_job("system.heartbeat", _job_id="heartbeat-test")
+    user = await make_user(pool)
+    now = datetime.now(UTC)
+    for expires in (now - timedelta(minutes=1), now + timedelta(days=1)):
+        await pool.execute(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) "
+            "VALUES ($1, $2, 'csrf', $3, $4)",
+            uuid.uuid4().bytes * 2,
+            user.id,
+            expires - timedelta(days=2),
+            expires,
+        )
+    job = await redis.enqueue_job("system.cleanup", _job_id="cleanup-test")
     assert job is not None
-    # Without crons: in burst mode arq would run every cron tick it finds due, too.
-    worker = build_worker(settings, cron_jobs=[], burst=True, poll_delay=0.01, handle_signals=False)
+    worker = build_worker(settings, burst=True, poll_delay=0.01, handle_signals=False)
+    assert worker.queue_name == QUEUE_NAME
     try:
         await worker.main()
     finally:
         await worker.close()
     assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
-    worker_id = await job.result(timeout=5)
-    beat = json.loads(await redis.get(HEARTBEAT_PREFIX + worker_id))
-    assert beat["worker"] == worker_id
-    assert 0 < await redis.ttl(HEARTBEAT_PREFIX + worker_id) <= 60
+    assert await pool.fetchval("SELECT count(*) FROM sessions") == 1
+    assert await pool.fetchval("SELECT min(expires_at) > now() FROM sessions")
 
 
-def test_heartbeat_runs_as_a_cron() -> None:
-    assert [c.name for c in WorkerSettings.cron_jobs] == ["system.heartbeat"]
+async def test_heartbeat_marks_this_process_alive(redis: ArqRedis, pool: Pool) -> None:
+    ident = f"test-host:{uuid.uuid4().hex[:6]}"
+    task = asyncio.create_task(system.heartbeat_forever(redis, pool, ident))
+    try:
+        async with asyncio.timeout(5):
+            while not await redis.exists(system.HEARTBEAT_PREFIX + ident):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    beat = json.loads(await redis.get(system.HEARTBEAT_PREFIX + ident))
+    assert beat["worker"] == ident
+    assert 0 < await redis.ttl(system.HEARTBEAT_PREFIX + ident) <= system.HEARTBEAT_TTL
+    assert await system.live_workers(redis, host="test-host") == [ident]
+    assert await system.live_workers(redis, host="other-host") == []
+
+
+async def test_worker_startup_and_shutdown_manage_resources(
+    settings: Settings, redis: ArqRedis, pool: Pool
+) -> None:
+    worker = build_worker(settings, burst=True, poll_delay=0.01, handle_signals=False)
+    try:
+        await worker.main()  # nothing queued: starts up, finds no work, stops
+        ctx = worker.ctx
+        assert ctx["pool"].get_max_size() >= WorkerSettings.max_jobs
+    finally:
+        await worker.close()
+    assert ctx["http"].is_closed
+    assert ctx["heartbeat"].done()
+    assert not await redis.exists(system.HEARTBEAT_PREFIX + ctx["worker_id"])

@@ -1,59 +1,82 @@
 """The arq worker: what it runs, and the resources every job finds in `ctx`.
 
-Job names are stable strings (`"system.heartbeat"`, later `"documents.post"`) so the web
+Job names are stable strings (`"system.cleanup"`, later `"documents.post"`) so the web
 process enqueues by name and never imports worker code.
 """
 
 from __future__ import annotations
 
-import os
-import socket
+import asyncio
+import contextlib
 from typing import Any, ClassVar
 
 import httpx
 from arq import cron
 from arq.cron import CronJob
-from arq.worker import Function, Worker, create_worker, func
+from arq.worker import Function, Worker, create_worker
 
 from gateway.db import create_pool
-from gateway.queue import redis_settings
+from gateway.logs import request_id
+from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
 from workers import system
 
+MAX_JOBS = 20
+
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
-    ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}"
-    ctx["pool"] = await create_pool(settings.database_url, application_name="gateway-worker")
+    ctx["worker_id"] = system.worker_id()
+    # One connection per concurrent job, plus room for the heartbeat and crons.
+    ctx["pool"] = await create_pool(
+        settings.database_url, application_name="gateway-worker", max_size=MAX_JOBS + 2
+    )
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
     ctx["vault"] = Vault(settings.token_keys)
+    ctx["heartbeat"] = asyncio.create_task(
+        system.heartbeat_forever(ctx["redis"], ctx["pool"], ctx["worker_id"])
+    )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "heartbeat" in ctx:
+        ctx["heartbeat"].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ctx["heartbeat"]
+        await ctx["redis"].delete(system.HEARTBEAT_PREFIX + ctx["worker_id"])
     if "http" in ctx:
         await ctx["http"].aclose()
     if "pool" in ctx:
         await ctx["pool"].close()
 
 
+async def on_job_start(ctx: dict[str, Any]) -> None:
+    # Log lines of a job carry its id where web lines carry the request id.
+    request_id.set(f"job:{ctx['job_id']}")
+
+
 class WorkerSettings:
-    functions: ClassVar[list[Function]] = [func(system.heartbeat, name="system.heartbeat")]
+    queue_name = QUEUE_NAME
+    functions: ClassVar[list[Function]] = []
     cron_jobs: ClassVar[list[CronJob]] = [
-        cron(system.heartbeat, name="system.heartbeat", second={0, 15, 30, 45}, run_at_startup=True)
+        cron(system.cleanup, name="system.cleanup", minute={7, 37}, second=0),
     ]
     on_startup = startup
     on_shutdown = shutdown
+    on_job_start = on_job_start
     # Jobs are idempotent and Postgres holds what is owed: a job that times out is not
     # retried by arq, the sweeper picks its row up again.
     job_timeout = 120
-    max_jobs = 20
+    max_jobs = MAX_JOBS
     keep_result = 60
     health_check_interval = 30
+    # On SIGTERM (a deploy), let running Dinero calls finish rather than leave them uncertain.
+    job_completion_wait = 25
 
 
 def build_worker(settings: Settings, **overrides: Any) -> Worker:
-    """A Worker for these settings; tests pass `burst=True`, `queue_name=...` and so on."""
+    """A Worker for these settings; tests pass `burst=True` and the like."""
     ctx = {"settings": settings, **overrides.pop("ctx", {})}
     return create_worker(
         WorkerSettings,  # type: ignore[arg-type]  # arq types settings as a dict or class

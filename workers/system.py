@@ -1,22 +1,75 @@
-"""Jobs about the workers themselves."""
+"""Jobs and background tasks about the system itself: liveness and housekeeping."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import os
+import socket
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from arq.connections import ArqRedis
+
+log = logging.getLogger(__name__)
+
 HEARTBEAT_PREFIX: Final = "gateway:worker:"
+HEARTBEAT_INTERVAL: Final = 15.0
 HEARTBEAT_TTL: Final = 60
+# Ingest event ids are remembered this long; shops retry a failed webhook within days.
+DELIVERY_RETENTION_DAYS: Final = 30
+USED_TOKEN_RETENTION_DAYS: Final = 7
 
 
-async def heartbeat(ctx: dict[str, Any]) -> str:
-    """Tells Redis this worker is alive and can reach Postgres (for the admin's overview).
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
-    Each live worker keeps one key that expires a minute after its last beat, so
-    `SCAN gateway:worker:*` lists the workers that are running now.
+
+async def heartbeat_forever(redis: ArqRedis, pool: Any, ident: str) -> None:
+    """Keeps `gateway:worker:<host>:<pid>` alive while this process can reach Postgres.
+
+    A background task of each worker process, not a queued job: a job runs on whichever
+    worker takes it, so it could not say which workers are alive.
     """
-    await ctx["pool"].fetchval("SELECT 1")
-    beat = {"worker": ctx["worker_id"], "at": datetime.now(UTC).isoformat()}
-    await ctx["redis"].set(HEARTBEAT_PREFIX + ctx["worker_id"], json.dumps(beat), ex=HEARTBEAT_TTL)
-    return str(ctx["worker_id"])
+    key = HEARTBEAT_PREFIX + ident
+    while True:
+        try:
+            await pool.fetchval("SELECT 1")
+            beat = {"worker": ident, "at": datetime.now(UTC).isoformat()}
+            await redis.set(key, json.dumps(beat), ex=HEARTBEAT_TTL)
+        except Exception as exc:  # Postgres or Redis away: no beat, and try again later
+            log.warning("heartbeat skipped: %s", type(exc).__name__)
+        await asyncio.sleep(HEARTBEAT_INTERVAL)
+
+
+async def live_workers(redis: ArqRedis, *, host: str | None = None) -> list[str]:
+    pattern = HEARTBEAT_PREFIX + (f"{host}:*" if host else "*")
+    return sorted([key.decode()[len(HEARTBEAT_PREFIX) :] async for key in redis.scan_iter(pattern)])
+
+
+async def cleanup(ctx: dict[str, Any]) -> dict[str, int]:
+    """Deletes what has expired: sessions, spent or stale link tokens, old delivery ids."""
+    async with ctx["pool"].acquire() as conn:
+        sessions = await conn.execute("DELETE FROM sessions WHERE expires_at < now()")
+        tokens = await conn.execute(
+            "DELETE FROM user_tokens WHERE expires_at < now() "
+            "OR used_at < now() - make_interval(days => $1)",
+            USED_TOKEN_RETENTION_DAYS,
+        )
+        deliveries = await conn.execute(
+            "DELETE FROM deliveries WHERE received_at < now() - make_interval(days => $1)",
+            DELIVERY_RETENTION_DAYS,
+        )
+    counts = {
+        "sessions": _count(sessions),
+        "user_tokens": _count(tokens),
+        "deliveries": _count(deliveries),
+    }
+    if any(counts.values()):
+        log.info("cleanup deleted %s", counts)
+    return counts
+
+
+def _count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])

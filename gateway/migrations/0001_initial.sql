@@ -59,6 +59,9 @@ CREATE TABLE dinero_connections (
     access_token_enc     text,
     refresh_token_enc    text,
     access_expires_at    timestamptz,
+    -- Who granted the token set at Visma (the token is user-level there), and what for.
+    granted_subject      text,
+    granted_scope        text,
     connected_by         uuid REFERENCES users (id) ON DELETE SET NULL,
     connected_at         timestamptz NOT NULL DEFAULT now(),
     last_refresh_at      timestamptz,
@@ -80,6 +83,7 @@ CREATE INDEX dinero_connections_refresh_idx
 
 -- Shops (tenants) ------------------------------------------------------------------------------
 
+-- Shops with orders are never deleted (orders RESTRICT): the books must stay explainable.
 CREATE TABLE shops (
     id                     uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     name                   text NOT NULL CHECK (btrim(name) <> '' AND length(name) <= 200),
@@ -103,6 +107,9 @@ CREATE TABLE shops (
     receivable_account     integer CHECK (receivable_account > 0),
     ingest_secret_enc      text NOT NULL,
     ingest_secret_rolled_at timestamptz NOT NULL DEFAULT now(),
+    -- After a roll the old secret keeps working for a short overlap, so the shop can deploy it.
+    ingest_secret_previous_enc   text,
+    ingest_secret_previous_until timestamptz,
     -- NULL while the owner is still setting up (test orders only post as drafts).
     activated_at           timestamptz,
     created_at             timestamptz NOT NULL DEFAULT now(),
@@ -135,6 +142,8 @@ CREATE TABLE orders (
     paid_at      timestamptz,
     shipped_at   timestamptz,
     cancelled_at timestamptz,
+    -- occurred_at of the newest event applied: an older event arriving late changes nothing.
+    last_event_at timestamptz NOT NULL,
     received_at  timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT orders_shop_external_key UNIQUE (shop_id, external_id),
@@ -142,6 +151,21 @@ CREATE TABLE orders (
     CONSTRAINT orders_id_shop_key UNIQUE (id, shop_id)
 );
 CREATE INDEX orders_shop_number_idx ON orders (shop_id, number);
+
+-- Refunds as received, so a credit note can be rebuilt after the owner fixes a setting.
+CREATE TABLE refunds (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    shop_id     uuid NOT NULL,
+    order_id    bigint NOT NULL,
+    refund_id   text NOT NULL CHECK (btrim(refund_id) <> '' AND length(refund_id) <= 200),
+    total       numeric(18, 2) NOT NULL,
+    payload     jsonb NOT NULL CHECK (jsonb_typeof(payload) = 'object'),
+    occurred_at timestamptz NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT refunds_order_fkey FOREIGN KEY (order_id, shop_id)
+        REFERENCES orders (id, shop_id) ON DELETE RESTRICT,
+    CONSTRAINT refunds_order_refund_key UNIQUE (shop_id, order_id, refund_id)
+);
 
 -- One row per thing to create in Dinero. The row is the source of truth for what is owed;
 -- arq jobs only wake workers up. Each posting step writes its result here before the next.
@@ -156,7 +180,11 @@ CREATE TABLE documents (
     source_ref       text,
     -- The invoice a credit note credits, the invoice (or credit note) a payment settles,
     -- the voucher a reversing voucher reverses.
-    parent_id        bigint REFERENCES documents (id) ON DELETE RESTRICT,
+    parent_id        bigint,
+    -- The Dinero organisation it was (or is being) posted to, fixed at the first attempt and
+    -- inherited by credit notes and payments, so a shop that moves to another organisation
+    -- never sends a retry, a credit note or a payment for an old invoice to the new one.
+    organization_id  bigint,
     state            text NOT NULL DEFAULT 'queued' CHECK (state IN (
                          'waiting',          -- on its parent, or on the order being paid
                          'queued',           -- due at next_attempt_at
@@ -172,8 +200,14 @@ CREATE TABLE documents (
     payload          jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(payload) = 'object'),
     currency         text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     amount           numeric(18, 2) NOT NULL,
-    -- Deterministic (uuid5 of shop, order, kind, seq) so a retry can ask Dinero for it.
-    dinero_guid      uuid NOT NULL,
+    -- Ours and deterministic (uuid5 of shop, order, kind, seq): the Guid we create invoices,
+    -- credit notes and contacts with, so a retry can ask Dinero for it before creating again.
+    client_guid      uuid NOT NULL,
+    -- Dinero's id for what was created: equal to client_guid where Dinero takes ours; for
+    -- payments and manual vouchers, the Guid Dinero assigned.
+    dinero_guid      uuid,
+    -- A payment's RelatedVoucherGuid.
+    related_voucher_guid uuid,
     external_reference text NOT NULL CHECK (length(external_reference) <= 128),
     contact_guid     uuid,
     file_guid        uuid,
@@ -194,20 +228,30 @@ CREATE TABLE documents (
     posted_at        timestamptz,
     CONSTRAINT documents_order_fkey FOREIGN KEY (order_id, shop_id)
         REFERENCES orders (id, shop_id) ON DELETE RESTRICT,
+    -- The parent belongs to the same shop, never another tenant's.
+    CONSTRAINT documents_parent_fkey FOREIGN KEY (parent_id, shop_id)
+        REFERENCES documents (id, shop_id) ON DELETE RESTRICT,
     CONSTRAINT documents_shop_order_kind_seq_key UNIQUE (shop_id, order_id, kind, seq),
     CONSTRAINT documents_source_ref_key UNIQUE (shop_id, order_id, kind, source_ref),
-    CONSTRAINT documents_dinero_guid_key UNIQUE (dinero_guid),
+    CONSTRAINT documents_client_guid_key UNIQUE (client_guid),
     CONSTRAINT documents_id_shop_key UNIQUE (id, shop_id),
     CHECK (kind NOT IN ('credit_note', 'payment') OR parent_id IS NOT NULL),
     CHECK ((lease_owner IS NULL) = (lease_expires_at IS NULL)),
     CHECK (state <> 'posted' OR posted_at IS NOT NULL)
-);
--- The sweeper's question: what is due, oldest first.
+) WITH (fillfactor = 80);  -- state and next_attempt_at change on every attempt: leave room
+-- The sweeper's questions: what is due, oldest first, and per shop (fair round-robin).
 CREATE INDEX documents_due_idx ON documents (next_attempt_at) WHERE state = 'queued';
--- The dashboard's questions: a shop's documents by state and by time.
+CREATE INDEX documents_shop_due_idx ON documents (shop_id, next_attempt_at)
+    WHERE state = 'queued';
+-- Parking and releasing an organisation's documents on revoke and reconnect.
+CREATE INDEX documents_organization_state_idx ON documents (organization_id, state)
+    WHERE organization_id IS NOT NULL;
+-- The dashboard's questions: a shop's documents by time and by state (keyset pagination).
 CREATE INDEX documents_shop_created_idx ON documents (shop_id, created_at DESC, id DESC);
-CREATE INDEX documents_shop_state_idx ON documents (shop_id, state, created_at DESC);
-CREATE INDEX documents_order_idx ON documents (order_id);
+CREATE INDEX documents_shop_state_idx ON documents (shop_id, state, created_at DESC, id DESC);
+-- The admin's question: what is stuck anywhere, newest first.
+CREATE INDEX documents_attention_idx ON documents (updated_at DESC)
+    WHERE state IN ('failed', 'needs_reconnect');
 CREATE INDEX documents_parent_idx ON documents (parent_id) WHERE parent_id IS NOT NULL;
 
 -- Contact cache per organisation: (VAT number | e-mail | external ref) -> Dinero contact.
@@ -223,17 +267,22 @@ CREATE TABLE contacts (
 );
 
 -- What happened, for owners (per shop and document) and the admin (per connection).
+-- Connections are never deleted (an unused one only loses its tokens), so their history stays.
 CREATE TABLE events (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     shop_id       uuid REFERENCES shops (id) ON DELETE CASCADE,
     connection_id uuid REFERENCES dinero_connections (id) ON DELETE CASCADE,
-    document_id   bigint REFERENCES documents (id) ON DELETE CASCADE,
+    document_id   bigint,
     kind          text NOT NULL CHECK (kind ~ '^[a-z_]+(\.[a-z_]+)+$'),
     level         text NOT NULL DEFAULT 'info' CHECK (level IN ('info', 'warning', 'error')),
     message       text NOT NULL,
     data          jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(data) = 'object'),
     created_at    timestamptz NOT NULL DEFAULT now(),
-    CHECK (shop_id IS NOT NULL OR connection_id IS NOT NULL)
+    CHECK (shop_id IS NOT NULL OR connection_id IS NOT NULL),
+    -- A document's event names the document's own shop.
+    CHECK (document_id IS NULL OR shop_id IS NOT NULL),
+    CONSTRAINT events_document_fkey FOREIGN KEY (document_id, shop_id)
+        REFERENCES documents (id, shop_id) ON DELETE CASCADE
 );
 CREATE INDEX events_shop_idx ON events (shop_id, created_at DESC) WHERE shop_id IS NOT NULL;
 CREATE INDEX events_connection_idx ON events (connection_id, created_at DESC)
