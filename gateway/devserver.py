@@ -53,7 +53,11 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
         except SettingsError as exc:
             print(f"gateway dev: {exc}", file=sys.stderr)
             return 2
+        if stop_flag.set:  # Ctrl-C while the servers were starting
+            return 0
         demo_shops = asyncio.run(_prepare(settings))
+        if stop_flag.set:
+            return 0
         children = {
             "web": _spawn(["web", "--host", host, "--port", str(web_port)], env),
             "worker": _spawn(["worker"], env),
@@ -62,7 +66,7 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
             if _wait_ready(f"http://{host}:{web_port}/readyz", children, stop_flag):
                 _print_banner(settings, demo_shops, time.monotonic() - started)
                 return _supervise(children, stop_flag)
-            return 1
+            return 0 if stop_flag.set else 1
         finally:
             stop(*children.values(), sig=signal.SIGTERM, timeout=_STOP_TIMEOUT)
 
