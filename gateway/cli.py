@@ -80,11 +80,15 @@ def _check_worker(settings: Settings) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from gateway.logs import configure_logging
-    from gateway.migrate import migrate
+    from gateway.migrate import MigrationError, migrate
 
     settings = _settings()
     configure_logging(settings, process="migrate")
-    applied = asyncio.run(migrate(settings.database_url))
+    try:
+        applied = asyncio.run(migrate(settings.database_url))
+    except MigrationError as exc:
+        print(f"gateway migrate: {exc}", file=sys.stderr)
+        return 1
     if applied:
         for m in applied:
             print(f"applied {m.version:04d}_{m.name}")

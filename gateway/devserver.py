@@ -19,8 +19,14 @@ from pathlib import Path
 from types import FrameType
 
 from gateway.db import create_pool
-from gateway.localservices import ensure_services, free_port, parent_death_signal, stop
-from gateway.migrate import migrate
+from gateway.localservices import (
+    DEV_DATABASE,
+    ensure_services,
+    free_port,
+    parent_death_signal,
+    stop,
+)
+from gateway.migrate import MigrationError, migrate
 from gateway.settings import Settings, SettingsError
 from gateway.vault import Vault
 
@@ -55,7 +61,15 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
             return 2
         if stop_flag.set:  # Ctrl-C while the servers were starting
             return 0
-        demo_shops = asyncio.run(_prepare(settings))
+        try:
+            demo_shops = asyncio.run(_prepare(settings))
+        except MigrationError as exc:
+            print(
+                f"gateway dev: {exc}\n  (demo data only? start over: "
+                f"psql -c 'DROP DATABASE {DEV_DATABASE}' on that server, or rm -rf .dev)",
+                file=sys.stderr,
+            )
+            return 1
         if stop_flag.set:
             return 0
         children = {

@@ -387,6 +387,8 @@ def free_port(host: str = "127.0.0.1", preferred: int | None = None) -> int:
     """`preferred` if it can be bound on `host` now, else a free port the kernel picks."""
     if preferred:
         with contextlib.suppress(OSError), socket.socket() as sock:
+            # As servers bind (uvicorn does): a port left in TIME_WAIT by the last run is free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, preferred))
             return preferred
     with socket.socket() as sock:

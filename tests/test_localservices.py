@@ -90,6 +90,21 @@ def test_free_port_prefers_the_port_asked_for_while_it_is_free() -> None:
     assert free_port() > 0
 
 
+def test_free_port_counts_a_port_in_time_wait_as_free() -> None:
+    # What a second `make dev` right after Ctrl-C finds: the last server's port in TIME_WAIT.
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first, so its port goes to TIME_WAIT
+        client.recv(1)
+        client.close()
+    assert free_port("127.0.0.1", port) == port
+
+
 @pytest.mark.parametrize("sudo_asks", [False, True])
 def test_apt_install_uses_sudo_only_when_it_needs_no_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sudo_asks: bool

@@ -65,6 +65,9 @@ async def test_pages_load_vendored_htmx_and_no_inline_script(client: httpx.Async
     assert re.search(r"\sstyle=", page) is None, "inline style found"
     script = await client.get("/static/htmx.min.js")
     assert script.status_code == 200
+    # Every asset the layout links to is served (a missing one shows as a console error).
+    for path in re.findall(r'(?:src|href)="(/static/[^"]+)"', page):
+        assert (await client.get(path)).status_code == 200, path
 
 
 def test_vendored_htmx_matches_recorded_checksum() -> None:
