@@ -13,6 +13,7 @@ cannot be rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -105,19 +106,15 @@ async def apply_pending(conn: Connection, migrations: list[Migration]) -> list[M
                         "it was applied; add a new migration instead"
                     )
                 continue
-            record = (
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                migration.version,
-                migration.name,
-                migration.checksum,
-            )
-            if migration.in_transaction:
-                async with conn.transaction():
-                    await conn.execute(migration.sql)
-                    await conn.execute(*record)
-            else:
+            scope = conn.transaction() if migration.in_transaction else contextlib.nullcontext()
+            async with scope:
                 await conn.execute(migration.sql)
-                await conn.execute(*record)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
             log.info("applied migration %04d_%s", migration.version, migration.name)
             done.append(migration)
         return done

@@ -12,6 +12,8 @@ from typing import Any, Final
 
 from arq.connections import ArqRedis
 
+from gateway.db import Pool
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT_PREFIX: Final = "gateway:worker:"
@@ -26,7 +28,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-async def heartbeat_forever(redis: ArqRedis, pool: Any, ident: str) -> None:
+async def heartbeat_forever(redis: ArqRedis, pool: Pool, ident: str) -> None:
     """Keeps `gateway:worker:<host>:<pid>` alive while this process can reach Postgres.
 
     A background task of each worker process, not a queued job: a job runs on whichever
