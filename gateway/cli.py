@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
@@ -103,6 +104,74 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return run_dev(os.environ, host=args.host, port=args.port)
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from gateway.sandbox.app import DroppedResponseLogFilter, create_sandbox_app
+    from gateway.sandbox.state import Sandbox
+
+    # Not `_settings()`: the sandbox needs no database, and in production that would fail
+    # on a missing DATABASE_URL before it could say what is really wrong.
+    if os.environ.get("GATEWAY_ENV", "").strip() == "production":
+        print(
+            "gateway sandbox: refusing to start with GATEWAY_ENV=production; the sandbox is "
+            "a stand-in for Visma Connect and Dinero, for development, demos and tests only",
+            file=sys.stderr,
+        )
+        return 2
+    sandbox = Sandbox()
+    config = uvicorn.Config(
+        create_sandbox_app(sandbox), host=args.host, port=args.port, server_header=False
+    )
+    # After uvicorn.Config, which configures its loggers.
+    logging.getLogger("uvicorn.error").addFilter(DroppedResponseLogFilter())
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    client = next(iter(sandbox.clients.values()))
+    print(f"Dinero sandbox on http://{host}:{args.port}")
+    print(f"  client id {client.client_id}, secret {client.secret}")
+    print(f"  signed in as {sandbox.user.name} <{sandbox.user.email}>, organisations:")
+    for org in sandbox.organizations_of(sandbox.user):
+        print(f"    {org.id}  {org.name}{'' if org.is_pro else '  (not Pro)'}")
+    print(f"  control endpoints under http://{host}:{args.port}/_sandbox/", flush=True)
+    # Ctrl-C (to the terminal's whole group under `gateway dev`) is a normal way to stop.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run()
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from gateway.db import create_pool
+    from gateway.logs import configure_logging
+    from gateway.rotation import count_stale, rotate_keys
+    from gateway.vault import Vault, VaultError
+
+    settings = _settings()
+    configure_logging(settings, process="keys")
+    vault = Vault(settings.token_keys)
+
+    async def run() -> int:
+        pool = await create_pool(settings.database_url, application_name="gateway-keys", max_size=2)
+        try:
+            report = await rotate_keys(pool, vault, batch_size=args.batch_size)
+            left = await count_stale(pool, vault)
+        finally:
+            await pool.close()
+        print(f"{report}; newest key {vault.current_kid!r}")
+        if left:
+            print(f"{left} values were written with an older key meanwhile; run again")
+            return 1
+        print("every stored secret uses the newest key: older keys can now be removed")
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except VaultError as exc:
+        print(f"gateway keys rotate: {exc}", file=sys.stderr)
+        return 1
+
+
 def cmd_create_admin(args: argparse.Namespace) -> int:
     from gateway import passwords
     from gateway.db import connect
@@ -191,6 +260,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="apply pending SQL migrations")
     migrate.set_defaults(func=cmd_migrate)
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="serve a local stand-in for Visma Connect and the Dinero API",
+        description="For development, demos and tests; refuses to start when "
+        "GATEWAY_ENV=production. State lives in memory and is lost on exit.",
+    )
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default %(default)s)"
+    )
+    sandbox.add_argument(
+        "--port", type=int, default=8081, help="port to bind (default %(default)s)"
+    )
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    keys = sub.add_parser("keys", help="manage the keys that encrypt stored secrets")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    rotate = keys_sub.add_parser(
+        "rotate",
+        help="re-encrypt every stored secret with the newest key (online, in batches)",
+        description="Put the new key first in GATEWAY_TOKEN_KEYS (kid:base64, comma-separated) "
+        "on every process, then run this until it reports nothing left; then drop the old key.",
+    )
+    rotate.add_argument(
+        "--batch-size", type=int, default=200, help="rows per transaction (default %(default)s)"
+    )
+    rotate.set_defaults(func=cmd_keys_rotate)
 
     dev = sub.add_parser(
         "dev",

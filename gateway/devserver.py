@@ -1,8 +1,10 @@
 """`gateway dev`: the whole product in one terminal.
 
 Finds or starts Postgres and Redis (see `gateway.localservices`), migrates, seeds the demo
-tenants, then runs `gateway web` and `gateway worker` as child processes: the same
-processes production runs, so what works here works there. Ctrl-C or SIGTERM stops the
+tenants, then runs `gateway sandbox`, `gateway web` and `gateway worker` as child processes:
+the same processes production runs, so what works here works there. The web and worker
+talk to the sandbox (Visma Connect and Dinero on one local port) unless `DINERO_AUTH_URL`
+or `DINERO_API_URL` is set. Ctrl-C or SIGTERM stops the
 children first, then the servers this command started, and leaves nothing running.
 """
 
@@ -31,6 +33,7 @@ from gateway.settings import Settings, SettingsError
 from gateway.vault import Vault
 
 _STOP_TIMEOUT = 10.0
+SANDBOX_PORT = 8081
 
 
 def project_dir() -> Path:
@@ -47,6 +50,8 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
     started = time.monotonic()
     with ensure_services(project_dir(), purpose="dev", environ=environ) as services:
         web_port = free_port(host, port)
+        own_sandbox = not (environ.get("DINERO_AUTH_URL") or environ.get("DINERO_API_URL"))
+        sandbox_url = ""
         env = {
             **environ,
             "GATEWAY_ENV": environ.get("GATEWAY_ENV") or "development",
@@ -54,6 +59,10 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
             "REDIS_URL": services.redis_url,
             "GATEWAY_BASE_URL": environ.get("GATEWAY_BASE_URL") or f"http://{host}:{web_port}",
         }
+        if own_sandbox:
+            sandbox_port = free_port(host, SANDBOX_PORT if port != SANDBOX_PORT else 0)
+            sandbox_url = f"http://{host}:{sandbox_port}"
+            env |= {"DINERO_AUTH_URL": sandbox_url, "DINERO_API_URL": sandbox_url}
         try:
             settings = Settings.from_env(env)
         except SettingsError as exc:
@@ -72,13 +81,20 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
             return 1
         if stop_flag.set:
             return 0
-        children = {
+        children: dict[str, subprocess.Popen[bytes]] = {}
+        ready = [f"http://{host}:{web_port}/readyz"]
+        if own_sandbox:
+            children["sandbox"] = _spawn(
+                ["sandbox", "--host", host, "--port", str(sandbox_port)], env, quiet=True
+            )
+            ready.append(f"{sandbox_url}/_sandbox/organizations")
+        children |= {
             "web": _spawn(["web", "--host", host, "--port", str(web_port)], env),
             "worker": _spawn(["worker"], env),
         }
         try:
-            if _wait_ready(f"http://{host}:{web_port}/readyz", children, stop_flag):
-                _print_banner(settings, demo_shops, time.monotonic() - started)
+            if all(_wait_ready(url, children, stop_flag) for url in ready):
+                _print_banner(settings, demo_shops, time.monotonic() - started, sandbox_url)
                 return _supervise(children, stop_flag)
             return 0 if stop_flag.set else 1
         finally:
@@ -97,12 +113,17 @@ async def _prepare(settings: Settings) -> list[tuple[str, str, str]]:
     return [(s.name, str(s.id), s.ingest_secret.reveal()) for s in shops]
 
 
-def _print_banner(settings: Settings, shops: list[tuple[str, str, str]], seconds: float) -> None:
+def _print_banner(
+    settings: Settings, shops: list[tuple[str, str, str]], seconds: float, sandbox_url: str
+) -> None:
     from tenants import demo
 
     lines = [
         "",
         f"  Dinero Gateway is running at {settings.base_url}  (ready in {seconds:.1f} s)",
+        f"  Dinero sandbox (Visma Connect + API) at {sandbox_url}"
+        if sandbox_url
+        else f"  Dinero at {settings.dinero_api_url}, Visma Connect at {settings.dinero_auth_url}",
         "",
         f"  platform admin  {demo.ADMIN_EMAIL} / {demo.ADMIN_PASSWORD}",
         f"  shop owner      {demo.OWNER_EMAIL} / {demo.OWNER_PASSWORD}",
@@ -128,10 +149,14 @@ class _StopFlag:
         return self.signum is not None
 
 
-def _spawn(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: list[str], env: Mapping[str, str], *, quiet: bool = False
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", *args],
         env=dict(env),
+        # The sandbox prints its own banner; ours says what matters.
+        stdout=subprocess.DEVNULL if quiet else None,
         preexec_fn=parent_death_signal(signal.SIGTERM),
     )
 

@@ -152,3 +152,26 @@ def created_shop_json(created: CreatedShop, *, base_url: str) -> dict[str, str |
         "ingest_url": f"{base_url}/api/v1/shops/{created.shop.id}/events",
         "invite_url": invite_url(base_url, created.invite_token) if created.invite_token else None,
     }
+
+
+async def for_user(conn: Connection | Pool, user_id: UUID) -> list[Shop]:
+    """The shops this user is a member of, by name."""
+    rows = await conn.fetch(
+        f"SELECT {', '.join('s.' + c for c in Shop.__dataclass_fields__)} "  # noqa: S608
+        "FROM shops s JOIN memberships m ON m.shop_id = s.id WHERE m.user_id = $1 "
+        "ORDER BY s.name, s.id",
+        user_id,
+    )
+    return [_shop(r) for r in rows]
+
+
+async def get_for_user(conn: Connection | Pool, user_id: UUID, shop_id: UUID) -> Shop | None:
+    """The shop if this user is a member of it; None for a missing and a foreign shop alike."""
+    row = await conn.fetchrow(
+        f"SELECT {', '.join('s.' + c for c in Shop.__dataclass_fields__)} "  # noqa: S608
+        "FROM shops s JOIN memberships m ON m.shop_id = s.id "
+        "WHERE m.user_id = $1 AND s.id = $2",
+        user_id,
+        shop_id,
+    )
+    return _shop(row) if row else None

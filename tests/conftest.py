@@ -8,6 +8,7 @@ server never share one, and flushed at the end.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -22,10 +23,14 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from gateway.db import Pool, connect, create_pool
+from gateway.dinero.oauth import VismaConnect
 from gateway.migrate import migrate
 from gateway.queue import create_redis
-from gateway.settings import Settings
+from gateway.sandbox.state import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX
+from gateway.secret import Secret
+from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from gateway.vault import Vault
+from tests.live import LiveSandbox, live_sandbox
 from web.app import create_app
 
 _CLAIM_KEY = "gateway:test-run-claim"
@@ -145,3 +150,54 @@ async def client(
     """An HTTP client talking to `create_app(settings)` in-process, lifespan and all."""
     async for c in app_client(create_app(settings)):
         yield c
+
+
+@pytest.fixture
+async def sandbox_server() -> AsyncIterator[LiveSandbox]:
+    """A fresh Dinero sandbox on real uvicorn (own port, real clock)."""
+    async with live_sandbox() as live:
+        yield live
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@pytest.fixture
+def visma(http: httpx.AsyncClient, sandbox_server: LiveSandbox) -> VismaConnect:
+    return VismaConnect(
+        http,
+        auth_url=sandbox_server.url,
+        client_id=SANDBOX_CLIENT_ID,
+        client_secret=Secret(SANDBOX_CLIENT_SECRET),
+    )
+
+
+class _TokenLeakWatch(logging.Handler):
+    """Sees every log record of the run and remembers any that carries a sandbox token."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += " " + repr(record.exc_info[1])
+        if ACCESS_TOKEN_PREFIX in text or REFRESH_TOKEN_PREFIX in text:
+            self.leaks.append(f"{record.name}: {text[:300]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_token_in_any_log_line() -> Iterator[None]:
+    """Across the whole suite, no log line (at any level) shows an access or refresh token."""
+    root = logging.getLogger()
+    watch, level = _TokenLeakWatch(), root.level
+    root.addHandler(watch)
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(watch)
+    root.setLevel(level)
+    assert not watch.leaks, "tokens reached the logs:\n" + "\n".join(watch.leaks)

@@ -1,5 +1,6 @@
 """The `gateway` command, run as a real subprocess against the test database."""
 
+import base64
 import json
 import socket
 import subprocess
@@ -24,6 +25,9 @@ COMMANDS = [
     ["create-admin"],
     ["shops"],
     ["shops", "create"],
+    ["sandbox"],
+    ["keys"],
+    ["keys", "rotate"],
 ]
 
 
@@ -151,3 +155,27 @@ async def test_worker_check_reports_a_live_worker_on_this_host(
     alive = run(settings, "worker", "--check")
     assert alive.returncode == 0, alive.stderr
     assert alive.stdout.split() == [f"{socket.gethostname()}:4242"]
+
+
+async def test_keys_rotate_moves_every_secret_to_the_newest_key(
+    settings: Settings, pool: Pool, vault: Vault
+) -> None:
+    shop_id = uuid.UUID(
+        json.loads(run(settings, "shops", "create", "Nøgle", "--owner", "k@example.dk").stdout)[
+            "shop_id"
+        ]
+    )
+    old = await pool.fetchval("SELECT ingest_secret_enc FROM shops WHERE id = $1", shop_id)
+    dev_key = ",".join(f"{k.kid}:{base64.b64encode(k.key).decode()}" for k in settings.token_keys)
+    keys = f"k2:{base64.b64encode(b'2' * 32).decode()},{dev_key}"
+
+    result = run(settings, "keys", "rotate", GATEWAY_TOKEN_KEYS=keys)
+    assert result.returncode == 0, result.stderr
+    assert "1 secrets re-encrypted" in result.stdout
+    new = await pool.fetchval("SELECT ingest_secret_enc FROM shops WHERE id = $1", shop_id)
+    assert new != old and new.startswith("v1:k2:")
+
+    # Without the key that encrypted them, rotation stops and names the key.
+    result = run(settings, "keys", "rotate", GATEWAY_TOKEN_KEYS=dev_key)
+    assert result.returncode == 1
+    assert "'k2'" in result.stderr

@@ -8,7 +8,9 @@ database; the `pool` and `redis` fixtures empty both afterwards.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -135,7 +137,7 @@ def dev(settings: Settings, pool: Pool, redis: ArqRedis, tmp_path: Path) -> Iter
 def _children_are_web_and_worker(dev: Dev) -> dict[int, bytes]:
     children = _descendants(dev.proc.pid)
     roles = sorted(cmdline.split(b"\0")[3].decode() for cmdline in children.values())
-    assert roles == ["web", "worker"], children
+    assert roles == ["sandbox", "web", "worker"], children
     return children
 
 
@@ -146,6 +148,10 @@ def test_banner_names_the_url_and_the_demo_logins(dev: Dev) -> None:
     assert f"{demo.OWNER_EMAIL} / {demo.OWNER_PASSWORD}" in banner
     for name in demo.SHOP_NAMES:
         assert f"shop {name}" in banner
+    sandbox = re.search(r"Dinero sandbox \(Visma Connect \+ API\) at (http://\S+)", banner)
+    assert sandbox, banner
+    with urllib.request.urlopen(f"{sandbox.group(1)}/_sandbox/organizations") as response:  # noqa: S310
+        assert any(org["is_pro"] for org in json.load(response))
 
 
 @pytest.mark.parametrize(

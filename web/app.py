@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import httpx
 import jinja2
@@ -14,8 +14,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
@@ -23,7 +22,7 @@ from gateway.db import Pool, create_pool
 from gateway.queue import create_redis
 from gateway.settings import Settings
 from gateway.vault import Vault
-from web import health
+from web import accounts, auth, connect, health, shops
 from web.errors import ErrorPageMiddleware, http_exception_handler
 from web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 
@@ -41,13 +40,22 @@ class State(TypedDict):
     templates: Jinja2Templates
 
 
+def _session_context(request: Request) -> dict[str, Any]:
+    """What every page may show about who is looking (loaded by `web.auth` if at all)."""
+    session = request.scope.get("session")
+    return {
+        "current_user": session.user if session else None,
+        "csrf_token": session.csrf_token if session else "",
+    }
+
+
 def create_templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    return Jinja2Templates(env=env)
+    return Jinja2Templates(env=env, context_processors=[_session_context])
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -72,11 +80,10 @@ def create_app(settings: Settings) -> Starlette:
             await redis.aclose()
             await pool.close()
 
-    async def home(request: Request) -> Response:
-        return templates.TemplateResponse(request, "home.html")
-
     routes: list[BaseRoute] = [
-        Route("/", home),
+        *shops.routes,
+        *accounts.routes,
+        *connect.routes,
         *health.routes,
         Mount("/static", app=StaticFiles(packages=[("web", "static")]), name="static"),
     ]
@@ -88,6 +95,9 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
             Middleware(ErrorPageMiddleware, templates=templates),
         ],
-        exception_handlers={HTTPException: http_exception_handler(templates)},
+        exception_handlers={
+            HTTPException: http_exception_handler(templates),
+            auth.LoginRequired: auth.login_redirect,
+        },
         lifespan=lifespan,
     )

@@ -20,7 +20,7 @@ from gateway.logs import request_id
 from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
-from workers import system
+from workers import connections, system
 
 MAX_JOBS = 20
 
@@ -61,6 +61,8 @@ class WorkerSettings:
     functions: ClassVar[list[Function]] = []
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(system.cleanup, name="system.cleanup", minute={7, 37}, second=0),
+        # Every minute; a run finds the due connections with one index range scan.
+        cron(connections.refresh_due, name="connections.refresh_due", second=20, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown

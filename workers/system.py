@@ -51,7 +51,8 @@ async def live_workers(redis: ArqRedis, *, host: str | None = None) -> list[str]
 
 
 async def cleanup(ctx: dict[str, Any]) -> dict[str, int]:
-    """Deletes what has expired: sessions, spent or stale link tokens, old delivery ids."""
+    """Deletes what has expired: sessions, spent or stale link tokens, old delivery ids,
+    and connect flows that were finished or abandoned (with any token set they held)."""
     async with ctx["pool"].acquire() as conn:
         sessions = await conn.execute("DELETE FROM sessions WHERE expires_at < now()")
         tokens = await conn.execute(
@@ -63,10 +64,14 @@ async def cleanup(ctx: dict[str, Any]) -> dict[str, int]:
             "DELETE FROM deliveries WHERE received_at < now() - make_interval(days => $1)",
             DELIVERY_RETENTION_DAYS,
         )
+        flows = await conn.execute(
+            "DELETE FROM oauth_flows WHERE expires_at < now() OR completed_at IS NOT NULL"
+        )
     counts = {
         "sessions": _count(sessions),
         "user_tokens": _count(tokens),
         "deliveries": _count(deliveries),
+        "oauth_flows": _count(flows),
     }
     if any(counts.values()):
         log.info("cleanup deleted %s", counts)

@@ -1,0 +1,211 @@
+"""Connect and reconnect a shop to Dinero: Visma consent, the callback, the organisation picker.
+
+`GET /shops/{id}/dinero/connect` → Visma's consent page (single-use `state` bound to this
+session and shop, PKCE S256) → `/oauth/dinero/callback` (GET, or Visma's `form_post`) →
+code exchange → `GET /v1/organizations` → the shop is linked directly when exactly one
+organisation can be used, else the owner picks one. Anything going wrong shows a page saying
+what happened and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+from uuid import UUID
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from gateway.dinero.client import DineroClient
+from gateway.dinero.errors import DineroError
+from gateway.dinero.oauth import ConnectError, InvalidGrant, TokenSet, VismaConnect
+from tenants import connections, oauth_flows, sessions
+from web import auth, deps
+from web.shops import shop_for_request
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/oauth/dinero/callback"
+
+
+def visma(request: Request) -> VismaConnect:
+    settings = deps.settings(request)
+    return VismaConnect(
+        deps.http(request),
+        auth_url=settings.dinero_auth_url,
+        client_id=settings.dinero_client_id,
+        client_secret=settings.dinero_client_secret,
+    )
+
+
+def _redirect_uri(request: Request) -> str:
+    return deps.settings(request).base_url + CALLBACK_PATH
+
+
+async def start(request: Request) -> Response:
+    session = await auth.require_session(request)
+    shop = await shop_for_request(request, session)
+    flow = await oauth_flows.start(
+        deps.pool(request),
+        deps.vault(request),
+        session_hash=session.id_hash,
+        user_id=session.user.id,
+        shop_id=shop.id,
+        now=auth.now(),
+    )
+    url = visma(request).authorization_url(
+        redirect_uri=_redirect_uri(request), state=flow.state, code_challenge=flow.code_challenge
+    )
+    return RedirectResponse(url, status_code=303)
+
+
+async def callback_post(request: Request) -> Response:
+    """`response_mode=form_post`: a cross-site POST carries no Lax cookie, so turn it into
+    the GET a query-mode callback would have been; that top-level navigation does."""
+    form = await request.form()
+    params = {k: str(v) for k, v in form.items() if k in ("code", "state", "error")}
+    return RedirectResponse(f"{CALLBACK_PATH}?{urlencode(params)}", status_code=303)
+
+
+async def callback(request: Request) -> Response:
+    session = await auth.require_session(request)
+    params = request.query_params
+    now = auth.now()
+    try:
+        flow = await oauth_flows.claim(
+            deps.pool(request),
+            deps.vault(request),
+            state=params.get("state", ""),
+            session_hash=session.id_hash,
+            now=now,
+        )
+    except oauth_flows.FlowError as exc:
+        return _problem(request, "The connection was not made", str(exc), shop_id=None)
+    if params.get("error"):
+        await oauth_flows.abandon(deps.pool(request), flow.id, now=now)
+        reason = (
+            "You declined access in Visma Connect, so nothing was changed."
+            if params["error"] == "access_denied"
+            else "Visma Connect did not grant access, so nothing was changed."
+        )
+        return _problem(request, "The connection was not made", reason, shop_id=flow.shop_id)
+    try:
+        tokens = await visma(request).exchange_code(
+            code=params.get("code", ""),
+            redirect_uri=_redirect_uri(request),
+            code_verifier=flow.code_verifier,
+            now=now,
+        )
+        offered = await _organizations(request, tokens)
+    except (ConnectError, DineroError, ValueError) as exc:
+        await oauth_flows.abandon(deps.pool(request), flow.id, now=now)
+        log.warning("connect for shop %s failed: %s", flow.shop_id, exc)
+        detail = (
+            "Visma Connect did not accept the sign-in (it may have expired). Please try again."
+            if isinstance(exc, InvalidGrant | ValueError)
+            else "Dinero or Visma Connect did not answer as expected. Please try again shortly."
+        )
+        return _problem(request, "The connection was not made", detail, shop_id=flow.shop_id)
+    await oauth_flows.hold_tokens(deps.pool(request), deps.vault(request), flow.id, tokens, offered)
+    usable = [o for o in offered if o.is_pro]
+    if len(usable) == 1 and len(offered) == 1:
+        return await _link(request, session, flow.id, usable[0].id)
+    return RedirectResponse(f"/oauth/dinero/flows/{flow.id}", status_code=303)
+
+
+async def _organizations(
+    request: Request, tokens: TokenSet
+) -> list[oauth_flows.OfferedOrganization]:
+    client = DineroClient(
+        deps.http(request), deps.settings(request).dinero_api_url, tokens.access_token
+    )
+    return [
+        oauth_flows.OfferedOrganization(id=o.id, name=o.name or str(o.id), is_pro=bool(o.is_pro))
+        for o in await client.organizations()
+    ]
+
+
+async def picker(request: Request) -> Response:
+    session = await auth.require_session(request)
+    pick = await _pending(request, session)
+    return deps.render(request, "connect/pick.html", {"pick": pick, "error": None})
+
+
+async def choose(request: Request) -> Response:
+    session = await auth.require_session(request)
+    form = await auth.checked_form(request, session)
+    pick = await _pending(request, session)
+    try:
+        organization_id = int(str(form.get("organization_id", "")))
+    except ValueError:
+        organization_id = 0
+    chosen = next((o for o in pick.organizations if o.id == organization_id), None)
+    if chosen is None or not chosen.is_pro:
+        return deps.render(
+            request,
+            "connect/pick.html",
+            {"pick": pick, "error": "Choose one of the organisations with Dinero Pro."},
+            status_code=400,
+        )
+    return await _link(request, session, pick.id, chosen.id)
+
+
+async def _pending(request: Request, session: sessions.Session) -> oauth_flows.PendingPick:
+    try:
+        flow_id = UUID(request.path_params["flow_id"])
+    except ValueError:
+        raise HTTPException(404) from None
+    pick = await oauth_flows.pending(
+        deps.pool(request), flow_id, session_hash=session.id_hash, now=auth.now()
+    )
+    if pick is None:
+        raise HTTPException(404)
+    return pick
+
+
+async def _link(
+    request: Request, session: sessions.Session, flow_id: UUID, organization_id: int
+) -> Response:
+    now = auth.now()
+    async with deps.pool(request).acquire() as conn, conn.transaction():
+        try:
+            pick, tokens = await oauth_flows.take_tokens(
+                conn, deps.vault(request), flow_id, session_hash=session.id_hash, now=now
+            )
+        except oauth_flows.FlowError as exc:
+            return _problem(request, "The connection was not made", str(exc), shop_id=None)
+        chosen = next(o for o in pick.organizations if o.id == organization_id)
+        await connections.connect_shop(
+            conn,
+            deps.vault(request),
+            shop_id=pick.shop_id,
+            grant=connections.Grant(
+                organization_id=chosen.id,
+                organization_name=chosen.name,
+                is_pro=chosen.is_pro,
+                tokens=tokens,
+            ),
+            user_id=session.user.id,
+            now=now,
+        )
+    return RedirectResponse(f"/shops/{pick.shop_id}", status_code=303)
+
+
+def _problem(request: Request, title: str, detail: str, *, shop_id: UUID | None) -> Response:
+    return deps.render(
+        request,
+        "connect/problem.html",
+        {"title": title, "detail": detail, "shop_id": shop_id},
+        status_code=400,
+    )
+
+
+routes = [
+    Route("/shops/{shop_id}/dinero/connect", start, methods=["GET"]),
+    Route(CALLBACK_PATH, callback, methods=["GET"]),
+    Route(CALLBACK_PATH, callback_post, methods=["POST"]),
+    Route("/oauth/dinero/flows/{flow_id}", picker, methods=["GET"]),
+    Route("/oauth/dinero/flows/{flow_id}", choose, methods=["POST"]),
+]

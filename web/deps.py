@@ -1,0 +1,45 @@
+"""Typed access to what the lifespan put on `request.state` (which Starlette types as Any)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from gateway.db import Pool
+from gateway.settings import Settings
+from gateway.vault import Vault
+
+
+def pool(request: Request) -> Pool:
+    value: Pool = request.state.pool
+    return value
+
+
+def settings(request: Request) -> Settings:
+    value: Settings = request.state.settings
+    return value
+
+
+def vault(request: Request) -> Vault:
+    value: Vault = request.state.vault
+    return value
+
+
+def http(request: Request) -> httpx.AsyncClient:
+    value: httpx.AsyncClient = request.state.http
+    return value
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> Response:
+    templates: Jinja2Templates = request.state.templates
+    return templates.TemplateResponse(request, template, context or {}, status_code=status_code)

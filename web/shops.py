@@ -1,0 +1,68 @@
+"""The owner's shop list and shop page (with its Dinero connection)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from tenants import connections, sessions, shops
+from web import auth, deps
+
+
+async def shop_for_request(request: Request, session: sessions.Session) -> shops.Shop:
+    """The shop in the path if this user is a member; 404 for missing and foreign alike."""
+    try:
+        shop_id = UUID(request.path_params["shop_id"])
+    except ValueError:
+        raise HTTPException(404) from None
+    shop = await shops.get_for_user(deps.pool(request), session.user.id, shop_id)
+    if shop is None:
+        raise HTTPException(404)
+    return shop
+
+
+async def home(request: Request) -> Response:
+    session = await auth.current_session(request)
+    if session is None:
+        return deps.render(request, "home.html")
+    owned = await shops.for_user(deps.pool(request), session.user.id)
+    if len(owned) == 1 and not session.user.is_platform_admin:
+        return RedirectResponse(f"/shops/{owned[0].id}", 303)
+    return deps.render(request, "shops/list.html", {"shops": owned})
+
+
+async def show(request: Request) -> Response:
+    session = await auth.require_session(request)
+    shop = await shop_for_request(request, session)
+    connection = await connections.for_shop(deps.pool(request), shop.id)
+    context = {"shop": shop, "connection": connection, "now": auth.now()}
+    template = "shops/_connection.html" if _is_fragment(request) else "shops/show.html"
+    response = deps.render(request, template, context)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+async def disconnect(request: Request) -> Response:
+    session = await auth.require_session(request)
+    shop = await shop_for_request(request, session)
+    await auth.checked_form(request, session)
+    async with deps.pool(request).acquire() as conn, conn.transaction():
+        await connections.disconnect_shop(conn, shop_id=shop.id, now=auth.now())
+    return RedirectResponse(f"/shops/{shop.id}", 303)
+
+
+def _is_fragment(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true" and (
+        request.headers.get("HX-Target") == "connection"
+    )
+
+
+routes = [
+    Route("/", home),
+    Route("/shops/{shop_id}", show),
+    Route("/shops/{shop_id}/dinero/disconnect", disconnect, methods=["POST"]),
+]
