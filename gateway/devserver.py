@@ -94,7 +94,10 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
         }
         try:
             if all(_wait_ready(url, children, stop_flag) for url in ready):
-                _print_banner(settings, demo_shops, time.monotonic() - started, sandbox_url)
+                connected = asyncio.run(_connect_demo(settings, sandbox_url)) if own_sandbox else ""
+                _print_banner(
+                    settings, demo_shops, time.monotonic() - started, sandbox_url, connected
+                )
                 return _supervise(children, stop_flag)
             return 0 if stop_flag.set else 1
         finally:
@@ -113,8 +116,44 @@ async def _prepare(settings: Settings) -> list[tuple[str, str, str]]:
     return [(s.name, str(s.id), s.ingest_secret.reveal()) for s in shops]
 
 
+async def _connect_demo(settings: Settings, sandbox_url: str) -> str:
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from gateway.dinero.client import DineroClient
+    from gateway.dinero.oauth import VismaConnect
+    from tenants import demo
+
+    pool = await create_pool(settings.database_url, application_name="gateway-dev", max_size=2)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            visma = VismaConnect(
+                http,
+                auth_url=settings.dinero_auth_url,
+                client_id=settings.dinero_client_id,
+                client_secret=settings.dinero_client_secret,
+            )
+            return await demo.connect_to_sandbox(
+                pool,
+                Vault(settings.token_keys),
+                visma,
+                lambda token: DineroClient(http, settings.dinero_api_url, token),
+                http=http,
+                sandbox_url=sandbox_url,
+                redirect_uri=f"{settings.base_url}/oauth/dinero/callback",
+                now=datetime.now(UTC),
+            )
+    finally:
+        await pool.close()
+
+
 def _print_banner(
-    settings: Settings, shops: list[tuple[str, str, str]], seconds: float, sandbox_url: str
+    settings: Settings,
+    shops: list[tuple[str, str, str]],
+    seconds: float,
+    sandbox_url: str,
+    connected: str,
 ) -> None:
     from tenants import demo
 
@@ -131,6 +170,8 @@ def _print_banner(
     ]
     for name, shop_id, secret in shops:
         lines.append(f"  shop {name:<12} id {shop_id}  ingest secret {secret}")
+    if connected:
+        lines.append(f"  both shops post into the sandbox organisation {connected}")
     lines += ["", "  Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)
 

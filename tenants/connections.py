@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -23,6 +24,8 @@ from uuid import UUID
 import asyncpg
 
 from gateway.db import Connection, Pool
+from gateway.dinero.client import DineroClient
+from gateway.dinero.errors import DineroError, Unauthorized
 from gateway.dinero.oauth import (
     ConnectError,
     ConnectUnavailable,
@@ -489,3 +492,38 @@ async def _forget_if_unused(conn: Connection, connection_id: UUID, *, now: datet
         connection_id,
         now,
     )
+
+
+async def probe(
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    dinero: Callable[[Secret], DineroClient],
+    connection_id: UUID,
+    *,
+    now: datetime,
+) -> bool:
+    """Asks Dinero whether the connection still works (`GET /v1/organizations`, which no
+    organisation's rate budget pays for). A revoked grant is found and marked
+    `needs_reconnect` here, before any document has to fail on it. Transient trouble is
+    not a verdict: answers True then."""
+    try:
+        token = await access_token_for(pool, vault, visma, connection_id, now=now)
+        try:
+            await dinero(token).organizations()
+        except Unauthorized:
+            token = await access_token_for(
+                pool, vault, visma, connection_id, now=now, rejected=token
+            )
+            try:
+                await dinero(token).organizations()
+            except Unauthorized:
+                await mark_needs_reconnect(
+                    pool, connection_id, "Dinero refuses the renewed token", now=now
+                )
+                return False
+    except ConnectionUnusable:
+        return False
+    except (RefreshUnavailable, DineroError) as exc:
+        log.info("probe of connection %s inconclusive: %s", connection_id, exc)
+    return True

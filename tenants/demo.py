@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 from uuid import UUID
 
+import httpx
+
 from gateway import passwords
 from gateway.db import Pool
+from gateway.dinero.client import DineroClient
+from gateway.dinero.oauth import VismaConnect, new_pkce
 from gateway.secret import Secret
 from gateway.vault import Vault
-from tenants import shops, users
+from tenants import connections, shops, users
 
 ADMIN_EMAIL: Final = "admin@example.com"
 ADMIN_PASSWORD: Final = "admin-demo-password"
@@ -60,3 +67,44 @@ async def seed(pool: Pool, vault: Vault) -> list[DemoShop]:
                 assert stored is not None
                 demo.append(DemoShop(shop_id, name, stored))
         return demo
+
+
+async def connect_to_sandbox(
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    dinero: Callable[[Secret], DineroClient],
+    *,
+    http: httpx.AsyncClient,
+    sandbox_url: str,
+    redirect_uri: str,
+    now: datetime,
+) -> str:
+    """Connects both demo shops to the sandbox's first Pro organisation, as if the owner had
+    pressed Connect and Approve. A fresh sandbox knows no earlier tokens, so `gateway dev`
+    does this at every start. Returns the organisation's name."""
+    pkce = new_pkce()
+    url = visma.authorization_url(
+        redirect_uri=redirect_uri, state=secrets.token_urlsafe(16), code_challenge=pkce.challenge
+    )
+    answer = await http.post(f"{sandbox_url}/_sandbox/consent", json={"authorize_url": url})
+    answer.raise_for_status()
+    tokens = await visma.exchange_code(
+        code=answer.json()["code"], redirect_uri=redirect_uri, code_verifier=pkce.verifier, now=now
+    )
+    organization = next(o for o in await dinero(tokens.access_token).organizations() if o.is_pro)
+    grant = connections.Grant(
+        organization_id=organization.id,
+        organization_name=organization.name or str(organization.id),
+        is_pro=True,
+        tokens=tokens,
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        for name in SHOP_NAMES:
+            shop_id = await conn.fetchval(
+                "SELECT id FROM shops WHERE slug = $1", shops.slugify(name)
+            )
+            await connections.connect_shop(
+                conn, vault, shop_id=shop_id, grant=grant, user_id=None, now=now
+            )
+    return grant.organization_name

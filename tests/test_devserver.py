@@ -152,6 +152,18 @@ def test_banner_names_the_url_and_the_demo_logins(dev: Dev) -> None:
     assert sandbox, banner
     with urllib.request.urlopen(f"{sandbox.group(1)}/_sandbox/organizations") as response:  # noqa: S310
         assert any(org["is_pro"] for org in json.load(response))
+    assert "both shops post into the sandbox organisation Sokkeriet ApS" in banner
+
+
+async def test_the_demo_shops_share_one_live_sandbox_connection(dev: Dev, pool: Pool) -> None:
+    rows = await pool.fetch(
+        "SELECT s.name, c.organization_id, c.status FROM shops s "
+        "JOIN dinero_connections c ON c.id = s.connection_id ORDER BY s.name"
+    )
+    assert [(r["name"], r["organization_id"], r["status"]) for r in rows] == [
+        ("Sokkeriet", 1001, "active"),
+        ("Strikkeriet", 1001, "active"),
+    ]
 
 
 @pytest.mark.parametrize(

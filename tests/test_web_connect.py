@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from arq.connections import ArqRedis
 
 from gateway.db import Pool
 from gateway.settings import Settings
@@ -202,3 +203,28 @@ async def test_reconnect_after_revocation_keeps_the_settings(
     assert connection is not None and connection.status == "active"
     row = await pool.fetchrow("SELECT mode, invoice_text FROM shops WHERE id = $1", shop.id)
     assert row is not None and (row["mode"], row["invoice_text"]) == ("draft", "Ordre {number}")
+
+
+async def test_an_open_shop_page_finds_a_revoked_grant(
+    gateway: httpx.AsyncClient,
+    pool: Pool,
+    vault: Vault,
+    sandbox_server: LiveSandbox,
+    redis: ArqRedis,
+) -> None:
+    shop, _, owner = await make_shop(pool, vault)
+    await login(gateway, owner.email)
+    await pick(gateway, await consent(gateway, shop.id), 1001)
+    poll = {"HX-Request": "true", "HX-Target": "connection"}
+    assert 'data-status="active"' in (await gateway.get(f"/shops/{shop.id}", headers=poll)).text
+
+    sandbox_server.sandbox.revoke_organization(1001)
+    # The first poll after the probe interval checks the connection after answering; the
+    # next one shows the verdict.
+    await redis.flushdb()
+    await gateway.get(f"/shops/{shop.id}", headers=poll)
+    shown = await gateway.get(f"/shops/{shop.id}", headers=poll)
+    assert 'data-status="needs_reconnect"' in shown.text
+    connection = await connections.for_shop(pool, shop.id)
+    assert connection is not None and connection.status == "needs_reconnect"
+    assert sandbox_server.sandbox.stats.unauthorized >= 1

@@ -18,9 +18,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import DineroError
-from gateway.dinero.oauth import ConnectError, InvalidGrant, TokenSet, VismaConnect
+from gateway.dinero.oauth import ConnectError, InvalidGrant, TokenSet
 from tenants import connections, oauth_flows, sessions
 from web import auth, deps
 from web.shops import shop_for_request
@@ -28,16 +27,6 @@ from web.shops import shop_for_request
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/oauth/dinero/callback"
-
-
-def visma(request: Request) -> VismaConnect:
-    settings = deps.settings(request)
-    return VismaConnect(
-        deps.http(request),
-        auth_url=settings.dinero_auth_url,
-        client_id=settings.dinero_client_id,
-        client_secret=settings.dinero_client_secret,
-    )
 
 
 def _redirect_uri(request: Request) -> str:
@@ -55,7 +44,7 @@ async def start(request: Request) -> Response:
         shop_id=shop.id,
         now=auth.now(),
     )
-    url = visma(request).authorization_url(
+    url = deps.visma(request).authorization_url(
         redirect_uri=_redirect_uri(request), state=flow.state, code_challenge=flow.code_challenge
     )
     return RedirectResponse(url, status_code=303)
@@ -92,7 +81,7 @@ async def callback(request: Request) -> Response:
         )
         return _problem(request, "The connection was not made", reason, shop_id=flow.shop_id)
     try:
-        tokens = await visma(request).exchange_code(
+        tokens = await deps.visma(request).exchange_code(
             code=params.get("code", ""),
             redirect_uri=_redirect_uri(request),
             code_verifier=flow.code_verifier,
@@ -118,9 +107,7 @@ async def callback(request: Request) -> Response:
 async def _organizations(
     request: Request, tokens: TokenSet
 ) -> list[oauth_flows.OfferedOrganization]:
-    client = DineroClient(
-        deps.http(request), deps.settings(request).dinero_api_url, tokens.access_token
-    )
+    client = deps.dinero(request, tokens.access_token)
     return [
         oauth_flows.OfferedOrganization(id=o.id, name=o.name or str(o.id), is_pro=bool(o.is_pro))
         for o in await client.organizations()

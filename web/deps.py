@@ -10,6 +10,9 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from gateway.db import Pool
+from gateway.dinero.client import DineroClient
+from gateway.dinero.oauth import VismaConnect
+from gateway.secret import Secret
 from gateway.settings import Settings
 from gateway.vault import Vault
 
@@ -32,6 +35,21 @@ def vault(request: Request) -> Vault:
 def http(request: Request) -> httpx.AsyncClient:
     value: httpx.AsyncClient = request.state.http
     return value
+
+
+def visma(request: Request) -> VismaConnect:
+    """The web process's Visma Connect client (cheap: it wraps the shared HTTP client)."""
+    config = settings(request)
+    return VismaConnect(
+        http(request),
+        auth_url=config.dinero_auth_url,
+        client_id=config.dinero_client_id,
+        client_secret=config.dinero_client_secret,
+    )
+
+
+def dinero(request: Request, token: Secret) -> DineroClient:
+    return DineroClient(http(request), settings(request).dinero_api_url, token)
 
 
 def render(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Final
 from uuid import UUID
 
+from redis.exceptions import RedisError
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -35,6 +38,10 @@ async def home(request: Request) -> Response:
     return deps.render(request, "shops/list.html", {"shops": owned})
 
 
+# While a shop page is open, its connection is checked this often (across all viewers).
+PROBE_EVERY: Final = 10
+
+
 async def show(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -43,7 +50,37 @@ async def show(request: Request) -> Response:
     template = "shops/_connection.html" if _is_fragment(request) else "shops/show.html"
     response = deps.render(request, template, context)
     response.headers["Vary"] = "HX-Request"
+    if (
+        connection is not None
+        and connection.status == "active"
+        and await _probe_due(request, connection.id)
+    ):
+        # After the answer is sent: the page never waits for Dinero, and a revoked grant
+        # shows on the next refresh of the card.
+        response.background = BackgroundTask(_probe, request, connection.id)
     return response
+
+
+async def _probe_due(request: Request, connection_id: UUID) -> bool:
+    try:
+        return bool(
+            await request.state.redis.set(
+                f"gateway:probe:{connection_id}", "1", nx=True, ex=PROBE_EVERY
+            )
+        )
+    except (RedisError, OSError):
+        return False  # no Redis, no probe: the page itself still works
+
+
+async def _probe(request: Request, connection_id: UUID) -> None:
+    await connections.probe(
+        deps.pool(request),
+        deps.vault(request),
+        deps.visma(request),
+        lambda token: deps.dinero(request, token),
+        connection_id,
+        now=auth.now(),
+    )
 
 
 async def disconnect(request: Request) -> Response:

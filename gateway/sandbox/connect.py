@@ -83,11 +83,15 @@ async def discovery(request: Request) -> Response:
 # -- authorize ------------------------------------------------------------------------
 
 
-class _PageError(Exception):
+class AuthorizeError(Exception):
+    """The authorize request is not acceptable (what the consent page would refuse)."""
+
+
+class _PageError(AuthorizeError):
     """Shown to the user; the redirect URI is not (yet) trusted."""
 
 
-class _RedirectError(Exception):
+class _RedirectError(AuthorizeError):
     def __init__(self, error: str, request: AuthorizeRequest) -> None:
         super().__init__(error)
         self.error = error

@@ -10,11 +10,14 @@ import dataclasses
 import json
 import math
 from typing import Any
+from urllib.parse import urlsplit
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.sandbox.connect import AuthorizeError, parse_authorize_request
 from gateway.sandbox.grants import REFRESH_MODES
 from gateway.sandbox.state import Faults, Organization, Sandbox
 
@@ -29,6 +32,7 @@ def routes() -> list[BaseRoute]:
         Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/consent", consent, methods=["POST"]),
     ]
 
 
@@ -198,3 +202,22 @@ async def stats(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     _sandbox(request).reset()
     return JSONResponse({"reset": True})
+
+
+async def consent(request: Request) -> Response:
+    """`{"authorize_url": ...}` → `{"code", "state"}`: the sandbox user presses Approve on
+    that consent page without a browser (for scripts such as `gateway dev`'s demo set-up).
+    The request is checked exactly as the consent page checks it."""
+    sandbox = _sandbox(request)
+    try:
+        data = await _body(request, allowed={"authorize_url"})
+        url = data.get("authorize_url")
+        if not isinstance(url, str):
+            raise _Invalid({"authorize_url": "is required"})
+        try:
+            authorize = parse_authorize_request(sandbox, QueryParams(urlsplit(url).query))
+        except AuthorizeError as exc:
+            raise _Invalid({"authorize_url": str(exc) or "not acceptable"}) from None
+    except _Invalid as exc:
+        return _invalid(exc)
+    return JSONResponse({"code": sandbox.issue_code(authorize), "state": authorize.state})

@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,10 +15,12 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from gateway.dinero.oauth import VismaConnect, new_pkce
 from gateway.sandbox.app import DroppedResponse, DroppedResponseLogFilter
 from gateway.sandbox.state import Sandbox
+from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
-from tests.sandbox.conftest import OTHER_PRO_ORG, PRO_ORG, GetTokens
+from tests.sandbox.conftest import OTHER_PRO_ORG, PRO_ORG, REDIRECT_URI, GetTokens
 
 NO_FAULTS = {
     "error_rate": 0.0,
@@ -342,3 +345,34 @@ async def test_reset_restores_the_seeded_state(
     assert (await sandbox_client.get(PROBE, headers=headers)).status_code == 401
     stats = (await sandbox_client.get("/_sandbox/stats")).json()
     assert stats["api_calls"] == {} and stats["token_requests"] == {}
+
+
+async def test_consent_without_a_browser_issues_a_code(
+    sandbox_client: httpx.AsyncClient,
+) -> None:
+    pkce = new_pkce()
+    visma = VismaConnect(
+        sandbox_client,
+        auth_url="http://sandbox.test",
+        client_id=SANDBOX_CLIENT_ID,
+        client_secret=Secret(SANDBOX_CLIENT_SECRET),
+    )
+    url = visma.authorization_url(
+        redirect_uri=REDIRECT_URI, state="st-1", code_challenge=pkce.challenge
+    )
+    answer = await sandbox_client.post("/_sandbox/consent", json={"authorize_url": url})
+    assert answer.status_code == 200
+    assert answer.json()["state"] == "st-1"
+    tokens = await visma.exchange_code(
+        code=answer.json()["code"],
+        redirect_uri=REDIRECT_URI,
+        code_verifier=pkce.verifier,
+        now=datetime.now(UTC),
+    )
+    assert tokens.refresh_token is not None
+
+    # Checked as the consent page checks: a foreign redirect URI gets no code.
+    evil = url.replace("127.0.0.1%3A8000", "evil.example")
+    refused = await sandbox_client.post("/_sandbox/consent", json={"authorize_url": evil})
+    assert refused.status_code == 400
+    assert "redirect" in refused.json()["errors"]["authorize_url"]
