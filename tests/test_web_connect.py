@@ -228,3 +228,19 @@ async def test_an_open_shop_page_finds_a_revoked_grant(
     connection = await connections.for_shop(pool, shop.id)
     assert connection is not None and connection.status == "needs_reconnect"
     assert sandbox_server.sandbox.stats.unauthorized >= 1
+
+
+async def test_an_expired_state_is_refused(
+    gateway: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _, owner = await make_shop(pool, vault)
+    await login(gateway, owner.email)
+    start = await gateway.get(f"/shops/{shop.id}/dinero/connect")
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    await pool.execute(
+        "UPDATE oauth_flows SET created_at = now() - interval '1 hour', "
+        "expires_at = now() - interval '1 second'"
+    )
+    answer = await gateway.get("/oauth/dinero/callback", params={"code": "x", "state": state})
+    assert answer.status_code == 400 and "not valid any more" in answer.text
+    assert await connections.for_shop(pool, shop.id) is None
