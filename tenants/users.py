@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from gateway.db import Connection
+from gateway.db import Connection, Pool
 
 TokenPurpose = Literal["invite", "password_reset"]
 INVITE_TTL: Final = timedelta(days=7)
@@ -149,3 +149,46 @@ async def issue_token(
         now + ttl,
     )
     return token
+
+
+async def open_link(pool: Pool, token: str, purpose: TokenPurpose, *, now: datetime) -> User | None:
+    """The user an unused, unexpired link of this purpose belongs to."""
+    row = await pool.fetchrow(
+        "SELECT u.id, u.email, u.name, u.is_platform_admin, u.locale, u.password_hash "
+        "FROM user_tokens t JOIN users u ON u.id = t.user_id "
+        "WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL "
+        "AND t.expires_at > $3 AND u.disabled_at IS NULL",
+        hash_token(token),
+        purpose,
+        now,
+    )
+    return _user(row) if row else None
+
+
+async def redeem_link(
+    conn: Connection,
+    token: str,
+    purpose: TokenPurpose,
+    password_hash: str,
+    *,
+    now: datetime,
+) -> UUID | None:
+    """Spends the link and sets the password; ends every session and spends every other
+    open link of the user. None when the link was spent or expired meanwhile. Run inside a
+    transaction."""
+    user_id: UUID | None = await conn.fetchval(
+        "UPDATE user_tokens SET used_at = $3 WHERE token_hash = $1 AND purpose = $2 "
+        "AND used_at IS NULL AND expires_at > $3 RETURNING user_id",
+        hash_token(token),
+        purpose,
+        now,
+    )
+    if user_id is None:
+        return None
+    await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash)
+    await end_sessions_and_links(conn, user_id)
+    return user_id
+
+
+async def set_locale(conn: Connection | Pool, user_id: UUID, locale: str) -> None:
+    await conn.execute("UPDATE users SET locale = $2 WHERE id = $1", user_id, locale)

@@ -45,7 +45,8 @@ async def test_real_worker_runs_cleanup_in_burst_mode(
         await worker.main()
     finally:
         await worker.close()
-    assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+    # Crons (the sweeper runs every 2 s) may run beside it: count failures, not jobs.
+    assert worker.jobs_failed == 0
     assert await pool.fetchval("SELECT count(*) FROM sessions") == 1
     assert await pool.fetchval("SELECT min(expires_at) > now() FROM sessions")
 

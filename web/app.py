@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import httpx
 import jinja2
@@ -13,7 +13,6 @@ from arq.connections import ArqRedis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -22,7 +21,7 @@ from gateway.db import Pool, create_pool
 from gateway.queue import create_redis
 from gateway.settings import Settings
 from gateway.vault import Vault
-from web import accounts, auth, connect, health, shops
+from web import accounts, admin, auth, connect, health, i18n, ingest, invites, shops
 from web.errors import ErrorPageMiddleware, http_exception_handler
 from web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 
@@ -40,22 +39,15 @@ class State(TypedDict):
     templates: Jinja2Templates
 
 
-def _session_context(request: Request) -> dict[str, Any]:
-    """What every page may show about who is looking (loaded by `web.auth` if at all)."""
-    session = request.scope.get("session")
-    return {
-        "current_user": session.user if session else None,
-        "csrf_token": session.csrf_token if session else "",
-    }
-
-
 def create_templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    return Jinja2Templates(env=env, context_processors=[_session_context])
+    return Jinja2Templates(
+        env=env, context_processors=[auth.template_context, i18n.template_context]
+    )
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -83,8 +75,11 @@ def create_app(settings: Settings) -> Starlette:
     routes: list[BaseRoute] = [
         *shops.routes,
         *accounts.routes,
+        *invites.routes,
+        *admin.routes,
         *connect.routes,
         *health.routes,
+        *ingest.routes,
         Mount("/static", app=StaticFiles(packages=[("web", "static")]), name="static"),
     ]
     return Starlette(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
@@ -61,3 +62,37 @@ def render(
 ) -> Response:
     templates: Jinja2Templates = request.state.templates
     return templates.TemplateResponse(request, template, context or {}, status_code=status_code)
+
+
+def redis(request: Request) -> Redis:
+    value: Redis = request.state.redis
+    return value
+
+
+def wants_partial(request: Request, target: str) -> bool:
+    """Whether htmx asked for just the element `#target` (not a boosted page, and not a
+    history restore, which carries no `HX-Target`)."""
+    return (
+        request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == target
+    )
+
+
+def render_page_or_partial(
+    request: Request,
+    page: str,
+    partial: str,
+    context: dict[str, Any] | None = None,
+    *,
+    target: str,
+    status_code: int = 200,
+) -> Response:
+    """The whole page, or only the partial it includes when htmx swaps `#target`.
+
+    Always says `Vary: HX-Request, HX-Target`, so no cache hands a fragment to a browser
+    that asked for the page (or the other way round).
+    """
+    template = partial if wants_partial(request, target) else page
+    response = render(request, template, context, status_code=status_code)
+    response.headers.add_vary_header("HX-Request")
+    response.headers.add_vary_header("HX-Target")
+    return response

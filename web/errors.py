@@ -16,8 +16,10 @@ from gateway.logs import request_id
 log = logging.getLogger(__name__)
 
 _TEXT = {
+    403: ("Form out of date", "The form was out of date. Go back, reload and try again."),
     404: ("Not found", "There is nothing at this address, or it is not yours to see."),
     405: ("Method not allowed", "This address does not accept that kind of request."),
+    429: ("Too many attempts", "Please wait a little and try again."),
     500: ("Something went wrong", "The error has been logged. Please try again in a moment."),
 }
 

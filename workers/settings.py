@@ -13,14 +13,14 @@ from typing import Any, ClassVar
 import httpx
 from arq import cron
 from arq.cron import CronJob
-from arq.worker import Function, Worker, create_worker
+from arq.worker import Function, Worker, create_worker, func
 
 from gateway.db import create_pool
 from gateway.logs import request_id
 from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
-from workers import connections, system
+from workers import connections, documents, system
 
 MAX_JOBS = 20
 
@@ -34,6 +34,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
     ctx["vault"] = Vault(settings.token_keys)
+    ctx["visma"] = connections.visma_from(ctx)
+    ctx["poster"] = documents.poster_from(ctx)
     ctx["heartbeat"] = asyncio.create_task(
         system.heartbeat_forever(ctx["redis"], ctx["pool"], ctx["worker_id"])
     )
@@ -58,11 +60,21 @@ async def on_job_start(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     queue_name = QUEUE_NAME
-    functions: ClassVar[list[Function]] = []
+    functions: ClassVar[list[Function]] = [
+        # No result kept: the sweeper may enqueue the same attempt again the moment it ends.
+        func(documents.post, name="documents.post", keep_result=0),
+    ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(system.cleanup, name="system.cleanup", minute={7, 37}, second=0),
         # Every minute; a run finds the due connections with one index range scan.
         cron(connections.refresh_due, name="connections.refresh_due", second=20, timeout=300),
+        cron(
+            documents.sweep,
+            name="documents.sweep",
+            second=set(range(0, 60, documents.SWEEP_EVERY)),
+            unique=True,
+            timeout=60,
+        ),
     ]
     on_startup = startup
     on_shutdown = shutdown

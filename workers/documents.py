@@ -1,0 +1,114 @@
+"""The posting job and the sweeper cron.
+
+`documents.post` takes a document id and makes one attempt at it (`tenants.posting`); arq
+may run it twice, or for a row that is no longer due, and both are harmless: the attempt
+starts by leasing the row. `documents.sweep` runs every two seconds on one worker (arq's
+`unique` cron) and is what makes the queue trustworthy: it enqueues every due row that is
+not queued already (the job id carries the attempt count, so a row never sits in the queue
+twice), which also re-creates jobs Redis lost, expired (arq drops jobs after a day, a Dinero
+outage may last longer) or never got (the web's enqueue failed). It deals rows out fairly
+(`outbox.due_for_sweep`), no faster than each organisation's call budget can take them, a
+few per organisation at a time, and only while arq's queue is short. So a shop with a
+backlog of thousands neither buries another shop's order in arq's FIFO queue nor makes
+workers lease rows only to defer them again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from gateway.queue import QUEUE_NAME
+from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
+from gateway.settings import Settings
+from tenants import outbox, posting
+from tenants.outbox import Due
+from workers.connections import visma_from
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY: Final = 2  # seconds
+SWEEP_LIMIT: Final = 1000
+# A new customer's invoice takes three calls (contact, invoice, booking); a returning one's
+# two. Counting three starts no more documents than the budget can finish; slots left over
+# are seen free by the next sweep, two seconds later.
+CALLS_PER_DOCUMENT: Final = 3
+# However much budget an organisation has, no more of its documents per sweep than this: a
+# window's worth at once would fill every worker's slots with one organisation's calls, and
+# another shop's order would queue behind them. Eight every two seconds is still five times
+# what Dinero lets one organisation sustain.
+PER_ORGANIZATION: Final = 8
+PER_SHOP: Final = PER_ORGANIZATION
+# The sweeper tops arq's queue up to this many jobs and no further: what is owed waits in
+# Postgres, where it is dealt out fairly, rather than in a FIFO queue that an order arriving
+# through ingest would have to wait behind.
+QUEUE_TARGET: Final = 300
+
+
+def poster_from(ctx: dict[str, Any]) -> posting.Poster:
+    settings: Settings = ctx["settings"]
+    redis = ctx["redis"]
+    return posting.Poster(
+        pool=ctx["pool"],
+        vault=ctx["vault"],
+        visma=ctx.get("visma") or visma_from(ctx),
+        http=ctx["http"],
+        budget=RateBudget(redis),
+        bookings=BookingLock(redis),
+        api_url=settings.dinero_api_url,
+        client_id=settings.dinero_client_id,
+        worker_id=ctx["worker_id"],
+    )
+
+
+async def post(ctx: dict[str, Any], document_id: int) -> str:
+    """`documents.post`: one attempt at the document."""
+    poster: posting.Poster = ctx.get("poster") or poster_from(ctx)
+    result = await posting.post_document(poster, document_id, now=datetime.now(UTC))
+    if result.released:
+        await outbox.enqueue(ctx["redis"], list(result.released))
+    return result.outcome.value
+
+
+async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
+    """`documents.sweep`: recovers dead leases, releases children whose parent is posted,
+    and enqueues what is due."""
+    now = now or datetime.now(UTC)
+    pool = ctx["pool"]
+    poster: posting.Poster = ctx.get("poster") or poster_from(ctx)
+    recovered = await outbox.recover_expired_leases(pool, now=now)
+    released = await outbox.release_orphans(pool, now=now)
+    due = await outbox.due_for_sweep(pool, now=now, limit=SWEEP_LIMIT, per_shop=PER_SHOP)
+    chosen = await within_budget(poster.budget, poster.client_id, due, within=SWEEP_EVERY + 1)
+    room = max(0, QUEUE_TARGET - await ctx["redis"].zcard(QUEUE_NAME))
+    enqueued = await outbox.enqueue(ctx["redis"], [*released, *chosen[:room]])
+    counts = {
+        "recovered": recovered,
+        "released": len(released),
+        "due": len(due),
+        "enqueued": enqueued,
+    }
+    if recovered or enqueued:
+        log.info("document sweep: %s", counts)
+    return counts
+
+
+async def within_budget(
+    budget: RateBudget, client_id: str, due: list[Due], *, within: float
+) -> list[Due]:
+    """The due documents each organisation's budget can start on before the next sweep (at
+    most `PER_ORGANIZATION`), in the order given. A document of a shop without a connection
+    costs no call (it is parked), so it always goes."""
+    allowance: dict[int, int] = {}
+    for organization_id in {d.organization_id for d in due if d.organization_id is not None}:
+        free = await budget.free_slots(BudgetKey(client_id, organization_id), within=within)
+        allowance[organization_id] = min(free // CALLS_PER_DOCUMENT, PER_ORGANIZATION)
+    chosen = []
+    for document in due:
+        if document.organization_id is None:
+            chosen.append(document)
+        elif allowance[document.organization_id] > 0:
+            allowance[document.organization_id] -= 1
+            chosen.append(document)
+    return chosen
