@@ -3,7 +3,7 @@
 BIN := .venv/bin
 LINT := $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
-.PHONY: bootstrap dev test lint fmt
+.PHONY: bootstrap dev test lint fmt screenshots
 
 bootstrap:
 	@bash scripts/bootstrap
@@ -19,3 +19,7 @@ lint: bootstrap
 
 fmt: bootstrap
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+# Renews docs/screenshots/ (shown in the README) from the browser tests.
+screenshots: bootstrap
+	GATEWAY_SCREENSHOTS=1 $(BIN)/python -m gateway.localservices --purpose test -- $(BIN)/pytest tests/browser -q

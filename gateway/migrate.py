@@ -13,6 +13,7 @@ cannot be rolled back.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 _LOCK_KEY: Final = 0x6761_7465_7761_79  # "gateway"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _NO_TRANSACTION: Final = "-- migrate: no-transaction"
+_LOCK_POLL: Final = 0.05
 
 
 class MigrationError(RuntimeError):
@@ -75,7 +77,11 @@ async def migrate(database_url: str) -> list[Migration]:
 
 
 async def apply_pending(conn: Connection, migrations: list[Migration]) -> list[Migration]:
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    # Poll rather than block: a session blocked in `pg_advisory_lock` sits in an open
+    # transaction, and `CREATE INDEX CONCURRENTLY` in the lock holder waits for every open
+    # transaction to finish, which would be a deadlock.
+    while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):  # noqa: ASYNC110
+        await asyncio.sleep(_LOCK_POLL)
     try:
         await conn.execute(
             """

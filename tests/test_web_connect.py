@@ -196,7 +196,7 @@ async def test_reconnect_after_revocation_keeps_the_settings(
     )
     assert 'data-status="needs_reconnect"' in shown.text and "Reconnect" in shown.text
     assert "<html" not in shown.text  # the fragment htmx swaps in
-    assert shown.headers["vary"] == "HX-Request"
+    assert "HX-Request" in shown.headers["vary"]
 
     await pick(gateway, await consent(gateway, shop.id), 1001)
     connection = await connections.for_shop(pool, shop.id)

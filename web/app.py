@@ -21,7 +21,19 @@ from gateway.db import Pool, create_pool
 from gateway.queue import create_redis
 from gateway.settings import Settings
 from gateway.vault import Vault
-from web import accounts, admin, auth, connect, health, i18n, ingest, invites, shops
+from web import (
+    accounts,
+    admin,
+    auth,
+    connect,
+    documents,
+    health,
+    i18n,
+    ingest,
+    invites,
+    settings_pages,
+    shops,
+)
 from web.errors import ErrorPageMiddleware, http_exception_handler
 from web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 
@@ -74,6 +86,8 @@ def create_app(settings: Settings) -> Starlette:
 
     routes: list[BaseRoute] = [
         *shops.routes,
+        *documents.routes,
+        *settings_pages.routes,
         *accounts.routes,
         *invites.routes,
         *admin.routes,

@@ -430,4 +430,189 @@ _DANISH: Final[dict[str, str]] = {
     "Using it logs the user out everywhere else.": "Når det bruges, bliver brugeren logget ud "
     "alle andre steder.",
     "Back": "Tilbage",
+    # The owner's shop list, shop page and set-up guide (web/shops.py)
+    "Failing documents": "Fejlende dokumenter",
+    "Setting up": "Sættes op",
+    "Overview": "Overblik",
+    "Live since {when}": "I drift siden {when}",
+    "Last successful post": "Seneste vellykkede bogføring",
+    "None yet": "Ingen endnu",
+    "Dinero calls in the last minute": "Kald til Dinero det seneste minut",
+    "{used} of {limit}": "{used} af {limit}",
+    "Posted in the last 24 hours": "Bogført de seneste 24 timer",
+    "Set-up guide": "Kom godt i gang",
+    "Done": "Klaret",
+    "Choose the Dinero organisation the shop's invoices go to.": "Vælg den "
+    "Dinero-organisation, som butikkens fakturaer skal til.",
+    "Send one test order as a draft": "Send én testordre som kladde",
+    "A small, clearly marked order goes through the whole way and is left as a draft invoice "
+    "in Dinero, whatever your settings say. Look at it there, then delete the draft.": "En "
+    "lille, tydeligt mærket ordre går hele vejen igennem og ender som en fakturakladde i "
+    "Dinero, uanset hvad dine indstillinger siger. Se den dér, og slet så kladden.",
+    "Test order {number}": "Testordre {number}",
+    "Show the document": "Vis dokumentet",
+    "Send another test order": "Send en testordre mere",
+    "Send a test order": "Send en testordre",
+    "Connect to Dinero first.": "Forbind med Dinero først.",
+    "Activate": "Aktivér",
+    "From then on your orders become documents in Dinero as your settings say.": "Derefter "
+    "bliver dine ordrer til dokumenter i Dinero, sådan som dine indstillinger siger.",
+    "Activate the shop": "Aktivér butikken",
+    "We recommend sending a test order first.": "Vi anbefaler at sende en testordre først.",
+    "Disconnect {shop} from Dinero?": "Afbryd forbindelsen mellem {shop} og Dinero?",
+    "The shop stops posting to {organisation}. Orders that arrive meanwhile wait safely in "
+    "the gateway and are posted once you connect again. Nothing already in Dinero is "
+    "changed.": "Butikken holder op med at bogføre i {organisation}. Ordrer, der kommer i "
+    "mellemtiden, venter sikkert i gatewayen og bogføres, når du forbinder igen. Intet, der "
+    "allerede er i Dinero, bliver ændret.",
+    "Cancel": "Annullér",
+    # A shop's documents (web/documents.py)
+    "Order number": "Ordrenummer",
+    "The exact order number or order id": "Det nøjagtige ordrenummer eller ordre-id",
+    "Order": "Ordre",
+    "Document": "Dokument",
+    "Amount": "Beløb",
+    "State": "Tilstand",
+    "Dinero number": "Nummer i Dinero",
+    "draft": "kladde",
+    "No documents for order {number}.": "Ingen dokumenter for ordre {number}.",
+    "No documents here yet.": "Ingen dokumenter her endnu.",
+    "Newest": "Nyeste",
+    "Newer": "Nyere",
+    "Older": "Ældre",
+    "Invoice": "Faktura",
+    "Credit note": "Kreditnota",
+    "Voucher": "Bilag",
+    "Payment": "Betaling",
+    "Document {id}": "Dokument {id}",
+    "All documents": "Alle dokumenter",
+    "order {number}": "ordre {number}",
+    "Left as a draft": "Efterladt som kladde",
+    "Dinero's answer or the problem found": "Dineros svar eller det fundne problem",
+    "Retry": "Prøv igen",
+    "Fix the cause first (a setting, an account, the connection): the document is built "
+    "again from the order and the settings as they are when it is retried.": "Ret først "
+    "årsagen (en indstilling, en konto, forbindelsen): dokumentet bygges igen ud fra ordren "
+    "og indstillingerne, som de er, når det prøves igen.",
+    "Progress": "Forløb",
+    "Not sent yet": "Ikke sendt endnu",
+    "Customer found in Dinero": "Kunden fundet i Dinero",
+    "Invoice file uploaded": "Fakturafil overført",
+    "Created in Dinero": "Oprettet i Dinero",
+    "Booked": "Bogført",
+    "Payment registered": "Betaling registreret",
+    "(checking in Dinero whether the last attempt arrived)": "(undersøger i Dinero, om "
+    "sidste forsøg kom frem)",
+    "Dinero id": "Id i Dinero",
+    "(not in Dinero yet)": "(ikke i Dinero endnu)",
+    "Reference in Dinero": "Reference i Dinero",
+    "Attempts": "Forsøg",
+    "{count} failed in a row": "{count} fejlet i træk",
+    "Next attempt": "Næste forsøg",
+    "For": "Til",
+    "Followed by": "Efterfulgt af",
+    "number {number}": "nummer {number}",
+    "Timeline": "Forløb i tid",
+    "Details": "Detaljer",
+    "Will try again": "Prøver igen",
+    "Queued again": "Sat i kø igen",
+    "Interrupted": "Afbrudt",
+    "Test order": "Testordre",
+    # A shop's settings and its ingest secret (web/settings_pages.py)
+    "Saved. Documents posted from now on use these settings; what is already in Dinero stays "
+    "as it is.": "Gemt. Dokumenter, der bogføres fra nu af, bruger disse indstillinger; det, "
+    "der allerede er i Dinero, forbliver som det er.",
+    "Nothing was saved": "Intet blev gemt",
+    "An order becomes an invoice when it is": "En ordre bliver til en faktura, når den er",
+    "Invoices in Dinero are": "Fakturaer i Dinero bliver",
+    "left as drafts, for you to book in Dinero": "efterladt som kladder, som du selv bogfører "
+    "i Dinero",
+    "Danish": "Dansk",
+    "English": "Engelsk",
+    "Placeholders: {shop} the shop's name, {number} the order number, {order_id} the order's "
+    "id, {customer} the customer's name.": "Pladsholdere: {shop} butikkens navn, {number} "
+    "ordrenummeret, {order_id} ordrens id, {customer} kundens navn.",
+    "On an invoice for order 1001 to Karen Kunde": "På en faktura for ordre 1001 til Karen Kunde",
+    "Accounts": "Konti",
+    "Connect the shop to Dinero to choose accounts from its chart. Until then the current "
+    "accounts are kept.": "Forbind butikken med Dinero for at vælge konti fra dens "
+    "kontoplan. Indtil da beholdes de nuværende konti.",
+    "The Dinero connection needs a reconnect before the chart of accounts can be read. Until "
+    "then the current accounts are kept.": "Forbindelsen til Dinero skal forbindes igen, før "
+    "kontoplanen kan læses. Indtil da beholdes de nuværende konti.",
+    "The organisation's Dinero calls are all in use just now, so the chart of accounts cannot "
+    "be read. The current accounts are kept; try again in a minute.": "Organisationens kald "
+    "til Dinero er alle i brug lige nu, så kontoplanen kan ikke læses. De nuværende konti "
+    "beholdes; prøv igen om et minut.",
+    "Dinero could not be reached just now, so the chart of accounts cannot be read. The "
+    "current accounts are kept; try again in a moment.": "Dinero kunne ikke nås lige nu, så "
+    "kontoplanen kan ikke læses. De nuværende konti beholdes; prøv igen om et øjeblik.",
+    "From the chart of {organisation}. Only accounts whose VAT code suits the kind of sale "
+    "are offered.": "Fra kontoplanen for {organisation}. Kun konti, hvis momskode passer til "
+    "den slags salg, tilbydes.",
+    "Standard ({number})": "Standard ({number})",
+    "{number} (not offered by the chart)": "{number} (findes ikke som valg i kontoplanen)",
+    "Changes apply to documents not yet posted: each one is built from the settings as they "
+    "are when it is posted. Whether it is booked or left as a draft is fixed when the order "
+    "arrives.": "Ændringer gælder dokumenter, der ikke er bogført endnu: hvert dokument "
+    "bygges ud fra indstillingerne, som de er, når det bogføres. Om det bogføres eller "
+    "efterlades som kladde, ligger fast, når ordren kommer ind.",
+    "Save settings": "Gem indstillinger",
+    "Preview": "Forhåndsvis",
+    "Receiving orders": "Modtagelse af ordrer",
+    "Your webshop sends its orders, signed with the ingest secret, to this address:": "Din "
+    "webshop sender sine ordrer, signeret med indgangsnøglen, til denne adresse:",
+    "The previous secret works until": "Den tidligere nøgle virker indtil",
+    "The secret is never shown again after it is made. If it is lost or leaked, roll it: you "
+    "get a new one to put in the webshop.": "Nøglen vises aldrig igen, efter at den er lavet. "
+    "Hvis den er mistet eller lækket, så skift den: du får en ny at sætte i webshoppen.",
+    "Roll the ingest secret": "Skift indgangsnøglen",
+    "Roll the ingest secret of {shop}?": "Skift indgangsnøglen for {shop}?",
+    "A new secret is made and shown to you once. The current one keeps working for {hours} "
+    "hours, so you have time to put the new one in the webshop; after that only the new one "
+    "works.": "Der laves en ny nøgle, som vises dig én gang. Den nuværende virker fortsat i "
+    "{hours} timer, så du har tid til at sætte den nye i webshoppen; derefter virker kun den "
+    "nye.",
+    "New ingest secret": "Ny indgangsnøgle",
+    "New ingest secret for {shop}": "Ny indgangsnøgle for {shop}",
+    "The secret is shown only this once. Put it in the webshop now; it can be rolled again, "
+    "never read again.": "Nøglen vises kun denne ene gang. Sæt den i webshoppen nu; den kan "
+    "skiftes igen, men aldrig læses igen.",
+    "The old secret keeps working until {until}, so orders signed with it are still accepted "
+    "while you switch.": "Den gamle nøgle virker indtil {until}, så ordrer signeret med den "
+    "stadig modtages, mens du skifter.",
+    "Back to the settings": "Tilbage til indstillingerne",
+    "not an account number.": "ikke et kontonummer.",
+    "the chart of accounts cannot be read right now, so only the current or the standard "
+    "account can be chosen.": "kontoplanen kan ikke læses lige nu, så kun den nuværende "
+    "eller standardkontoen kan vælges.",
+    "account {number} is not in the organisation's chart.": "konto {number} findes ikke i "
+    "organisationens kontoplan.",
+    "account {number} does not carry 25 % sales VAT (U25).": "konto {number} har ikke 25 % "
+    "salgsmoms (U25).",
+    "account {number} has a VAT code that does not suit it.": "konto {number} har en "
+    "momskode, der ikke passer hertil.",
+    "Goods sold in Denmark (25 % VAT)": "Varer solgt i Danmark (25 % moms)",
+    "Services sold in Denmark (25 % VAT)": "Ydelser solgt i Danmark (25 % moms)",
+    "Goods to businesses in the EU (reverse charge)": "Varer til virksomheder i EU (omvendt "
+    "betalingspligt)",
+    "Services to businesses in the EU (reverse charge)": "Ydelser til virksomheder i EU "
+    "(omvendt betalingspligt)",
+    "Goods outside the EU": "Varer uden for EU",
+    "Services outside the EU": "Ydelser uden for EU",
+    "Shipping (25 % VAT)": "Fragt (25 % moms)",
+    "Fees (25 % VAT)": "Gebyrer (25 % moms)",
+    "Sales without VAT": "Salg uden moms",
+    "Rounding": "Øreafrunding",
+    "Choose when an order becomes an invoice.": "Vælg, hvornår en ordre bliver til en faktura.",
+    "Choose whether invoices are booked or left as drafts.": "Vælg, om fakturaer bogføres "
+    "eller efterlades som kladder.",
+    "Choose the invoices' language.": "Vælg fakturaernes sprog.",
+    "The text is longer than {count} characters.": "Teksten er længere end {count} tegn.",
+    "Braces are not matched: write {{ or }} for a brace itself.": "Tuborgklammerne passer "
+    "ikke sammen: skriv {{ eller }} for selve klammen.",
+    "{placeholder} is not a placeholder: use {allowed}.": "{placeholder} er ikke en "
+    "pladsholder: brug {allowed}.",
+    "One account cannot take both VAT and no VAT: {problems}.": "Én konto kan ikke både have "
+    "moms og ingen moms: {problems}.",
 }

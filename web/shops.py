@@ -1,8 +1,14 @@
-"""The owner's shop list and shop page (with its Dinero connection)."""
+"""The owner's shop list and shop page: the Dinero connection's health, the set-up guide
+(connect → send a test order → activate), and disconnecting.
+
+The connection card (`#connection`) refreshes itself every few seconds; the same request
+lets the page probe the connection now and then, so a revoked grant shows without a reload.
+"""
 
 from __future__ import annotations
 
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 from uuid import UUID
 
 from redis.exceptions import RedisError
@@ -12,8 +18,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from tenants import connections, sessions, shops
+from gateway.ratelimit import BudgetKey, RateBudget
+from tenants import connections, dashboard, orders, sessions, shops
 from web import auth, deps
+
+CARD: Final = "connection"
 
 
 async def shop_for_request(request: Request, session: sessions.Session) -> shops.Shop:
@@ -32,10 +41,10 @@ async def home(request: Request) -> Response:
     session = await auth.current_session(request)
     if session is None:
         return deps.render(request, "home.html")
-    owned = await shops.for_user(deps.pool(request), session.user.id)
+    owned = await dashboard.shops_for_user(deps.pool(request), session.user.id)
     if len(owned) == 1 and not session.user.is_platform_admin:
         return RedirectResponse(f"/shops/{owned[0].id}", 303)
-    return deps.render(request, "shops/list.html", {"shops": owned})
+    return deps.render(request, "shops/list.html", {"shops": owned, "cap": dashboard.COUNT_CAP})
 
 
 # While a shop page is open (the card polls every 3 s), its connection is checked this
@@ -43,14 +52,33 @@ async def home(request: Request) -> Response:
 PROBE_EVERY: Final = 4
 
 
+@dataclass(frozen=True)
+class BudgetUse:
+    """How much of the organisation's Dinero call budget the last minute used."""
+
+    used: int
+    limit: int
+
+
 async def show(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
-    connection = await connections.for_shop(deps.pool(request), shop.id)
-    context = {"shop": shop, "connection": connection, "now": auth.now()}
-    template = "shops/_connection.html" if _is_fragment(request) else "shops/show.html"
-    response = deps.render(request, template, context)
-    response.headers["Vary"] = "HX-Request"
+    pool, now = deps.pool(request), auth.now()
+    connection = await connections.for_shop(pool, shop.id)
+    context: dict[str, Any] = {
+        "shop": shop,
+        "connection": connection,
+        "now": now,
+        "health": await dashboard.health(pool, shop.id, now=now),
+        "budget": await _budget_use(request, connection),
+        "cap": dashboard.COUNT_CAP,
+    }
+    if not deps.wants_partial(request, CARD):
+        context["setup"] = await dashboard.setup(pool, shop.id)
+        context["tab"] = "overview"
+    response = deps.render_page_or_partial(
+        request, "shops/show.html", "shops/_connection.html", context, target=CARD
+    )
     if (
         connection is not None
         and connection.status == "active"
@@ -60,6 +88,21 @@ async def show(request: Request) -> Response:
         # shows on the next refresh of the card.
         response.background = BackgroundTask(_probe, request, connection.id)
     return response
+
+
+async def _budget_use(
+    request: Request, connection: connections.DineroConnection | None
+) -> BudgetUse | None:
+    """Read-only: counts the organisation's window in Redis, takes no slot."""
+    if connection is None or connection.status == "revoked":
+        return None
+    budget = RateBudget(deps.redis(request))
+    key = BudgetKey(deps.settings(request).dinero_client_id, connection.organization_id)
+    try:
+        free = await budget.free_slots(key, within=0)
+    except (RedisError, OSError):
+        return None  # unknown: the card says nothing rather than something wrong
+    return BudgetUse(used=budget.limit - free, limit=budget.limit)
 
 
 async def _probe_due(request: Request, connection_id: UUID) -> bool:
@@ -84,6 +127,15 @@ async def _probe(request: Request, connection_id: UUID) -> None:
     )
 
 
+async def confirm_disconnect(request: Request) -> Response:
+    session = await auth.require_session(request)
+    shop = await shop_for_request(request, session)
+    connection = await connections.for_shop(deps.pool(request), shop.id)
+    if connection is None:
+        return RedirectResponse(f"/shops/{shop.id}", 303)
+    return deps.render(request, "shops/disconnect.html", {"shop": shop, "connection": connection})
+
+
 async def disconnect(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -93,14 +145,39 @@ async def disconnect(request: Request) -> Response:
     return RedirectResponse(f"/shops/{shop.id}", 303)
 
 
-def _is_fragment(request: Request) -> bool:
-    return request.headers.get("HX-Request") == "true" and (
-        request.headers.get("HX-Target") == "connection"
-    )
+async def send_test_order(request: Request) -> Response:
+    """Step two of the set-up guide. Without a working connection there is nothing to
+    test yet, and the guide (back on the shop page) says so."""
+    session = await auth.require_session(request)
+    shop = await shop_for_request(request, session)
+    await auth.checked_form(request, session)
+    pool = deps.pool(request)
+    if await _connected(request, shop.id):
+        sent = await dashboard.send_test_order(pool, shop.id, now=auth.now())
+        await orders.enqueue_new_documents(request.state.redis, sent.enqueue)
+    return RedirectResponse(f"/shops/{shop.id}#setup", 303)
+
+
+async def activate(request: Request) -> Response:
+    """Step three: the shop goes live. It takes a working connection."""
+    session = await auth.require_session(request)
+    shop = await shop_for_request(request, session)
+    await auth.checked_form(request, session)
+    if await _connected(request, shop.id):
+        await dashboard.activate(deps.pool(request), shop.id, now=auth.now())
+    return RedirectResponse(f"/shops/{shop.id}", 303)
+
+
+async def _connected(request: Request, shop_id: UUID) -> bool:
+    connection = await connections.for_shop(deps.pool(request), shop_id)
+    return connection is not None and connection.status == "active"
 
 
 routes = [
     Route("/", home),
     Route("/shops/{shop_id}", show),
+    Route("/shops/{shop_id}/dinero/disconnect", confirm_disconnect, methods=["GET"]),
     Route("/shops/{shop_id}/dinero/disconnect", disconnect, methods=["POST"]),
+    Route("/shops/{shop_id}/test-order", send_test_order, methods=["POST"]),
+    Route("/shops/{shop_id}/activate", activate, methods=["POST"]),
 ]

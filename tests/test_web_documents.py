@@ -1,0 +1,197 @@
+"""A shop's documents in the browser: the list (chips, search, keyset pages) as a page and
+as the fragment htmx swaps in, one document with its timeline, and Retry."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from arq.connections import ArqRedis
+
+from gateway.db import Pool
+from gateway.queue import QUEUE_NAME
+from gateway.vault import Vault
+from tenants import dashboard
+from tests.factories import make_shop
+from tests.test_dashboard import many_documents
+from tests.test_outbox import make_document, make_order
+from tests.test_web_shops import owner_of_shop, vary
+
+LIST = {"HX-Request": "true", "HX-Target": "documents"}
+CARD = {"HX-Request": "true", "HX-Target": "document"}
+
+
+def listed(page: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<tr data-document="(\d+)">', page)]
+
+
+def link(page: str, rel: str) -> str:
+    match = re.search(rf'<a href="([^"]+)"[^>]* rel="{rel}">', page)
+    assert match, rel
+    return match.group(1).replace("&amp;", "&")
+
+
+async def test_the_list_is_a_page_and_the_fragment_htmx_swaps_in(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _ = await owner_of_shop(client, pool, vault)
+    await many_documents(pool, shop.id, 3)
+
+    page = await client.get(f"/shops/{shop.id}/documents")
+    fragment = await client.get(f"/shops/{shop.id}/documents", headers=LIST)
+
+    assert page.status_code == fragment.status_code == 200
+    assert "<html" in page.text and 'class="tabs"' in page.text
+    assert "<html" not in fragment.text
+    assert fragment.text.lstrip().startswith('<section class="card" id="documents">')
+    assert fragment.text.strip() in page.text
+    assert len(listed(page.text)) == 3
+    assert {"HX-Request", "HX-Target"} <= vary(page) and {"HX-Request", "HX-Target"} <= vary(
+        fragment
+    )
+    # The chips and the search work as links and a GET form, and swap the list with htmx.
+    assert f'<form method="get" action="/shops/{shop.id}/documents"' in page.text
+    assert 'hx-target="#documents"' in page.text and 'hx-push-url="true"' in page.text
+
+
+async def test_filter_by_state_and_search_by_order_number(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _ = await owner_of_shop(client, pool, vault)
+    await many_documents(pool, shop.id, 20)  # every tenth one failed
+    theirs, _, _ = await make_shop(pool, vault)
+    await many_documents(pool, theirs.id, 5)
+
+    failed = await client.get(f"/shops/{shop.id}/documents", params={"state": "failed"})
+    assert len(listed(failed.text)) == 2
+    assert re.search(
+        r'data-filter="failed" aria-current="true">Failed <span class="count">2<', failed.text
+    )
+    assert all('data-state="failed"' in row for row in failed.text.split("<tr data-document")[1:])
+
+    # The other shop has an order 10007 too: only ours is found.
+    found = await client.get(f"/shops/{shop.id}/documents", params={"q": " 10007 "})
+    [document_id] = listed(found.text)
+    assert ">10007 <" in found.text and 'value="10007"' in found.text
+    by_id = await client.get(f"/shops/{shop.id}/documents", params={"q": "bulk-7"})
+    assert listed(by_id.text) == [document_id]
+    none = await client.get(f"/shops/{shop.id}/documents", params={"q": "no-such-order"})
+    assert listed(none.text) == [] and "No documents for order no-such-order." in none.text
+    # Nonsense parameters are ignored, not errors.
+    odd = await client.get(
+        f"/shops/{shop.id}/documents", params={"state": "bogus", "before": "9" * 40}
+    )
+    assert odd.status_code == 200 and len(listed(odd.text)) == 20
+
+
+async def test_keyset_pages_forward_and_back(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _ = await owner_of_shop(client, pool, vault)
+    await many_documents(pool, shop.id, dashboard.PAGE_SIZE + 7)
+
+    first = await client.get(f"/shops/{shop.id}/documents")
+    assert len(listed(first.text)) == dashboard.PAGE_SIZE and 'rel="prev"' not in first.text
+    older = await client.get(link(first.text, "next"), headers=LIST)
+    assert len(listed(older.text)) == 7 and 'rel="next"' not in older.text
+    assert not set(listed(first.text)) & set(listed(older.text))
+    assert "<html" not in older.text  # the pager swaps the list only
+    back = await client.get(link(older.text, "prev"))
+    assert listed(back.text) == listed(first.text)
+
+    failed = await client.get(f"/shops/{shop.id}/documents", params={"state": "failed"})
+    assert "state=failed" in failed.text and 'rel="next"' not in failed.text
+
+
+async def test_a_document_with_its_timeline_and_family(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _ = await owner_of_shop(client, pool, vault)
+    order = await make_order(pool, shop.id)
+    invoice = await make_document(pool, shop.id, order, state="failed")
+    note = await make_document(
+        pool,
+        shop.id,
+        order,
+        kind="credit_note",
+        seq=1,
+        source_ref="r1",
+        parent_id=invoice,
+        state="waiting",
+    )
+    await pool.execute(
+        "UPDATE documents SET last_error = 'Dinero: account 1000 does not exist', "
+        "last_error_code = 'validation', attempts = 2 WHERE id = $1",
+        invoice,
+    )
+    await pool.execute(
+        "INSERT INTO events (shop_id, document_id, kind, level, message) "
+        "VALUES ($1, $2, 'document.failed', 'error', 'Dinero: account 1000 does not exist')",
+        shop.id,
+        invoice,
+    )
+
+    page = await client.get(f"/shops/{shop.id}/documents/{invoice}")
+
+    assert page.status_code == 200 and "<html" in page.text
+    assert 'data-state="failed"' in page.text and "account 1000 does not exist" in page.text
+    assert f'action="/shops/{shop.id}/documents/{invoice}/retry"' in page.text
+    assert 'data-event="document.failed"' in page.text and "order 1001" in page.text
+    assert f'href="/shops/{shop.id}/documents/{note}"' in page.text  # its credit note
+    assert 'hx-trigger="every 3s"' not in page.text  # failed: nothing changes by itself
+    child = await client.get(f"/shops/{shop.id}/documents/{note}", headers=CARD)
+    assert "<html" not in child.text and child.text.lstrip().startswith('<section class="card"')
+    assert f'href="/shops/{shop.id}/documents/{invoice}"' in child.text  # its invoice
+    assert 'hx-trigger="every 3s"' in child.text and "/retry" not in child.text
+    assert {"HX-Request", "HX-Target"} <= vary(child)
+
+
+async def test_retry_queues_a_failed_document_and_wakes_a_worker(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault, redis: ArqRedis
+) -> None:
+    shop, csrf = await owner_of_shop(client, pool, vault)
+    document = await make_document(pool, shop.id, await make_order(pool, shop.id), state="failed")
+    await pool.execute("UPDATE documents SET attempts = 3, failures = 3 WHERE id = $1", document)
+    url = f"/shops/{shop.id}/documents/{document}/retry"
+
+    forged = await client.post(url)
+    assert forged.status_code == 403
+    assert await pool.fetchval("SELECT state FROM documents WHERE id = $1", document) == "failed"
+
+    retried = await client.post(url, data={"csrf_token": csrf})
+
+    assert retried.status_code == 303
+    assert retried.headers["location"] == f"/shops/{shop.id}/documents/{document}"
+    row = await pool.fetchrow("SELECT state, failures FROM documents WHERE id = $1", document)
+    assert row is not None and (row["state"], row["failures"]) == ("queued", 0)
+    assert await redis.zscore(QUEUE_NAME, f"documents.post:{document}:3") is not None
+    page = (await client.get(retried.headers["location"])).text
+    assert 'data-event="document.retried"' in page and "/retry" not in page
+
+    # A second press (or a document that is not failed) changes nothing and lands on the page.
+    again = await client.post(url, data={"csrf_token": csrf})
+    assert again.status_code == 303
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM events WHERE document_id = $1 AND kind = 'document.retried'",
+            document,
+        )
+        == 1
+    )
+
+
+async def test_another_tenants_documents_are_not_found(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, csrf = await owner_of_shop(client, pool, vault)
+    theirs, _, _ = await make_shop(pool, vault)
+    foreign = await make_document(
+        pool, theirs.id, await make_order(pool, theirs.id), state="failed"
+    )
+    for url in (f"/shops/{shop.id}/documents/{foreign}", f"/shops/{theirs.id}/documents/{foreign}"):
+        assert (await client.get(url)).status_code == 404
+        assert (await client.post(url + "/retry", data={"csrf_token": csrf})).status_code == 404
+    assert (await client.get(f"/shops/{theirs.id}/documents")).status_code == 404
+    assert await pool.fetchval("SELECT state FROM documents WHERE id = $1", foreign) == "failed"
+    for odd in ("abc", "9" * 30, "-1"):
+        assert (await client.get(f"/shops/{shop.id}/documents/{odd}")).status_code == 404
