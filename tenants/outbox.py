@@ -8,7 +8,8 @@ Each transition that ends an attempt releases the lease and records an event the
 
 Row states: `waiting` (for its parent) → `queued` (due at `next_attempt_at`) → `posted`,
 `failed` (Dinero refused it; `retry` after a fix), `needs_reconnect` (parked until the
-organisation is reconnected) or `cancelled`.
+organisation is reconnected; never while its connection is active, which the sweeper keeps
+true with `requeue_reconnected`) or `cancelled`.
 """
 
 from __future__ import annotations
@@ -464,6 +465,21 @@ async def release_orphans(pool: Pool, *, now: datetime) -> list[Ready]:
             now,
         )
     return [Ready(r["id"], r["attempts"]) for r in rows]
+
+
+async def requeue_reconnected(pool: Pool, *, now: datetime) -> int:
+    """Parked documents whose shop's connection is active: due again now. A document is
+    parked on what its attempt read of the connection, which a reconnect may change before
+    the attempt has parked it; the reconnect has then released the others already and would
+    leave this one parked for ever. So "parked only while the connection is not active"
+    is kept here rather than by a lock every attempt would take."""
+    result = await pool.execute(
+        "UPDATE documents d SET state = 'queued', next_attempt_at = $1, updated_at = $1 "
+        "FROM shops s JOIN dinero_connections c ON c.id = s.connection_id "
+        "WHERE d.state = 'needs_reconnect' AND d.shop_id = s.id AND c.status = 'active'",
+        now,
+    )
+    return int(result.split()[-1])
 
 
 # --- events ----------------------------------------------------------------------------------

@@ -99,6 +99,12 @@ class Poster:
     budget_wait: float = 1.0
     booking_wait: float = 5.0
     lease_for: timedelta = LEASE_FOR
+    # The waits after a failure. Only tests shorten them (`workers.documents.Pace`).
+    backoff_base: timedelta = BACKOFF_BASE
+    uncertain_base: timedelta = UNCERTAIN_BASE
+    # How long a 429 holds the organisation's budget; None: what the answer says, or the
+    # client's default when it says nothing (Dinero documents no Retry-After).
+    rate_limit_pause: float | None = None
 
 
 class Outcome(StrEnum):
@@ -503,13 +509,17 @@ class _Attempt:
                 until = now + timedelta(seconds=wait + random.uniform(0, 0.5))
                 await outbox.defer(pool, doc, now=now, until=until)
             case RateLimited(retry_after=retry_after):
+                if self.p.rate_limit_pause is not None:
+                    retry_after = self.p.rate_limit_pause
                 await self._api().rate_limited(retry_after)
                 until = now + timedelta(seconds=retry_after + random.uniform(0, 1))
                 await outbox.defer(pool, doc, now=now, until=until)
             case TimestampOutdated():  # outdated again right after a fresh read
                 await self._retry_later(exc, _code(exc))
             case Uncertain():
-                await self._retry_later(exc, "uncertain", base=UNCERTAIN_BASE, uncertain=True)
+                await self._retry_later(
+                    exc, "uncertain", base=self.p.uncertain_base, uncertain=True
+                )
             case Forbidden() if exc.not_pro:
                 message = "The Dinero organisation needs Dinero Pro to be used through the API"
                 await outbox.fail(pool, doc, now=now, message=message, code="not_pro")
@@ -546,12 +556,14 @@ class _Attempt:
         exc: Exception,
         code: str,
         *,
-        base: timedelta = BACKOFF_BASE,
+        base: timedelta | None = None,
         uncertain: bool | None = None,
         not_before: datetime | None = None,
         message: str | None = None,
     ) -> None:
-        until = backoff(self.doc.failures + 1, self.now, base)
+        until = backoff(
+            self.doc.failures + 1, self.now, self.p.backoff_base if base is None else base
+        )
         if not_before is not None:
             until = max(until, not_before)
         await outbox.defer(

@@ -19,7 +19,7 @@ from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
 from gateway.sandbox.state import Faults
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
-from tenants import outbox
+from tenants import connections, outbox
 from tenants.posting import Poster
 from tests.live import LiveSandbox
 from tests.test_connections import connect
@@ -83,6 +83,19 @@ def test_the_worker_runs_the_posting_job_and_the_sweeper() -> None:
     assert {"system.cleanup", "connections.refresh_due"} <= {
         c.name for c in WorkerSettings.cron_jobs
     }
+
+
+def test_the_worker_posts_at_dineros_pace_unless_a_test_sets_another(
+    ctx: dict[str, Any], settings: Settings, vault: Vault, http: httpx.AsyncClient
+) -> None:
+    worker_ctx = {**ctx, "settings": settings, "vault": vault, "http": http, "worker_id": "w"}
+    production = documents.poster_from(worker_ctx)
+    pace = documents.Pace(dinero_limit=1000, budget=950, backoff_base=timedelta(seconds=1))
+    quick = documents.poster_from({**worker_ctx, "pace": pace})
+
+    assert (production.budget.limit, production.backoff_base) == (95, timedelta(seconds=30))
+    assert production.rate_limit_pause is None
+    assert (quick.budget.limit, quick.backoff_base) == (950, timedelta(seconds=1))
 
 
 async def test_a_real_worker_posts_what_is_enqueued_and_its_released_children(
@@ -215,6 +228,37 @@ async def test_the_sweeper_recovers_dead_leases_and_released_children(
     assert f"documents.post:{stuck}:1" in jobs
     assert f"documents.post:{child}:0" in jobs
     assert (await row(pool, stuck))["uncertain"]
+
+
+async def test_the_sweeper_requeues_a_document_parked_just_after_its_reconnect(
+    ctx: dict[str, Any],
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    redis: ArqRedis,
+    sandbox_server: LiveSandbox,
+) -> None:
+    # Found by tests/test_pipeline_faults.py: an attempt reads the connection as needing a
+    # reconnect, the owner reconnects (which releases what is parked, not yet this one), and
+    # the attempt then parks its document on what it read. Nothing would release it again.
+    shop, connection_id = await connect(pool, vault, sandbox_server, visma)
+    late = await make_document(pool, shop.id, await make_order(pool, shop.id))
+    other = await shop_on(pool, vault, await make_connection(pool, 1002))
+    parked = await make_document(
+        pool, other, await make_order(pool, other), state="needs_reconnect"
+    )
+    now = datetime.now(UTC)
+    attempt = await outbox.lease(pool, late, "w", now=now, lease_for=timedelta(minutes=3))
+    assert attempt is not None
+    await connections.mark_needs_reconnect(pool, connection_id, "revoked", now=now)
+    await connect(pool, vault, sandbox_server, visma, shop=shop)
+    await outbox.park(pool, attempt, now=now, reason="the Dinero connection is needs reconnect")
+
+    await documents.sweep(ctx)
+
+    assert (await row(pool, late))["state"] == "queued"
+    assert f"documents.post:{late}:1" in await queued_jobs(redis)
+    assert (await row(pool, parked))["state"] == "needs_reconnect"  # its connection is not back
 
 
 async def test_a_dinero_outage_of_days_loses_nothing(

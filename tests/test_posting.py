@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -516,6 +517,32 @@ async def test_a_429_defers_without_a_failure_and_pauses_the_budget(
     assert 20 <= (after["next_attempt_at"] - now).total_seconds() <= 21
     key = BudgetKey(SANDBOX_CLIENT_ID, ORG)
     assert await poster.budget.free_slots(key, within=10) == 0
+
+
+async def test_a_poster_may_be_given_shorter_waits(
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    sandbox_server: LiveSandbox,
+    poster: Poster,
+) -> None:
+    # What a test against a sandbox does to fit hundreds of faults into seconds.
+    quick = replace(poster, backoff_base=timedelta(seconds=2), rate_limit_pause=4.0)
+    shop, _ = await connect(pool, vault, sandbox_server, visma)
+    failing = await invoice_for_order(pool, shop.id, "1")
+    limited = await invoice_for_order(pool, shop.id, "2")
+    now = datetime.now(UTC)
+
+    sandbox_server.sandbox.faults = Faults(error_rate=1.0)
+    assert (await post(quick, failing, now=now)).outcome is Outcome.DEFERRED
+    sandbox_server.sandbox.faults = Faults(rate_limit_429_rate=1.0)
+    assert (await post(quick, limited, now=now)).outcome is Outcome.DEFERRED
+
+    assert 1.6 <= ((await row(pool, failing))["next_attempt_at"] - now).total_seconds() <= 2.4
+    assert 4 <= ((await row(pool, limited))["next_attempt_at"] - now).total_seconds() <= 5
+    key = BudgetKey(SANDBOX_CLIENT_ID, ORG)
+    assert await quick.budget.free_slots(key, within=3) == 0
+    assert await quick.budget.free_slots(key, within=5) > 0
 
 
 async def test_an_empty_budget_defers_until_a_slot_frees_without_a_failure(

@@ -131,6 +131,12 @@ def test_a_budget_above_dineros_limit_is_refused(redis: ArqRedis) -> None:
         RateBudget(redis, limit=101)
 
 
+def test_a_budget_may_stay_under_a_raised_sandbox_limit_instead(redis: ArqRedis) -> None:
+    assert RateBudget(redis, limit=950, dinero_limit=1000).limit == 950
+    with pytest.raises(ValueError, match="1-1000"):
+        RateBudget(redis, limit=1001, dinero_limit=1000)
+
+
 async def test_the_booking_lock_lets_one_holder_in_at_a_time(
     redis: ArqRedis, other_worker: ArqRedis
 ) -> None:

@@ -16,11 +16,12 @@ workers lease rows only to defer them again.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from gateway.queue import QUEUE_NAME
-from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
+from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, BudgetKey, RateBudget
 from gateway.settings import Settings
 from tenants import outbox, posting
 from tenants.outbox import Due
@@ -46,19 +47,38 @@ PER_SHOP: Final = PER_ORGANIZATION
 QUEUE_TARGET: Final = 300
 
 
+@dataclass(frozen=True)
+class Pace:
+    """How fast posting may go and how long it waits after a failure. Production runs on
+    the defaults: Dinero's limit, our budget under it, the real back-off. A test passes
+    another in the worker's `ctx["pace"]` to post hundreds of documents through a sandbox
+    whose limit it raised to match (`/_sandbox/settings` `rate_limit_per_minute`), with
+    the same code paths and shorter waits."""
+
+    dinero_limit: int = DINERO_LIMIT
+    budget: int = BUDGET
+    backoff_base: timedelta = posting.BACKOFF_BASE
+    uncertain_base: timedelta = posting.UNCERTAIN_BASE
+    rate_limit_pause: float | None = None
+
+
 def poster_from(ctx: dict[str, Any]) -> posting.Poster:
     settings: Settings = ctx["settings"]
     redis = ctx["redis"]
+    pace: Pace = ctx.get("pace") or Pace()
     return posting.Poster(
         pool=ctx["pool"],
         vault=ctx["vault"],
         visma=ctx.get("visma") or visma_from(ctx),
         http=ctx["http"],
-        budget=RateBudget(redis),
+        budget=RateBudget(redis, limit=pace.budget, dinero_limit=pace.dinero_limit),
         bookings=BookingLock(redis),
         api_url=settings.dinero_api_url,
         client_id=settings.dinero_client_id,
         worker_id=ctx["worker_id"],
+        backoff_base=pace.backoff_base,
+        uncertain_base=pace.uncertain_base,
+        rate_limit_pause=pace.rate_limit_pause,
     )
 
 
@@ -72,12 +92,13 @@ async def post(ctx: dict[str, Any], document_id: int) -> str:
 
 
 async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
-    """`documents.sweep`: recovers dead leases, releases children whose parent is posted,
-    and enqueues what is due."""
+    """`documents.sweep`: recovers dead leases, requeues documents parked after their
+    reconnect, releases children whose parent is posted, and enqueues what is due."""
     now = now or datetime.now(UTC)
     pool = ctx["pool"]
     poster: posting.Poster = ctx.get("poster") or poster_from(ctx)
     recovered = await outbox.recover_expired_leases(pool, now=now)
+    requeued = await outbox.requeue_reconnected(pool, now=now)
     released = await outbox.release_orphans(pool, now=now)
     due = await outbox.due_for_sweep(pool, now=now, limit=SWEEP_LIMIT, per_shop=PER_SHOP)
     chosen = await within_budget(poster.budget, poster.client_id, due, within=SWEEP_EVERY + 1)
@@ -85,11 +106,12 @@ async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str
     enqueued = await outbox.enqueue(ctx["redis"], [*released, *chosen[:room]])
     counts = {
         "recovered": recovered,
+        "requeued": requeued,
         "released": len(released),
         "due": len(due),
         "enqueued": enqueued,
     }
-    if recovered or enqueued:
+    if recovered or requeued or enqueued:
         log.info("document sweep: %s", counts)
     return counts
 

@@ -111,7 +111,8 @@ async def faults(request: Request) -> Response:
 
 
 async def settings(request: Request) -> Response:
-    """The client's token behaviour. A new refresh mode applies from the next consent."""
+    """The client's token behaviour (a new refresh mode applies from the next consent), and
+    the calls a minute each organisation allows (Dinero's 100 unless a test raises it)."""
     sandbox = _sandbox(request)
     if request.method == "POST":
         policy = sandbox.grants.policy
@@ -122,19 +123,24 @@ async def settings(request: Request) -> Response:
             "refresh_absolute_lifetime": (1, 10 * 365 * 24 * 3600),
         }
         try:
-            data = await _body(request, allowed={"refresh_mode", *bounds})
+            data = await _body(request, allowed={"refresh_mode", "rate_limit_per_minute", *bounds})
             mode = data.get("refresh_mode", policy.refresh_mode)
             if mode not in REFRESH_MODES:
                 raise _Invalid({"refresh_mode": f"must be one of {', '.join(REFRESH_MODES)}"})
             numbers = {
                 name: _integer(data, name, low=lo, high=hi) for name, (lo, hi) in bounds.items()
             }
+            rate_limit = _integer(data, "rate_limit_per_minute", low=1, high=1_000_000)
         except _Invalid as exc:
             return _invalid(exc)
         sandbox.grants.policy = dataclasses.replace(
             policy, refresh_mode=mode, **{k: v for k, v in numbers.items() if v is not None}
         )
-    return JSONResponse(dataclasses.asdict(sandbox.grants.policy))
+        if rate_limit is not None:
+            sandbox.rate_limit = rate_limit
+    return JSONResponse(
+        {**dataclasses.asdict(sandbox.grants.policy), "rate_limit_per_minute": sandbox.rate_limit}
+    )
 
 
 def _organization_json(organization: Organization) -> dict[str, Any]:

@@ -145,6 +145,8 @@ class Sandbox:
             {o.id: o for o in SEED_ORGANIZATIONS} if self._seed else {}
         )
         self.faults = Faults()
+        # Dinero's; a test may raise it (`/_sandbox/settings`) together with its own budget.
+        self.rate_limit = RATE_LIMIT
         self.grants = Grants(replace(self._initial_policy), now=self.now)
         self.stats = Stats()
         self._ledgers: dict[int, Ledger] = {}
@@ -274,7 +276,7 @@ class Sandbox:
         window = self._windows.setdefault((organization_id, client_id), deque())
         while window and window[0] <= now - RATE_WINDOW:
             window.popleft()
-        if len(window) >= RATE_LIMIT:
+        if len(window) >= self.rate_limit:
             self.stats.rate_limited[organization_id] += 1
             raise DineroApiError(429, QUOTA_EXCEEDED, text=True)
         window.append(now)

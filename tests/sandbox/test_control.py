@@ -294,6 +294,30 @@ async def test_settings_change_the_token_policy(
         assert (bad.status_code, list(bad.json()["errors"])) == (400, [field])
 
 
+async def test_a_test_may_raise_or_lower_the_rate_limit_until_the_next_reset(
+    sandbox_client: httpx.AsyncClient, auth_headers: dict[str, str], probe: list[int]
+) -> None:
+    assert (await sandbox_client.get("/_sandbox/settings")).json()["rate_limit_per_minute"] == 100
+    changed = await sandbox_client.post("/_sandbox/settings", json={"rate_limit_per_minute": 3})
+    assert changed.json()["rate_limit_per_minute"] == 3
+    statuses = [
+        (await sandbox_client.get(PROBE, headers=auth_headers)).status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    for bad in (0, 2.5, "many"):
+        refused = await sandbox_client.post(
+            "/_sandbox/settings", json={"rate_limit_per_minute": bad}
+        )
+        assert (refused.status_code, list(refused.json()["errors"])) == (
+            400,
+            ["rate_limit_per_minute"],
+        )
+
+    await sandbox_client.post("/_sandbox/reset")
+
+    assert (await sandbox_client.get("/_sandbox/settings")).json()["rate_limit_per_minute"] == 100
+
+
 async def test_clock_advances(sandbox_client: httpx.AsyncClient) -> None:
     before = (await sandbox_client.get("/_sandbox/clock")).json()["now"]
     after = await sandbox_client.post("/_sandbox/clock", json={"advance_seconds": 90})
