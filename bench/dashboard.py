@@ -39,7 +39,7 @@ import httpx
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bench.ingest import empty_redis
+from bench.environment import empty_redis
 from bench.seed_dashboard import ADMIN_EMAIL, DEFAULT_URL, OWNER_EMAIL, PASSWORD
 from gateway.db import connect
 from gateway.settings import Settings

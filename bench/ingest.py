@@ -39,7 +39,6 @@ import math
 import os
 import re
 import resource
-import secrets
 import shutil
 import socket
 import statistics
@@ -51,13 +50,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import redis as sync_redis
 
+from bench.environment import empty_redis, fresh_database, with_path
 from gateway.db import connect, create_pool
-from gateway.migrate import migrate
 from gateway.queue import QUEUE_NAME
 from gateway.secret import Secret
 from gateway.settings import Settings
@@ -147,41 +146,6 @@ class Run:
 
 
 # --- setting up --------------------------------------------------------------------------------
-
-
-def _with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str) -> AsyncIterator[str]:
-    name = f"gateway_bench_{secrets.token_hex(4)}"
-    admin = await connect(server_url, application_name="bench")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = _with_path(server_url, f"/{name}")
-        await migrate(url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-@contextlib.contextmanager
-def empty_redis(base_url: str) -> Iterator[str]:
-    for number in range(14, 0, -1):
-        url = _with_path(base_url, f"/{number}")
-        client = sync_redis.Redis.from_url(url)
-        try:
-            if client.dbsize() == 0 and client.set("gateway:bench-claim", "1", nx=True, ex=3600):
-                try:
-                    yield url
-                finally:
-                    client.flushdb()
-                return
-        finally:
-            client.close()
-    raise SystemExit("no empty Redis database (1-14) to run in")
 
 
 async def make_shops(database_url: str, vault: Vault, count: int) -> list[tuple[str, Secret]]:
@@ -377,7 +341,7 @@ def pgbench(database_url: str, seconds: int, concurrency: int) -> tuple[float, d
 
 
 async def main(args: argparse.Namespace) -> None:
-    server = _with_path(
+    server = with_path(
         os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres",
         "/postgres",
     )

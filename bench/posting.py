@@ -47,72 +47,37 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 import httpx
-import redis as sync_redis
 from arq.connections import ArqRedis
 from arq.worker import Worker
 
-from gateway.db import Pool, connect, create_pool
+from bench.environment import empty_redis, fresh_database, with_path
+from gateway.db import Pool, create_pool
 from gateway.dinero.oauth import TokenSet, VismaConnect, new_pkce
-from gateway.migrate import migrate
 from gateway.queue import create_redis
 from gateway.ratelimit import BookingLock, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
 from tenants import connections, outbox, shops, users
 from tenants.posting import Outcome, Poster, post_document
+from web.openapi import EXAMPLE_EVENT
 from workers.settings import build_worker
 
 REDIRECT_URI = "http://127.0.0.1:8000/oauth/dinero/callback"
 SCOPE = "dineropublicapi:read dineropublicapi:write offline_access"
 ENQUEUE_AHEAD = 50  # as ingest does: the rest of a backlog is the sweeper's
 
-ORDER: dict[str, Any] = {
-    "id": "1001",
-    "number": "1001",
-    "created_at": "2026-11-24T09:58:00Z",
-    "currency": "DKK",
-    "prices_include_vat": True,
-    "customer": {
-        "name": "Karen Kunde",
-        "email": "karen@example.dk",
-        "phone": "+4512345678",
-        "company": None,
-        "vat_number": None,
-        "ean": None,
-        "address": {"street": "Vestergade 1", "zip": "8000", "city": "Aarhus C", "country": "DK"},
-    },
-    "lines": [
-        {
-            "sku": "SOCK-1",
-            "name": "Sokker",
-            "quantity": "3",
-            "unit_price": "33.33",
-            "vat_rate": "0.25",
-            "discount": "0.00",
-            "kind": "goods",
-        }
-    ],
-    "shipping": {"name": "GLS pakkeshop", "price": "39.00", "vat_rate": "0.25"},
-    "fees": [],
-    "discounts": [{"name": "JUL10", "amount": "10.00"}],
-    "total": "128.99",
-    "paid_at": "2026-11-24T09:59:00Z",
-    "shipped_at": None,
-}
-
-
-def _with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
+# The order of DESIGN.md's example event (total 128.99), as the API documents it.
+ORDER: dict[str, Any] = EXAMPLE_EVENT["order"]
 
 
 def _free_port() -> int:
@@ -154,37 +119,6 @@ class Env:
 # --- the environment -------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str) -> AsyncIterator[str]:
-    name = f"gateway_bench_{secrets.token_hex(4)}"
-    admin = await connect(server_url, application_name="bench")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = _with_path(server_url, f"/{name}")
-        await migrate(url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-@contextlib.contextmanager
-def empty_redis(base_url: str) -> Iterator[str]:
-    for number in range(14, 0, -1):
-        url = _with_path(base_url, f"/{number}")
-        client = sync_redis.Redis.from_url(url)
-        try:
-            if client.dbsize() == 0 and client.set("gateway:bench-claim", "1", nx=True, ex=3600):
-                try:
-                    yield url
-                finally:
-                    client.flushdb()
-                return
-        finally:
-            client.close()
-    raise SystemExit("no empty Redis database (1-14) to run in")
-
-
 def process_cpu(pid: int) -> float:
     """CPU seconds (user + system) the process has used."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -222,7 +156,7 @@ async def environment() -> AsyncIterator[Env]:
     redis_base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     with empty_redis(redis_base) as redis_url:
         async with (
-            fresh_database(_with_path(database, "/postgres")) as database_url,
+            fresh_database(with_path(database, "/postgres")) as database_url,
             sandbox_process() as (sandbox, sandbox_pid),
             httpx.AsyncClient(timeout=30) as http,
         ):
