@@ -5,7 +5,7 @@ owner who fixes an account or the invoice text after a refusal gets the fix on t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -44,11 +44,17 @@ class ShopSettings:
     account_overrides: dict[str, object]
     connection_id: UUID | None
     organization_id: int | None  # of the connection
+    # Settlement (issue "Settlement in Dinero"): payments on or off, the deposit account per
+    # payment method with "default" as the fallback, and a voucher's receivable account.
+    register_payments: bool = False
+    payment_accounts: dict[str, object] = field(default_factory=dict)
+    receivable_account: int | None = None
 
 
 async def shop_settings(pool: Pool, shop_id: UUID) -> ShopSettings:
     row = await pool.fetchrow(
         "SELECT s.name, s.invoice_text, s.language, s.account_overrides, "
+        "s.register_payments, s.payment_accounts, s.receivable_account, "
         "c.id AS connection_id, c.organization_id FROM shops s "
         "LEFT JOIN dinero_connections c ON c.id = s.connection_id WHERE s.id = $1",
         shop_id,
@@ -62,6 +68,9 @@ async def shop_settings(pool: Pool, shop_id: UUID) -> ShopSettings:
         account_overrides=row["account_overrides"],
         connection_id=row["connection_id"],
         organization_id=row["organization_id"],
+        register_payments=row["register_payments"],
+        payment_accounts=row["payment_accounts"],
+        receivable_account=row["receivable_account"],
     )
 
 

@@ -60,6 +60,9 @@ class Document:
     dinero_timestamp: str | None
     dinero_number: int | None
     dinero_status: str | None
+    file_guid: str | None
+    file_name: str | None
+    settlement_account: int | None
     uncertain: bool
     attempts: int
     failures: int
@@ -158,6 +161,9 @@ _STEP_FIELDS: Final = frozenset(
         "dinero_status",
         "dinero_number",
         "uncertain",
+        "file_guid",
+        "file_name",
+        "settlement_account",
     }
 )
 
@@ -250,17 +256,20 @@ async def posted(
     step: str,
     number: int | None,
     status: str | None,
+    timestamp: str | None = None,
 ) -> list[Ready]:
     """The document is in Dinero (booked, or left as a draft). Its waiting children (credit
-    notes) become due; enqueue the answer after this returns."""
+    notes, payments) become due; enqueue the answer after this returns. `timestamp` is the
+    document's current one in Dinero (booking answers it), which a payment on it needs."""
     async with pool.acquire() as conn, conn.transaction():
         await _finish(
             conn,
             document,
             now=now,
             sets="state = 'posted', posted_at = $3, step = $4, dinero_number = $5, "
-            "dinero_status = $6, uncertain = false, last_error = NULL, last_error_code = NULL",
-            args=(step, number, status),
+            "dinero_status = $6, dinero_timestamp = coalesce($7, dinero_timestamp), "
+            "uncertain = false, last_error = NULL, last_error_code = NULL",
+            args=(step, number, status, timestamp),
         )
         label = _label(document)
         message = f"{label} booked as number {number}" if number else f"{label} left as a draft"
