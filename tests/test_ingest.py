@@ -4,6 +4,7 @@ Redis down, concurrency, and the OpenAPI document that describes it."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import json
 import re
@@ -32,7 +33,7 @@ from tenants import shops
 from tenants.ingest_secrets import roll_ingest_secret, sign, signature
 from tests.conftest import app_client
 from tests.factories import make_shop
-from web import openapi
+from web import ingest, openapi
 from web.app import create_app
 
 EVENTS = "/api/v1/shops/{}/events"
@@ -270,12 +271,12 @@ async def test_only_json_is_accepted(
 async def test_a_body_over_the_limit_is_a_413(
     client: httpx.AsyncClient, shop: tuple[shops.Shop, Secret]
 ) -> None:
-    body = event(**{"order/customer/name": "x" * (1024 * 1024)})
+    body = event(**{"order/customer/name": "x" * ingest.MAX_BODY_BYTES})
     problem(await post(client, shop[0].id, shop[1], body), 413)
 
     # Without a Content-Length (chunked), the limit holds while reading.
     async def chunks() -> Any:
-        for _ in range(20):
+        for _ in range(ingest.MAX_BODY_BYTES // (64 * 1024) + 2):
             yield b"x" * 64 * 1024
 
     t = int(time.time())
@@ -285,6 +286,35 @@ async def test_a_body_over_the_limit_is_a_413(
         headers={"Content-Type": "application/json", "Gateway-Signature": sign(shop[1], t, b"")},
     )
     problem(response, 413)
+
+
+async def test_a_shop_invoice_pdf_may_come_inline_up_to_dineros_limit(
+    client: httpx.AsyncClient, pool: Pool, shop: tuple[shops.Shop, Secret]
+) -> None:
+    pdf = b"%PDF-1.4\n" + bytes(5 * 1024 * 1024)
+    invoice = {"number": "F-1", "pdf_base64": base64.b64encode(pdf).decode()}
+    response = await post(client, shop[0].id, shop[1], event(**{"order/invoice": invoice}))
+    assert response.status_code == 202, response.text
+    stored = await pool.fetchval("SELECT payload->'invoice'->>'pdf_base64' FROM orders")
+    assert base64.b64decode(stored) == pdf
+
+
+async def test_an_http_pdf_url_is_refused_at_ingest_in_production_only(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    pool: Pool,
+    vault: Vault,
+    shop: tuple[shops.Shop, Secret],
+) -> None:
+    invoice = {"number": "F-1", "pdf_url": "http://shop.example/F-1.pdf"}
+    body = event(**{"order/invoice": invoice})
+    production = replace(settings, env="production")
+    async for prod_client in app_client(create_app(production)):
+        refused = problem(await post(prod_client, shop[0].id, shop[1], body), 422)
+    assert [e["pointer"] for e in refused["errors"]] == ["/order/invoice/pdf_url"]
+    assert await count(pool, "orders") == 0
+    # Outside production a shop on the same machine may serve it over http.
+    assert (await post(client, shop[0].id, shop[1], body)).status_code == 202
 
 
 # --- dedupe and validation -------------------------------------------------------------------

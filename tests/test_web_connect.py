@@ -3,6 +3,7 @@ consent page over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +21,7 @@ from tests.factories import make_shop
 from tests.live import LiveSandbox
 from tests.sandbox.conftest import HtmlForm
 from tests.test_web_accounts import CSRF, login
+from web import connect
 from web.app import create_app
 
 
@@ -139,6 +141,51 @@ async def test_declining_consent_changes_nothing(
     answer = await consent(gateway, shop.id, button="Deny")
     assert answer.status_code == 400
     assert "declined" in answer.text
+    assert await connections.for_shop(pool, shop.id) is None
+
+
+async def test_one_failed_organisation_list_is_asked_again_not_the_owner(
+    gateway: httpx.AsyncClient,
+    pool: Pool,
+    vault: Vault,
+    sandbox_server: LiveSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shop, _, owner = await make_shop(pool, vault)
+    await login(gateway, owner.email)
+    monkeypatch.setattr(connect, "ORGANIZATIONS_RETRY_AFTER", 0.2)
+    sandbox = sandbox_server.sandbox
+    sandbox.faults.error_rate = 1.0  # the organisation list answers 500 ...
+
+    async def heal_after_the_first_failure() -> None:
+        # The sandbox has no event to wait on: it only counts.
+        while sandbox.stats.faults["error"] < 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        sandbox.faults.error_rate = 0.0  # ... once
+
+    healer = asyncio.create_task(heal_after_the_first_failure())
+    picker = await consent(gateway, shop.id)
+    await healer
+    assert sandbox.stats.faults["error"] == 1
+    assert picker.status_code == 303
+    assert await pick(gateway, picker, 1001) == f"/shops/{shop.id}"
+
+
+async def test_an_organisation_list_failing_twice_asks_the_owner_to_try_again(
+    gateway: httpx.AsyncClient,
+    pool: Pool,
+    vault: Vault,
+    sandbox_server: LiveSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shop, _, owner = await make_shop(pool, vault)
+    await login(gateway, owner.email)
+    monkeypatch.setattr(connect, "ORGANIZATIONS_RETRY_AFTER", 0.01)
+    sandbox_server.sandbox.faults.error_rate = 1.0
+    answer = await consent(gateway, shop.id)
+    assert answer.status_code == 400
+    assert "try again shortly" in answer.text
+    assert sandbox_server.sandbox.stats.faults["error"] == 2
     assert await connections.for_shop(pool, shop.id) is None
 
 

@@ -9,7 +9,9 @@ what happened and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Final
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -18,13 +20,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.dinero.errors import DineroError
+from gateway.dinero.errors import DineroError, RateLimited, ServerError
 from gateway.dinero.oauth import ConnectError, InvalidGrant, TokenSet
 from tenants import connections, oauth_flows, sessions
 from web import auth, deps
 from web.shops import shop_for_request
 
 log = logging.getLogger(__name__)
+
+ORGANIZATIONS_ATTEMPTS: Final = 2
+ORGANIZATIONS_RETRY_AFTER: Final = 0.5  # seconds
 
 CALLBACK_PATH = "/oauth/dinero/callback"
 
@@ -107,10 +112,20 @@ async def callback(request: Request) -> Response:
 async def _organizations(
     request: Request, tokens: TokenSet
 ) -> list[oauth_flows.OfferedOrganization]:
+    """The organisations the new grant reaches. Asked twice if Dinero stumbles: the owner
+    has just been through Visma's consent, and one 5xx should not send them through it again."""
     client = deps.dinero(request, tokens.access_token)
+    for attempt in range(ORGANIZATIONS_ATTEMPTS):
+        try:
+            found = await client.organizations()
+            break
+        except (ServerError, RateLimited):
+            if attempt + 1 == ORGANIZATIONS_ATTEMPTS:
+                raise
+            await asyncio.sleep(ORGANIZATIONS_RETRY_AFTER)
     return [
         oauth_flows.OfferedOrganization(id=o.id, name=o.name or str(o.id), is_pro=bool(o.is_pro))
-        for o in await client.organizations()
+        for o in found
     ]
 
 

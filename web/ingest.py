@@ -26,14 +26,23 @@ from starlette.routing import Route
 
 from gateway.accounting import vat_errors
 from gateway.db import Connection
-from gateway.orders import Event, FieldError, InconsistentOrder, InvalidEvent, parse_event
+from gateway.orders import (
+    MAX_PDF_BYTES,
+    Event,
+    FieldError,
+    InconsistentOrder,
+    InvalidEvent,
+    parse_event,
+)
 from tenants import ingest_secrets, orders
 from tenants.ingest_secrets import SIGNATURE_HEADER, TOLERANCE_SECONDS
 from web import deps, openapi
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES: Final = 1024 * 1024
+# An order fits in 1 MiB; a shop's own invoice may come inline as `pdf_base64`, up to
+# MAX_PDF_BYTES decoded (4/3 of that encoded), so the body may carry that much more.
+MAX_BODY_BYTES: Final = 1024 * 1024 + (MAX_PDF_BYTES + 2) // 3 * 4
 PROBLEM_JSON: Final = "application/problem+json"
 # Problem types that carry more than their status; the OpenAPI document describes them.
 INVALID_EVENT: Final = "/api/problems/invalid-event"
@@ -118,7 +127,7 @@ async def _receive(request: Request) -> Response:
                 request.path_params["shop_id"][:64],
             )
             raise _unauthenticated(_NOT_AUTHENTIC)
-        event = _valid_event(body)
+        event = _valid_event(body, production=deps.settings(request).is_production)
         try:
             recorded = await orders.record_event(
                 conn, shop, event, body_sha256=hashlib.sha256(body).digest()
@@ -140,7 +149,7 @@ async def _receive(request: Request) -> Response:
     return Response(_render(recorded.answer), recorded.status, media_type="application/json")
 
 
-def _valid_event(body: bytes) -> Event:
+def _valid_event(body: bytes, *, production: bool) -> Event:
     try:
         event = parse_event(body)
     except InconsistentOrder as exc:
@@ -153,6 +162,11 @@ def _valid_event(body: bytes) -> Event:
         ) from None
     except InvalidEvent as exc:
         raise _invalid(exc.errors) from None
+    # Outside production a shop on this machine may serve its PDF over http; in production
+    # the worker would refuse it anyway (`gateway.pdf`): say so now.
+    pdf_url = event.order.invoice.pdf_url if event.order.invoice else None
+    if production and pdf_url is not None and not pdf_url.startswith("https://"):
+        raise _invalid([FieldError("/order/invoice/pdf_url", "must be an https:// URL")])
     mismatches = vat_errors(event.order, event.refund)
     if mismatches:
         raise Problem(

@@ -234,13 +234,18 @@ _SCHEMA_COMPONENTS: Final[dict[str, Any]] = {
         "required": ["number"],
         "properties": {
             "number": _IDENT,
-            "pdf_url": {"type": ["string", "null"], "pattern": "^https://", "maxLength": 2000},
+            "pdf_url": {
+                "type": ["string", "null"],
+                "pattern": "^https?://",
+                "maxLength": 2000,
+                "description": "Fetched by the gateway: https only in production, from a "
+                "public address, at most 6 MiB, served as application/pdf.",
+            },
             "pdf_base64": {
                 "type": ["string", "null"],
                 "contentEncoding": "base64",
                 "contentMediaType": "application/pdf",
-                "description": f"At most {MAX_PDF_BYTES} bytes decoded (and the whole event "
-                "at most 1 MiB: use pdf_url for larger files).",
+                "description": f"At most {MAX_PDF_BYTES} bytes decoded.",
             },
         },
         "oneOf": [
