@@ -37,12 +37,6 @@ TEST_ORDER_EVENT: Final = "shop.test_order"
 
 State = Literal["waiting", "queued", "needs_reconnect", "failed", "posted", "cancelled"]
 STATES: Final[tuple[State, ...]] = get_args(State)
-Trigger = Literal["paid", "shipped", "created"]
-TRIGGERS: Final[tuple[Trigger, ...]] = get_args(Trigger)
-Mode = Literal["booked", "draft"]
-MODES: Final[tuple[Mode, ...]] = get_args(Mode)
-InvoiceLanguage = Literal["da-DK", "en-GB"]
-LANGUAGES: Final[tuple[InvoiceLanguage, ...]] = get_args(InvoiceLanguage)
 
 
 def _capped(condition: str) -> str:
@@ -306,6 +300,9 @@ class DocumentRow:
     created_at: datetime
     order_number: str
     order_external_id: str
+    # Dinero's payment status (`Registered` until confirmed, then Paid, OverPaid, or Booked
+    # for partly paid): a payment's own, an invoice's or credit note's from its payment.
+    payment_status: str | None
 
 
 @dataclass(frozen=True)
@@ -317,7 +314,12 @@ class DocumentPage:
 
 _ROW_COLUMNS: Final = (
     "d.id, d.kind, d.state, d.mode, d.currency, d.amount, d.dinero_number, d.last_error, "
-    "d.created_at, o.number AS order_number, o.external_id AS order_external_id"
+    "d.created_at, o.number AS order_number, o.external_id AS order_external_id, "
+    "CASE WHEN d.kind = 'payment' THEN d.dinero_status "
+    "WHEN d.kind IN ('invoice', 'credit_note') THEN "
+    "(SELECT p.dinero_status FROM documents p WHERE p.parent_id = d.id "
+    "AND p.shop_id = d.shop_id AND p.kind = 'payment' AND p.state <> 'cancelled' LIMIT 1) "
+    "END AS payment_status"
 )
 # Each listed document's order, looked up by its key. LATERAL with LIMIT 1 (which keeps
 # Postgres from flattening it into a plain join) forces one index lookup per listed row: as
@@ -413,6 +415,9 @@ class Related:
     kind: str
     state: str
     dinero_number: int | None
+    dinero_status: str | None
+    amount: Decimal
+    currency: str
 
 
 @dataclass(frozen=True)
@@ -447,6 +452,12 @@ class DocumentDetail:
     created_at: datetime
     updated_at: datetime
     posted_at: datetime | None
+    # Settlement: a payment's deposit account, or the account a voucher is balanced
+    # against; a voucher's attachment in Dinero; a payment's method from the order.
+    settlement_account: int | None
+    file_guid: str | None
+    file_name: str | None
+    payment_method: str | None
     order_number: str
     order_external_id: str
     order_total: Decimal
@@ -457,6 +468,15 @@ class DocumentDetail:
     @property
     def retryable(self) -> bool:
         return self.state == "failed"
+
+    @property
+    def payments(self) -> list[Related]:
+        return [c for c in self.children if c.kind == "payment"]
+
+    @property
+    def followers(self) -> list[Related]:
+        """The children that are not payments: credit notes, reversing vouchers."""
+        return [c for c in self.children if c.kind != "payment"]
 
     @property
     def settled(self) -> bool:
@@ -475,7 +495,9 @@ async def document_detail(
                d.client_guid, d.dinero_guid, d.dinero_number, d.dinero_status,
                d.external_reference, d.attempts, d.failures, d.uncertain, d.next_attempt_at,
                d.last_error, d.last_error_code, d.created_at, d.updated_at, d.posted_at,
-               d.parent_id, o.number AS order_number, o.external_id AS order_external_id,
+               d.settlement_account, d.file_guid, d.file_name,
+               d.payload ->> 'method' AS payment_method, d.parent_id,
+               o.number AS order_number, o.external_id AS order_external_id,
                o.total AS order_total
         FROM documents d JOIN orders o ON o.id = d.order_id AND o.shop_id = d.shop_id
         WHERE d.shop_id = $1 AND d.id = $2
@@ -486,7 +508,8 @@ async def document_detail(
     if row is None:
         return None
     related = await conn.fetch(
-        "SELECT id, kind, state, dinero_number, id = $3 AS is_parent FROM documents "
+        "SELECT id, kind, state, dinero_number, dinero_status, amount, currency, "
+        "id = $3 AS is_parent FROM documents "
         "WHERE shop_id = $1 AND (id = $3 OR parent_id = $2) ORDER BY id",
         shop_id,
         document_id,
@@ -511,7 +534,7 @@ async def document_detail(
 
 
 def _related(row: asyncpg.Record) -> Related:
-    return Related(row["id"], row["kind"], row["state"], row["dinero_number"])
+    return Related(**{k: v for k, v in dict(row).items() if k != "is_parent"})
 
 
 async def document_exists(conn: Connection | Pool, shop_id: UUID, document_id: int) -> bool:
@@ -519,79 +542,3 @@ async def document_exists(conn: Connection | Pool, shop_id: UUID, document_id: i
         "SELECT true FROM documents WHERE shop_id = $1 AND id = $2", shop_id, document_id
     )
     return bool(found)
-
-
-# --- settings ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShopSettings:
-    name: str
-    trigger: Trigger
-    mode: Mode
-    invoice_text: str
-    language: InvoiceLanguage
-    account_overrides: dict[str, int]
-    ingest_secret_rolled_at: datetime
-    ingest_secret_previous_until: datetime | None
-
-
-async def shop_settings(conn: Connection | Pool, shop_id: UUID) -> ShopSettings | None:
-    row = await conn.fetchrow(
-        "SELECT name, trigger, mode, invoice_text, language, account_overrides, "
-        "ingest_secret_rolled_at, ingest_secret_previous_until FROM shops WHERE id = $1",
-        shop_id,
-    )
-    if row is None:
-        return None
-    values = dict(row)
-    # Stored by this module as numbers; anything else was never valid, so it is not shown.
-    values["account_overrides"] = {
-        role: int(account)
-        for role, account in row["account_overrides"].items()
-        if isinstance(account, int) or (isinstance(account, str) and account.isdigit())
-    }
-    return ShopSettings(**values)
-
-
-@dataclass(frozen=True)
-class SettingsChange:
-    trigger: Trigger
-    mode: Mode
-    invoice_text: str
-    language: InvoiceLanguage
-    account_overrides: dict[str, int]
-
-
-async def save_settings(
-    conn: Connection | Pool, shop_id: UUID, change: SettingsChange, *, now: datetime
-) -> None:
-    """Stores validated settings. They apply to every document posted from now on: a
-    document's text and accounts are built when it is posted, not when it was created.
-    (Its mode, booked or draft, is fixed when the document is made.)"""
-    await conn.execute(
-        "UPDATE shops SET trigger = $2, mode = $3, invoice_text = $4, language = $5, "
-        "account_overrides = $6, updated_at = $7 WHERE id = $1",
-        shop_id,
-        change.trigger,
-        change.mode,
-        change.invoice_text,
-        change.language,
-        change.account_overrides,
-        now,
-    )
-    await conn.execute(
-        "INSERT INTO events (shop_id, kind, message, created_at) "
-        "VALUES ($1, 'shop.settings_changed', 'Settings changed', $2)",
-        shop_id,
-        now,
-    )
-
-
-async def record_secret_rolled(conn: Connection | Pool, shop_id: UUID, *, now: datetime) -> None:
-    await conn.execute(
-        "INSERT INTO events (shop_id, kind, message, created_at) "
-        "VALUES ($1, 'shop.ingest_secret_rolled', 'Ingest secret rolled', $2)",
-        shop_id,
-        now,
-    )

@@ -317,3 +317,50 @@ async def test_document_pages_stay_on_their_indexes(pool: Pool, vault: Vault) ->
             assert slow not in plan, (kwargs, slow, plan)
     searched = await generic_plan(pool, page(search="12345"))
     assert "orders_shop_number_idx" in searched and "Seq Scan" not in searched, searched
+
+
+async def test_settlement_facts_of_a_document_and_its_payments(pool: Pool, vault: Vault) -> None:
+    shop = await shop_id(pool, vault)
+    order = await make_order(pool, shop)
+    invoice = await make_document(pool, shop, order)
+    payment = await make_document(
+        pool,
+        shop,
+        order,
+        kind="payment",
+        seq=1,
+        source_ref="order",
+        parent_id=invoice,
+        payload={"method": "mobilepay", "paid_at": None, "reference": None},
+        amount=Decimal("100.00"),
+    )
+    await pool.execute(
+        "UPDATE documents SET state = 'posted', posted_at = now(), dinero_status = 'Paid', "
+        "settlement_account = 55020 WHERE id = $1",
+        payment,
+    )
+
+    detail = await dashboard.document_detail(pool, shop, payment)
+    assert detail is not None and detail.parent is not None and detail.parent.id == invoice
+    assert (detail.settlement_account, detail.payment_method) == (55020, "mobilepay")
+    assert detail.dinero_status == "Paid" and detail.file_guid is None
+    of_invoice = await dashboard.document_detail(pool, shop, invoice)
+    assert of_invoice is not None and of_invoice.followers == []
+    [paid] = of_invoice.payments
+    assert (paid.id, paid.dinero_status, paid.amount, paid.currency) == (
+        payment,
+        "Paid",
+        Decimal("100.00"),
+        "DKK",
+    )
+    page = await dashboard.documents_page(pool, shop)
+    statuses = {row.id: row.payment_status for row in page.items}
+    assert statuses == {invoice: "Paid", payment: "Paid"}
+    # A cancelled payment (payments turned off before it was sent) pays nothing.
+    await pool.execute(
+        "UPDATE documents SET state = 'cancelled', posted_at = NULL, dinero_status = NULL "
+        "WHERE id = $1",
+        payment,
+    )
+    page = await dashboard.documents_page(pool, shop)
+    assert {row.id: row.payment_status for row in page.items} == {invoice: None, payment: None}

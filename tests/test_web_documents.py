@@ -4,6 +4,8 @@ as the fragment htmx swaps in, one document with its timeline, and Retry."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 from arq.connections import ArqRedis
@@ -195,3 +197,157 @@ async def test_another_tenants_documents_are_not_found(
     assert await pool.fetchval("SELECT state FROM documents WHERE id = $1", foreign) == "failed"
     for odd in ("abc", "9" * 30, "-1"):
         assert (await client.get(f"/shops/{shop.id}/documents/{odd}")).status_code == 404
+
+
+# --- settlement: payments and vouchers -------------------------------------------------------
+
+
+def row_of(page: str, document_id: int) -> str:
+    match = re.search(rf'<tr data-document="{document_id}">(.*?)</tr>', page, re.S)
+    assert match, document_id
+    return match.group(1)
+
+
+async def settle(pool: Pool, document_id: int, **fields: object) -> None:
+    """Sets a document's settlement columns as posting would have left them."""
+    sets = ", ".join(f"{name} = ${n}" for n, name in enumerate(fields, start=2))
+    await pool.execute(f"UPDATE documents SET {sets} WHERE id = $1", document_id, *fields.values())
+
+
+async def test_a_payment_shows_its_amount_account_and_dinero_status(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _ = await owner_of_shop(client, pool, vault)
+    order = await make_order(pool, shop.id)
+    invoice = await make_document(pool, shop.id, order)
+    await settle(pool, invoice, state="posted", posted_at=datetime.now(UTC), dinero_number=17)
+    payment = await make_document(
+        pool,
+        shop.id,
+        order,
+        kind="payment",
+        seq=1,
+        source_ref="order",
+        parent_id=invoice,
+        payload={"method": "card", "paid_at": "2026-11-24T09:59:00Z", "reference": "pi_1"},
+        amount=Decimal("128.99"),
+    )
+    await settle(
+        pool,
+        payment,
+        state="posted",
+        posted_at=datetime.now(UTC),
+        step="paid",
+        dinero_status="Registered",
+        settlement_account=55010,
+    )
+    url = f"/shops/{shop.id}/documents/{payment}"
+
+    page = (await client.get(url)).text
+
+    assert "128.99 DKK" in page and 'data-fact="settlement-account">55010<' in page
+    assert 'data-fact="method">Card<' in page
+    assert 'data-paid="Registered"' in page and "awaiting Dinero&#39;s confirmation" in page
+    assert "Settles" in page and f'href="/shops/{shop.id}/documents/{invoice}"' in page
+    listed_page = (await client.get(f"/shops/{shop.id}/documents")).text
+    # Registered is ours; the order is not shown as paid until Dinero says so.
+    assert 'data-paid="Paid"' not in listed_page
+    assert 'data-kind="payment"' in row_of(listed_page, payment)
+
+    for status, label, danish in [
+        ("Paid", "Paid", "Betalt"),
+        ("OverPaid", "Overpaid", "Overbetalt"),
+        ("Booked", "Partly paid", "Delvist betalt"),
+    ]:
+        await settle(pool, payment, dinero_status=status)
+        shown = (await client.get(url)).text
+        assert f'data-paid="{status}">{label}<' in shown, status
+        da = (await client.get(url, headers={"Accept-Language": "da"})).text
+        assert f'data-paid="{status}">{danish}<' in da and "Indbetalingskonto" in da
+        # The invoice shows its payment with the same status, and so does the list.
+        of_invoice = (await client.get(f"/shops/{shop.id}/documents/{invoice}")).text
+        assert f'data-payment="{payment}"' in of_invoice
+        assert f'data-paid="{status}"' in of_invoice and "128.99 DKK" in of_invoice
+        assert "Followed by" not in of_invoice  # a payment is listed as a payment
+        listed_page = (await client.get(f"/shops/{shop.id}/documents")).text
+        assert f'data-paid="{status}"' in row_of(listed_page, invoice)
+
+
+async def test_a_payment_not_yet_registered_shows_no_paid_state(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _ = await owner_of_shop(client, pool, vault)
+    order = await make_order(pool, shop.id)
+    invoice = await make_document(pool, shop.id, order)
+    payment = await make_document(
+        pool,
+        shop.id,
+        order,
+        kind="payment",
+        seq=1,
+        source_ref="order",
+        parent_id=invoice,
+        state="waiting",
+        payload={"method": None, "paid_at": None, "reference": None},
+    )
+
+    page = (await client.get(f"/shops/{shop.id}/documents/{payment}")).text
+    assert 'data-paid="none">Not registered yet<' in page
+    assert 'data-fact="settlement-account">—<' in page and 'data-fact="method">Not given<' in page
+    listed_page = (await client.get(f"/shops/{shop.id}/documents")).text
+    assert "data-paid" not in row_of(listed_page, invoice)
+    assert "data-paid" not in row_of(listed_page, payment)
+
+
+async def test_a_voucher_shows_its_attachment_and_the_voucher_reversing_it(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _ = await owner_of_shop(client, pool, vault)
+    order = await make_order(pool, shop.id)
+    voucher = await make_document(pool, shop.id, order, kind="voucher")
+    await settle(
+        pool,
+        voucher,
+        state="posted",
+        posted_at=datetime.now(UTC),
+        step="booked",
+        dinero_number=42,
+        file_guid="f1c2-file-guid",
+        file_name="dg-inv-1001.pdf",
+        settlement_account=5800,
+    )
+    reversing = await make_document(
+        pool,
+        shop.id,
+        order,
+        kind="voucher",
+        seq=1,
+        source_ref="r1",
+        parent_id=voucher,
+        state="waiting",
+        payload={"refund_id": 1},
+    )
+
+    page = (await client.get(f"/shops/{shop.id}/documents/{voucher}")).text
+    assert "Voucher number in Dinero" in page and 'data-fact="number">42<' in page
+    assert "dg-inv-1001.pdf" in page and "f1c2-file-guid" in page
+    assert 'data-fact="settlement-account">5800<' in page
+    assert f'href="/shops/{shop.id}/documents/{reversing}"' in page  # followed by
+    assert "data-paid" not in page  # a voucher has no payment status
+
+    other = (await client.get(f"/shops/{shop.id}/documents/{reversing}")).text
+    assert "Reverses" in other and f'href="/shops/{shop.id}/documents/{voucher}"' in other
+    assert 'data-fact="attachment"><span class="muted">Not uploaded yet<' in other
+    danish = (
+        await client.get(
+            f"/shops/{shop.id}/documents/{reversing}", headers={"Accept-Language": "da"}
+        )
+    ).text
+    assert "Tilbagefører" in danish and "Bilagsnummer i Dinero" in danish
+
+    listed_page = (await client.get(f"/shops/{shop.id}/documents")).text
+    assert 'data-kind="voucher">Voucher<' in row_of(listed_page, voucher)
+    da_list = (
+        await client.get(f"/shops/{shop.id}/documents", headers={"Accept-Language": "da"})
+    ).text
+    assert 'data-kind="voucher">Bilag<' in row_of(da_list, reversing)

@@ -615,4 +615,91 @@ _DANISH: Final[dict[str, str]] = {
     "pladsholder: brug {allowed}.",
     "One account cannot take both VAT and no VAT: {problems}.": "Én konto kan ikke både have "
     "moms og ingen moms: {problems}.",
+    # Settlement settings (web/settlement_settings.py, shops/settings.html)
+    "Every payment (fallback)": "Alle betalinger (reserve)",
+    "Card": "Kort",
+    "MobilePay": "MobilePay",
+    "Bank transfer": "Bankoverførsel",
+    "Pay by invoice": "Betaling på faktura",
+    "Other payment methods": "Andre betalingsmåder",
+    "Choose how orders are sent to Dinero.": "Vælg, hvordan ordrer sendes til Dinero.",
+    "Choose the deposit account payments go to: it is needed while payments are registered "
+    "in Dinero.": "Vælg den konto, betalinger går ind på: den skal bruges, så længe "
+    "betalinger registreres i Dinero.",
+    "Choose the deposit account payments go to: a paid order's voucher is booked against "
+    "it.": "Vælg den konto, betalinger går ind på: bilaget for en betalt ordre bogføres mod den.",
+    "Choose the receivable account: orders are sent when they are {trigger}, maybe before "
+    "they are paid, and an unpaid order's voucher is booked against it.": "Vælg "
+    "debitorkontoen: ordrer sendes, når de er {trigger}, måske før de er betalt, og bilaget "
+    "for en ubetalt ordre bogføres mod den.",
+    "the organisation's deposit accounts cannot be read right now, so only the current "
+    "account can be kept.": "organisationens indbetalingskonti kan ikke læses lige nu, så "
+    "kun den nuværende konto kan beholdes.",
+    "account {number} is not one of the organisation's deposit accounts.": "konto {number} "
+    "er ikke en af organisationens indbetalingskonti.",
+    "the chart of accounts cannot be read right now, so only the current account can be "
+    "kept.": "kontoplanen kan ikke læses lige nu, så kun den nuværende konto kan beholdes.",
+    "account {number} carries VAT; a receivable account takes none.": "konto {number} har "
+    "moms; en debitorkonto har ingen.",
+    "{count} documents not yet started now have the new document type.": "{count} "
+    "dokumenter, der ikke var påbegyndt, har nu den nye dokumenttype.",
+    "Orders are sent to Dinero as": "Ordrer sendes til Dinero som",
+    "invoices, numbered by Dinero (standard)": "fakturaer med Dineros fakturanummer (standard)",
+    "vouchers carrying the shop's own invoice": "bilag med butikkens egen faktura",
+    "Choose vouchers if the shop sends its customers its own invoices: Dinero then books "
+    "each order as a voucher with the shop's invoice PDF attached, and makes no second "
+    "invoice number. A refund is booked as a reversing voucher. A new choice also applies to "
+    "orders whose documents have not started yet.": "Vælg bilag, hvis butikken selv sender "
+    "sine kunder fakturaer: Dinero bogfører så hver ordre som et finansbilag med butikkens "
+    "faktura-PDF vedhæftet og laver ikke et fakturanummer mere. En refusion bogføres som et "
+    "modposterende bilag. Et nyt valg gælder også ordrer, hvis dokumenter ikke er påbegyndt "
+    "endnu.",
+    "None chosen": "Ingen valgt",
+    "With vouchers, an order that is not paid when it is sent is booked against this "
+    "account (usually the debtors account). It is needed when orders are sent when they are "
+    "created or shipped.": "Med bilag bogføres en ordre, der ikke er betalt, når den "
+    "sendes, mod denne konto (som regel debitorkontoen). Den skal bruges, når ordrer sendes, "
+    "når de er oprettet eller afsendt.",
+    "Payments": "Betalinger",
+    "Register payments in Dinero": "Registrér betalinger i Dinero",
+    "Once an invoice is booked and its order is paid, the payment is registered on it, so "
+    "it does not wait among the unpaid invoices; a refund's money is registered on its "
+    "credit note. An order shows as paid here only when Dinero says so.": "Når en faktura "
+    "er bogført og ordren betalt, registreres betalingen på fakturaen, så den ikke venter "
+    "blandt de ubetalte; pengene fra en refusion registreres på kreditnotaen. En ordre vises "
+    "først som betalt her, når Dinero siger det.",
+    "Connect the shop to Dinero to choose its deposit accounts. Until then the current ones "
+    "are kept.": "Forbind butikken med Dinero for at vælge dens indbetalingskonti. Indtil da "
+    "beholdes de nuværende.",
+    "The Dinero connection needs a reconnect before the deposit accounts can be read. Until "
+    "then the current ones are kept.": "Forbindelsen til Dinero skal forbindes igen, før "
+    "indbetalingskontiene kan læses. Indtil da beholdes de nuværende.",
+    "The deposit accounts cannot be read from Dinero just now. The current ones are kept; "
+    "try again in a moment.": "Indbetalingskontiene kan ikke læses fra Dinero lige nu. De "
+    "nuværende beholdes; prøv igen om et øjeblik.",
+    "The deposit accounts of {organisation}.": "Indbetalingskonti for {organisation}.",
+    "Card acquirers pay out net of their fees, so a clearing account for card payments "
+    "usually suits better than the bank account.": "Kortindløsere udbetaler med fradrag af "
+    "deres gebyrer, så en mellemregningskonto til kortbetalinger passer som regel bedre end "
+    "bankkontoen.",
+    "As every payment": "Som alle betalinger",
+    "{number} (not a deposit account of the organisation)": "{number} (ikke en af "
+    "organisationens indbetalingskonti)",
+    # Settlement on the document pages (documents/_document.html, _list.html)
+    "Paid": "Betalt",
+    "Overpaid": "Overbetalt",
+    "Partly paid": "Delvist betalt",
+    "Registered, awaiting Dinero's confirmation": "Registreret, afventer bekræftelse fra Dinero",
+    "Not registered yet": "Ikke registreret endnu",
+    "Not given": "Ikke oplyst",
+    "Voucher number in Dinero": "Bilagsnummer i Dinero",
+    "Attachment": "Vedhæftet fil",
+    "Not uploaded yet": "Ikke overført endnu",
+    "Balanced against account": "Modpostering på konto",
+    "Payment method": "Betalingsmåde",
+    "Deposit account": "Indbetalingskonto",
+    "Dinero status": "Status i Dinero",
+    "Settles": "Betaler",
+    "Reverses": "Tilbagefører",
+    "Document type changed": "Dokumenttype ændret",
 }

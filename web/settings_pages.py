@@ -1,5 +1,6 @@
 """A shop's settings: when orders post and how, the invoice text (with a live preview), the
-accounts (chosen from the organisation's own chart), and the ingest secret.
+accounts (chosen from the organisation's own chart), settlement (payments, deposit accounts,
+invoice or voucher: web/settlement_settings.py), and the ingest secret.
 
 Saving checks everything and stores nothing unless all of it is valid (422 with every
 problem, the form as it was sent). The form is a plain POST, not boosted: htmx would not
@@ -7,17 +8,13 @@ swap a 422, and the page must show its problems with or without JavaScript. With
 JavaScript the Preview button submits the form to the preview address, which answers the
 whole page with the text as typed; with htmx the textarea asks for just `#invoice-preview`.
 
-The chart of accounts comes from Dinero (one call, after taking a slot from the
-organisation's rate budget) and is cached in Redis for a few minutes. When it cannot be had
-(no connection, Dinero unreachable, no slot free) the page says so, and the current
-accounts can still be kept, or set back to the standard ones.
+The chart of accounts and the deposit accounts come from Dinero (web/org_accounts.py). When
+they cannot be had (no connection, Dinero unreachable, no slot free) the page says so, and
+the current accounts can still be kept, or set back to the standard ones.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -25,7 +22,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from redis.exceptions import RedisError
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -39,117 +35,29 @@ from gateway.accounting import (
     check_template,
     invoice_text,
 )
-from gateway.dinero.errors import DineroError
 from gateway.orders import parse_order
-from gateway.ratelimit import RateBudget
-from tenants import connections, dashboard, ingest_secrets, shops
-from tenants.dinero_session import BudgetExhausted, ConnectionRejected, DineroSession
+from tenants import connections, dashboard, ingest_secrets, shop_settings, shops
+from tenants.shop_settings import ShopSettings
 from web import auth, deps, i18n
+from web.org_accounts import VAT_ROLES, Chart, Deposits, chart_for, deposits_for, fits
+from web.settlement_settings import (
+    ACCOUNT_KEYS,
+    SettlementSent,
+    chart_needed,
+    deposits_needed,
+    method_labels,
+    validate_settlement,
+)
 from web.shops import shop_for_request
 
 log = logging.getLogger(__name__)
 
 PREVIEW: Final = "invoice-preview"
-CHART_TTL: Final = 300  # seconds: accounts change rarely, and each fetch costs a call
-_CHART_WAIT: Final = 8.0  # the page waits this long for Dinero at most
 _ACCOUNT: Final = re.compile(r"^[0-9]{1,9}$")
 
 _STANDARD: Final = AccountPlan()
 ROLES: Final = tuple(_STANDARD.roles())
-# The roles whose accounts must carry 25 % sales VAT, read off the standard plan.
-VAT_ROLES: Final = frozenset(
-    role for role, account in _STANDARD.roles().items() if _STANDARD.vat_rate_of(account) > 0
-)
-
-
-# --- the chart of accounts ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Account:
-    number: int
-    name: str
-    vat_code: str | None
-
-
-@dataclass(frozen=True)
-class Chart:
-    accounts: tuple[Account, ...] | None  # None: not available now
-    problem: str | None  # why not: "not_connected", "needs_reconnect", "unreachable", "busy"
-
-    def get(self, number: int) -> Account | None:
-        return next((a for a in self.accounts or () if a.number == number), None)
-
-    def choices(self, role: str) -> list[Account]:
-        return [a for a in self.accounts or () if fits(role, a)]
-
-
-# Zero-rated sales abroad carry the VAT code Dinero reports them under: sales to EU
-# businesses UEUV/UEUY, sales outside the EU UVV/UVY.
-_ZERO_RATED: Final = {
-    "goods_eu_business": "UEU",
-    "services_eu_business": "UEU",
-    "goods_export": "UV",
-    "services_export": "UV",
-}
-
-
-def fits(role: str, account: Account) -> bool:
-    """Whether the account's VAT code suits the role: 25 % sales VAT (U25) for the VAT
-    roles, the zero-rated code of the kind of sale abroad, and no VAT code for the rest."""
-    code = account.vat_code
-    if role in VAT_ROLES:
-        return code == "U25"
-    if role in _ZERO_RATED:
-        return code is not None and code.startswith(_ZERO_RATED[role])
-    return code is None or code == "none"
-
-
-async def chart_for(request: Request, connection: connections.DineroConnection | None) -> Chart:
-    if connection is None or connection.status == "revoked":
-        return Chart(None, "not_connected")
-    if connection.status != "active":
-        return Chart(None, "needs_reconnect")
-    key = f"gateway:chart:{connection.organization_id}"
-    redis = deps.redis(request)
-    try:
-        cached = await redis.get(key)
-    except (RedisError, OSError):
-        return Chart(None, "unreachable")  # no cache, no budget: do not call Dinero blind
-    if cached:
-        return Chart(tuple(Account(**a) for a in json.loads(cached)), None)
-    session = DineroSession(
-        pool=deps.pool(request),
-        vault=deps.vault(request),
-        visma=deps.visma(request),
-        http=deps.http(request),
-        api_url=deps.settings(request).dinero_api_url,
-        budget=RateBudget(redis),
-        client_id=deps.settings(request).dinero_client_id,
-        connection_id=connection.id,
-        organization_id=connection.organization_id,
-        now=auth.now(),
-    )
-    try:
-        async with asyncio.timeout(_CHART_WAIT):
-            found = await session.call(lambda c: c.entry_accounts(connection.organization_id))
-    except BudgetExhausted:
-        return Chart(None, "busy")
-    except (ConnectionRejected, connections.ConnectionUnusable):
-        return Chart(None, "needs_reconnect")
-    except (DineroError, connections.RefreshUnavailable, TimeoutError, RedisError, OSError) as exc:
-        log.info("chart of organisation %s unavailable: %s", connection.organization_id, exc)
-        return Chart(None, "unreachable")
-    accounts = tuple(
-        sorted(
-            (Account(a.account_number, a.name or "", a.vat_code) for a in found),
-            key=lambda a: a.number,
-        )
-    )
-    # Shown all the same if Redis fails here; the next page asks Dinero again.
-    with contextlib.suppress(RedisError, OSError):
-        await redis.set(key, json.dumps([a.__dict__ for a in accounts]), ex=CHART_TTL)
-    return Chart(accounts, None)
+_UNAVAILABLE: Final = "unreachable"  # a list not asked for: only current choices are kept
 
 
 # --- the form ----------------------------------------------------------------------------------
@@ -164,15 +72,17 @@ class Submitted:
     language: str
     invoice_text: str
     accounts: dict[str, str]  # role → account number, "" for the standard one
+    settlement: SettlementSent
 
     @classmethod
-    def of_shop(cls, current: dashboard.ShopSettings) -> Submitted:
+    def of_shop(cls, current: ShopSettings) -> Submitted:
         return cls(
             trigger=current.trigger,
             mode=current.mode,
             language=current.language,
             invoice_text=current.invoice_text,
             accounts={r: str(current.account_overrides.get(r, "")) for r in ROLES},
+            settlement=SettlementSent.of_shop(current),
         )
 
     @classmethod
@@ -188,6 +98,7 @@ class Submitted:
             # Browsers send a textarea's line breaks as CRLF.
             invoice_text=text("invoice_text").replace("\r\n", "\n"),
             accounts={r: text(f"account_{r}").strip() for r in ROLES},
+            settlement=SettlementSent.of_form(form),
         )
 
 
@@ -216,16 +127,18 @@ def template_problems(t: i18n.Translator, template: str) -> list[str]:
 def validate(
     t: i18n.Translator,
     sent: Submitted,
-    current: dashboard.ShopSettings,
+    current: ShopSettings,
     chart: Chart,
-) -> tuple[dashboard.SettingsChange | None, dict[str, list[str]]]:
-    """The change to store, or every problem by field (and nothing to store)."""
+    deposits: Deposits | None = None,
+) -> tuple[shop_settings.SettingsChange | None, dict[str, list[str]]]:
+    """The change to store, or every problem by field (and nothing to store). Without the
+    deposit accounts (`None`), only the current ones can be kept."""
     errors: dict[str, list[str]] = {}
-    if sent.trigger not in dashboard.TRIGGERS:
+    if sent.trigger not in shop_settings.TRIGGERS:
         errors["trigger"] = [t("Choose when an order becomes an invoice.")]
-    if sent.mode not in dashboard.MODES:
+    if sent.mode not in shop_settings.MODES:
         errors["mode"] = [t("Choose whether invoices are booked or left as drafts.")]
-    if sent.language not in dashboard.LANGUAGES:
+    if sent.language not in shop_settings.LANGUAGES:
         errors["language"] = [t("Choose the invoices' language.")]
     text_problems = template_problems(t, sent.invoice_text)
     if text_problems:
@@ -245,20 +158,33 @@ def validate(
             errors["accounts"] = [
                 t("One account cannot take both VAT and no VAT: {problems}.", problems=str(exc))
             ]
-    if errors:
+    settlement, settlement_errors = validate_settlement(
+        t,
+        sent.settlement,
+        current,
+        trigger=sent.trigger,
+        deposits=deposits or Deposits(None, _UNAVAILABLE),
+        chart=chart,
+    )
+    errors |= settlement_errors
+    if errors or settlement is None:
         return None, errors
-    change = dashboard.SettingsChange(
-        trigger=cast(dashboard.Trigger, sent.trigger),
-        mode=cast(dashboard.Mode, sent.mode),
+    change = shop_settings.SettingsChange(
+        trigger=cast(shop_settings.Trigger, sent.trigger),
+        mode=cast(shop_settings.Mode, sent.mode),
         invoice_text=sent.invoice_text,
-        language=cast(dashboard.InvoiceLanguage, sent.language),
+        language=cast(shop_settings.InvoiceLanguage, sent.language),
         account_overrides=overrides,
+        register_payments=settlement.register_payments,
+        payment_accounts=settlement.payment_accounts,
+        document_kind=settlement.document_kind,
+        receivable_account=settlement.receivable_account,
     )
     return change, {}
 
 
 def _account_problem(
-    t: i18n.Translator, role: str, value: str, current: dashboard.ShopSettings, chart: Chart
+    t: i18n.Translator, role: str, value: str, current: ShopSettings, chart: Chart
 ) -> str | None:
     if not value:
         return None  # the standard account
@@ -322,8 +248,8 @@ _SAMPLE_CUSTOMER: Final = {
 # --- pages -------------------------------------------------------------------------------------
 
 
-async def _current(request: Request, shop: shops.Shop) -> dashboard.ShopSettings:
-    current = await dashboard.shop_settings(deps.pool(request), shop.id)
+async def _current(request: Request, shop: shops.Shop) -> ShopSettings:
+    current = await shop_settings.shop_settings(deps.pool(request), shop.id)
     if current is None:  # deleted between the membership check and now
         raise HTTPException(404)
     return current
@@ -332,7 +258,7 @@ async def _current(request: Request, shop: shops.Shop) -> dashboard.ShopSettings
 async def _page(
     request: Request,
     shop: shops.Shop,
-    current: dashboard.ShopSettings,
+    current: ShopSettings,
     sent: Submitted,
     *,
     errors: Mapping[str, list[str]] | None = None,
@@ -350,6 +276,10 @@ async def _page(
         "preview": sample_preview(shop.name, sent.invoice_text),
         "connection": connection,
         "chart": await chart_for(request, connection),
+        "deposits": await deposits_for(request, connection),
+        "account_keys": ACCOUNT_KEYS,
+        "method_labels": method_labels(t),
+        "converted": _converted(request) if not errors else None,
         "roles": ROLES,
         "role_labels": role_labels(t),
         "standard": _STANDARD.roles(),
@@ -381,18 +311,32 @@ async def save(request: Request) -> Response:
     current = await _current(request, shop)
     sent = Submitted.of_form(form)
     connection = await connections.for_shop(deps.pool(request), shop.id)
-    chart = await chart_for(request, connection) if _accounts_changed(sent, current) else None
+    chart = None
+    if _accounts_changed(sent, current) or chart_needed(sent.settlement, current):
+        chart = await chart_for(request, connection)
+    deposits = None
+    if deposits_needed(sent.settlement, current):
+        deposits = await deposits_for(request, connection)
     change, errors = validate(
-        i18n.translator(request), sent, current, chart or Chart(None, "unreachable")
+        i18n.translator(request), sent, current, chart or Chart(None, _UNAVAILABLE), deposits
     )
     if change is None:
         return await _page(request, shop, current, sent, errors=errors, status_code=422)
     async with deps.pool(request).acquire() as conn, conn.transaction():
-        await dashboard.save_settings(conn, shop.id, change, now=auth.now())
-    return RedirectResponse(f"/shops/{shop.id}/settings?saved=1", 303)
+        saved = await shop_settings.save_settings(conn, shop.id, change, now=auth.now())
+    converted = f"&converted={saved.converted}" if saved.converted else ""
+    return RedirectResponse(f"/shops/{shop.id}/settings?saved=1{converted}", 303)
 
 
-def _accounts_changed(sent: Submitted, current: dashboard.ShopSettings) -> bool:
+def _converted(request: Request) -> int | None:
+    """How many documents the last save gave the new document type (from the redirect)."""
+    value = request.query_params.get("converted", "")
+    if request.query_params.get("saved") != "1" or not _ACCOUNT.match(value):
+        return None
+    return int(value)
+
+
+def _accounts_changed(sent: Submitted, current: ShopSettings) -> bool:
     """Only a newly chosen account needs the chart (and so a call to Dinero)."""
     return any(
         value and current.account_overrides.get(role) != _number(value)
@@ -456,7 +400,7 @@ async def roll(request: Request) -> Response:
         secret = await ingest_secrets.roll_ingest_secret(
             conn, deps.vault(request), shop.id, now=now
         )
-        await dashboard.record_secret_rolled(conn, shop.id, now=now)
+        await shop_settings.record_secret_rolled(conn, shop.id, now=now)
     context = {
         "shop": shop,
         "secret": secret,

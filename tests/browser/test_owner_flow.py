@@ -150,3 +150,16 @@ async def test_the_owner_follows_a_posted_invoice_to_its_page(
     await page.wait_for_url(f"{stack.url}/shops/{shop.id}/settings")
     await expect(page.locator("form.settings")).to_be_visible()
     await shoot(page, "settings")
+
+    # Settlement: payments go to one of the organisation's own deposit accounts.
+    settings_form = page.locator("form.settings")
+    await settings_form.get_by_label("Register payments in Dinero").check()
+    await settings_form.locator('select[name="payment_account_default"]').select_option("55010")
+    await settings_form.get_by_role("button", name="Save settings").click()
+    await page.wait_for_url(f"{stack.url}/shops/{shop.id}/settings?saved=1")
+    await expect(page.locator('select[name="payment_account_default"]')).to_have_value("55010")
+    stored = await pool.fetchrow(
+        "SELECT register_payments, payment_accounts FROM shops WHERE id = $1", shop.id
+    )
+    assert stored is not None and stored["register_payments"]
+    assert stored["payment_accounts"] == {"default": 55010}
