@@ -359,6 +359,7 @@ class _Words:
     credit_note: str
     refund: str
     cancellation: str
+    already_credited: str
     reverse_charge: str
     buyer_vat_number: str
 
@@ -371,6 +372,7 @@ _WORDS: Final[dict[Language, _Words]] = {
         credit_note="Kreditnota",
         refund="Refusion {refund} af ordre {number}",
         cancellation="Annullering af ordre {number}",
+        already_credited="Allerede krediteret (refusion {refund})",
         reverse_charge="Omvendt betalingspligt (reverse charge): der er ikke faktureret dansk "
         "moms; køber afregner momsen.",
         buyer_vat_number="Købers momsnummer: {vat_number}",
@@ -382,6 +384,7 @@ _WORDS: Final[dict[Language, _Words]] = {
         credit_note="Credit note",
         refund="Refund {refund} of order {number}",
         cancellation="Cancellation of order {number}",
+        already_credited="Already credited (refund {refund})",
         reverse_charge="Reverse charge: no VAT has been charged; the buyer accounts for the VAT.",
         buyer_vat_number="Buyer's VAT number: {vat_number}",
     ),
@@ -527,6 +530,65 @@ def full_credit_for(
         description=f"{words.credit_note}: {text}",
         note=words.cancellation.format(number=order.number),
     )
+
+
+def remaining_credit_for(
+    order: Order,
+    refunds: Sequence[Refund],
+    *,
+    shop_name: str,
+    text_template: str,
+    plan: AccountPlan,
+    language: Language,
+    date: dt.date,
+) -> DocumentDraft:
+    """A cancellation after refunds that have credit notes of their own: the order's lines,
+    less each of those credit notes' lines (as negative lines saying which refund credited
+    them), so the order is credited exactly once in all, account by account. The total is
+    the order's less the refunds', to the øre (a rounding line where VAT rounded on the sum
+    differs from VAT rounded per credit note)."""
+    full = full_credit_for(
+        order,
+        shop_name=shop_name,
+        text_template=text_template,
+        plan=plan,
+        language=language,
+        date=date,
+    )
+    if not refunds:
+        return full
+    words = _WORDS[language]
+    lines = list(full.lines)
+    for refund in refunds:
+        credited = credit_note_for_refund(
+            order,
+            refund,
+            shop_name=shop_name,
+            text_template=text_template,
+            plan=plan,
+            language=language,
+            date=date,
+        )
+        label = words.already_credited.format(refund=refund.id)
+        lines += [
+            replace(
+                line,
+                base_amount_value=-line.base_amount_value,
+                description=f"{label}: {line.description}",
+            )
+            for line in credited.lines
+        ]
+    expected = order.total - sum((refund.total for refund in refunds), _ZERO)
+    if expected <= 0:
+        raise AccountingError("the refunds have credited the whole order: nothing remains")
+    totals = dinero_totals(lines, order.prices_include_vat, plan.vat_rate_of)
+    rounding = expected - totals.total_incl_vat
+    if rounding:
+        if abs(rounding) > ROUNDING_LIMIT:
+            raise CannotMatchTotal(dinero_total=totals.total_incl_vat, expected=expected)
+        lines.append(_amount_line(words.rounding, rounding, plan.rounding))
+        totals = dinero_totals(lines, order.prices_include_vat, plan.vat_rate_of)
+    return replace(full, lines=tuple(lines), totals=totals, rounding=rounding)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from gateway.dinero.errors import (
     ValidationFailed,
 )
 from gateway.dinero.oauth import VismaConnect
+from gateway.pdf import FetchPolicy
 from gateway.ratelimit import BookingLock, RateBudget
 from gateway.vault import Vault
 from tenants import outbox
@@ -81,9 +82,9 @@ class Poster:
     # How long a 429 holds the organisation's budget; None: what the answer says, or the
     # client's default when it says nothing (Dinero documents no Retry-After).
     rate_limit_pause: float | None = None
-    # Where a voucher's PDF may be fetched from (`gateway.pdf.FetchPolicy`); None: the
-    # production policy. Only tests loosen it, to serve a PDF from loopback.
-    pdf_policy: Any = None
+    # Where a voucher's PDF may be fetched from; None: the production policy. Tests and
+    # `gateway dev` loosen it, to serve a PDF from this machine (`workers.documents`).
+    pdf_policy: FetchPolicy | None = None
 
 
 class Outcome(StrEnum):

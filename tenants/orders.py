@@ -17,19 +17,20 @@ Rules, beyond the pipeline contract:
 - A cancelled order gets no new documents but its cancellation's credit note; refunds of it
   are stored and get no credit note (its invoice is cancelled, or credited in full).
 - Refunds of an order may not add up to more than its total.
+- Which rows each event creates (credit notes, reversing vouchers, the cancellation's,
+  payments) is `tenants.order_documents`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import asyncpg
 from arq.connections import ArqRedis
@@ -39,48 +40,45 @@ from gateway.orders import Event, FieldError, InvalidEvent, Order, Refund
 from gateway.secret import Secret
 from gateway.vault import Vault
 from tenants.ingest_secrets import VERIFICATION_COLUMNS, verification_secrets
+from tenants.order_documents import (
+    CANCEL_REF,
+    GATEWAY_NAMESPACE,
+    MAX_REFERENCE,
+    OrderDocuments,
+    OrderFacts,
+    client_guid,
+    documents_of,
+    external_reference,
+)
+
+__all__ = [
+    "CANCEL_REF",
+    "ENQUEUE_AHEAD",
+    "GATEWAY_NAMESPACE",
+    "MAX_REFERENCE",
+    "POST_JOB",
+    "EventIdReused",
+    "IngestShop",
+    "Recorded",
+    "canonical",
+    "client_guid",
+    "enqueue_new_documents",
+    "external_reference",
+    "record_event",
+    "shop_for_ingest",
+]
 
 log = logging.getLogger(__name__)
 
-# Fixed for ever: every document's client_guid is derived from it.
-GATEWAY_NAMESPACE: Final = UUID("6e91237b-42eb-4e6c-84ae-9eba22f012d6")
 # New documents are enqueued directly only while the shop has fewer queued than this; the
 # sweeper hands out the rest fairly, so one shop's backlog cannot fill arq's FIFO queue.
 ENQUEUE_AHEAD: Final = 50
 POST_JOB: Final = "documents.post"
-CANCEL_REF: Final = "cancel"
-MAX_REFERENCE: Final = 128
 _ENQUEUE_TIMEOUT: Final = 1.0
-_KIND_SHORT: Final = {"invoice": "inv", "voucher": "vou", "credit_note": "cn", "payment": "pay"}
-# An invoice in one of these states, at step 'new', not leased and not uncertain, has not
-# reached Dinero: cancelling it needs nothing from Dinero.
-_UNSTARTED: Final = frozenset({"queued", "waiting", "failed", "needs_reconnect"})
 
 
 class EventIdReused(Exception):
     """The event id was seen before with a different body."""
-
-
-def client_guid(
-    shop_id: UUID, external_id: str, kind: str, *, seq: int, source_ref: str | None = None
-) -> UUID:
-    """The Guid a document is created with in Dinero: the same for every retry."""
-    return uuid5(GATEWAY_NAMESPACE, f"{shop_id}:{external_id}:{kind}:{source_ref or seq}")
-
-
-def external_reference(shop_id: UUID, external_id: str, kind: str, *, seq: int) -> str:
-    """`dg-<first 12 hex of the shop id>-<kind>-<order id>`, with `-<seq>` for documents
-    an order can have several of. Dinero allows 128 characters; a longer order id is
-    replaced by the first 32 hex digits of its sha256, which keeps the reference unique."""
-
-    def build(order_part: str) -> str:
-        reference = f"dg-{shop_id.hex[:12]}-{_KIND_SHORT[kind]}-{order_part}"
-        return reference if kind in ("invoice", "voucher") else f"{reference}-{seq}"
-
-    reference = build(external_id)
-    if len(reference) > MAX_REFERENCE:
-        reference = build(hashlib.sha256(external_id.encode()).hexdigest()[:32])
-    return reference
 
 
 def canonical(value: Order | Refund) -> dict[str, Any]:
@@ -117,6 +115,7 @@ class IngestShop:
     mode: str
     document_kind: str
     secrets: tuple[Secret, ...] = field(repr=False)
+    register_payments: bool = False
 
 
 async def shop_for_ingest(
@@ -124,7 +123,7 @@ async def shop_for_ingest(
 ) -> IngestShop | None:
     """The shop's settings and its valid ingest secrets, in one query."""
     row = await conn.fetchrow(
-        f"SELECT trigger, mode, document_kind, {VERIFICATION_COLUMNS} "  # noqa: S608
+        f"SELECT trigger, mode, document_kind, register_payments, {VERIFICATION_COLUMNS} "  # noqa: S608
         "FROM shops WHERE id = $1",
         shop_id,
     )
@@ -136,6 +135,7 @@ async def shop_for_ingest(
         mode=row["mode"],
         document_kind=row["document_kind"],
         secrets=verification_secrets(vault, shop_id, row, now),
+        register_payments=row["register_payments"],
     )
 
 
@@ -150,39 +150,6 @@ class Recorded:
     enqueue: tuple[int, ...]  # new queued documents to enqueue, once committed
 
 
-@dataclass(frozen=True)
-class _OrderRow:
-    id: int
-    inserted: bool
-    applied: bool  # False for a stale event
-    currency: str
-    total: Decimal
-    paid_at: dt.datetime | None
-    shipped_at: dt.datetime | None
-    cancelled_at: dt.datetime | None
-
-
-@dataclass
-class _Document:
-    id: int
-    kind: str
-    seq: int
-    source_ref: str | None
-    state: str
-    step: str = "new"
-    leased: bool = False
-    uncertain: bool = False
-
-    @property
-    def unstarted(self) -> bool:
-        return (
-            self.state in _UNSTARTED
-            and self.step == "new"
-            and not self.leased
-            and not self.uncertain
-        )
-
-
 async def record_event(
     conn: Connection, shop: IngestShop, event: Event, *, body_sha256: bytes
 ) -> Recorded:
@@ -194,8 +161,8 @@ async def record_event(
         if first is not None:
             return first
         order = await _upsert_order(conn, shop.id, event)
-        documents = [] if order.inserted else await _documents(conn, shop.id, order.id)
-        work = _OrderDocuments(conn, shop, event.order.id, order, documents)
+        documents = [] if order.inserted else await documents_of(conn, shop.id, order.id)
+        work = OrderDocuments(conn, shop, event.order.id, order, documents)
         if order.applied:
             if event.type == "order.cancelled":
                 await work.cancel()
@@ -205,6 +172,7 @@ async def record_event(
         # Refunds stored before the invoice existed are credited once it does.
         if new_refund or (work.invoice_created and not order.inserted):
             await work.credit_refunds()
+        await work.ensure_payments(event.order)
         answer = {
             "event_id": event.id,
             "order_id": event.order.id,
@@ -218,7 +186,7 @@ async def record_event(
     return Recorded(status=202, answer=answer, repeated=False, enqueue=enqueue)
 
 
-def _trigger_met(trigger: str, order: _OrderRow) -> bool:
+def _trigger_met(trigger: str, order: OrderFacts) -> bool:
     if order.cancelled_at is not None:
         return False
     if trigger == "paid":
@@ -283,13 +251,17 @@ async def _finish_delivery(
 _ORDER_RETURNING: Final = "id, currency, total, paid_at, shipped_at, cancelled_at"
 
 
-async def _upsert_order(conn: Connection, shop_id: UUID, event: Event) -> _OrderRow:
+async def _upsert_order(conn: Connection, shop_id: UUID, event: Event) -> OrderFacts:
     order = event.order
     paid_at = order.paid_at or (event.occurred_at if event.type == "order.paid" else None)
     shipped_at = order.shipped_at or (event.occurred_at if event.type == "order.shipped" else None)
     cancelled_at = event.occurred_at if event.type == "order.cancelled" else None
+    # `before` reads the row as it was (the statement's snapshot), to tell whether this event
+    # is the first to say the order is paid. A concurrent event may have said so already
+    # after that snapshot; what follows from "newly paid" is idempotent under the row lock.
     row = await conn.fetchrow(
         f"""
+        WITH before AS (SELECT paid_at FROM orders WHERE shop_id = $1 AND external_id = $2)
         INSERT INTO orders AS o (shop_id, external_id, number, currency, total, payload,
                                  ordered_at, paid_at, shipped_at, cancelled_at, last_event_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -301,7 +273,8 @@ async def _upsert_order(conn: Connection, shop_id: UUID, event: Event) -> _Order
             cancelled_at = COALESCE(o.cancelled_at, EXCLUDED.cancelled_at),
             last_event_at = EXCLUDED.last_event_at, updated_at = now()
         WHERE o.last_event_at <= EXCLUDED.last_event_at
-        RETURNING {_ORDER_RETURNING}, xmax = 0 AS inserted
+        RETURNING {_ORDER_RETURNING}, xmax = 0 AS inserted,
+            (SELECT paid_at IS NOT NULL FROM before) AS was_paid
         """,  # noqa: S608 - constant column list
         shop_id,
         order.id,
@@ -316,7 +289,8 @@ async def _upsert_order(conn: Connection, shop_id: UUID, event: Event) -> _Order
         event.occurred_at,
     )
     if row is not None:
-        return _order_row(row, inserted=row["inserted"], applied=True)
+        newly_paid = row["paid_at"] is not None and not row["was_paid"]
+        return _order_row(row, inserted=row["inserted"], applied=True, newly_paid=newly_paid)
     # Stale: the upsert's WHERE refused, but ON CONFLICT has locked the row all the same.
     row = await conn.fetchrow(
         f"SELECT {_ORDER_RETURNING} FROM orders "  # noqa: S608 - constant column list
@@ -328,8 +302,10 @@ async def _upsert_order(conn: Connection, shop_id: UUID, event: Event) -> _Order
     return _order_row(row, inserted=False, applied=False)
 
 
-def _order_row(row: asyncpg.Record, *, inserted: bool, applied: bool) -> _OrderRow:
-    return _OrderRow(
+def _order_row(
+    row: asyncpg.Record, *, inserted: bool, applied: bool, newly_paid: bool = False
+) -> OrderFacts:
+    return OrderFacts(
         id=row["id"],
         inserted=inserted,
         applied=applied,
@@ -338,25 +314,11 @@ def _order_row(row: asyncpg.Record, *, inserted: bool, applied: bool) -> _OrderR
         paid_at=row["paid_at"],
         shipped_at=row["shipped_at"],
         cancelled_at=row["cancelled_at"],
+        newly_paid=newly_paid,
     )
 
 
-async def _documents(conn: Connection, shop_id: UUID, order_id: int) -> list[_Document]:
-    # Locked, so a worker cannot lease the invoice while we decide to cancel it.
-    rows = await conn.fetch(
-        """
-        SELECT id, kind, seq, source_ref, state, step, uncertain,
-               coalesce(lease_expires_at > now(), false) AS leased
-        FROM documents WHERE shop_id = $1 AND order_id = $2
-        ORDER BY id FOR UPDATE
-        """,
-        shop_id,
-        order_id,
-    )
-    return [_Document(**dict(row)) for row in rows]
-
-
-async def _store_refund(conn: Connection, shop_id: UUID, event: Event, order: _OrderRow) -> bool:
+async def _store_refund(conn: Connection, shop_id: UUID, event: Event, order: OrderFacts) -> bool:
     """Stores the event's refund; False when its id is known (a repeat changes nothing)."""
     refund = event.refund
     assert refund is not None
@@ -391,137 +353,6 @@ async def _store_refund(conn: Connection, shop_id: UUID, event: Event, order: _O
             ]
         )
     return True
-
-
-class _OrderDocuments:
-    """One event's changes to one order's documents, under the order's lock."""
-
-    def __init__(
-        self,
-        conn: Connection,
-        shop: IngestShop,
-        external_id: str,
-        order: _OrderRow,
-        documents: list[_Document],
-    ) -> None:
-        self.conn = conn
-        self.shop = shop
-        self.external_id = external_id
-        self.order = order
-        self.documents = documents
-        self.new_queued: list[int] = []
-        self.invoice_created = False
-
-    @property
-    def invoice(self) -> _Document | None:
-        return next((d for d in self.documents if d.kind in ("invoice", "voucher")), None)
-
-    async def ensure_invoice(self) -> None:
-        if self.invoice is not None:
-            return
-        kind = "voucher" if self.shop.document_kind == "voucher" else "invoice"
-        await self._insert(kind, seq=0, source_ref=None, parent=None, payload={})
-        self.invoice_created = True
-
-    async def cancel(self) -> None:
-        invoice = self.invoice
-        if invoice is None or invoice.state == "cancelled":
-            return
-        if invoice.unstarted:
-            await self.conn.execute(
-                """
-                UPDATE documents SET state = 'cancelled', lease_owner = NULL,
-                       lease_expires_at = NULL, updated_at = now()
-                WHERE shop_id = $1 AND (id = $2 OR (parent_id = $2 AND state <> 'posted'))
-                """,
-                self.shop.id,
-                invoice.id,
-            )
-            for document in self.documents:
-                if document is invoice or document.state != "posted":
-                    document.state = "cancelled"
-            return
-        if not any(d.source_ref == CANCEL_REF for d in self.documents):
-            await self._insert(
-                "credit_note",
-                seq=self._next_credit_seq(),
-                source_ref=CANCEL_REF,
-                parent=invoice,
-                payload={"full": True},
-            )
-
-    async def credit_refunds(self) -> None:
-        invoice = self.invoice
-        if invoice is None or invoice.state == "cancelled" or self.order.cancelled_at:
-            return
-        rows = await self.conn.fetch(
-            """
-            SELECT r.id, r.refund_id, r.total FROM refunds r
-            WHERE r.shop_id = $1 AND r.order_id = $2 AND NOT EXISTS (
-                SELECT 1 FROM documents d
-                WHERE d.shop_id = r.shop_id AND d.order_id = r.order_id
-                  AND d.kind = 'credit_note' AND d.source_ref = r.refund_id)
-            ORDER BY r.occurred_at, r.id
-            """,
-            self.shop.id,
-            self.order.id,
-        )
-        for row in rows:
-            await self._insert(
-                "credit_note",
-                seq=self._next_credit_seq(),
-                source_ref=row["refund_id"],
-                parent=invoice,
-                payload={"refund_id": row["id"]},
-                amount=row["total"],
-            )
-
-    def _next_credit_seq(self) -> int:
-        return 1 + max((d.seq for d in self.documents if d.kind == "credit_note"), default=-1)
-
-    async def _insert(
-        self,
-        kind: str,
-        *,
-        seq: int,
-        source_ref: str | None,
-        parent: _Document | None,
-        payload: dict[str, Any],
-        amount: Decimal | None = None,
-    ) -> None:
-        # A credit note waits for its invoice to be posted; P2 releases it then.
-        state = "waiting" if parent is not None and parent.state != "posted" else "queued"
-        row = await self.conn.fetchrow(
-            """
-            INSERT INTO documents (shop_id, order_id, kind, seq, source_ref, parent_id, state,
-                                   mode, payload, currency, amount, client_guid,
-                                   external_reference)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-            ON CONFLICT DO NOTHING
-            RETURNING id
-            """,
-            self.shop.id,
-            self.order.id,
-            kind,
-            seq,
-            source_ref,
-            parent.id if parent else None,
-            state,
-            self.shop.mode,
-            payload,
-            self.order.currency,
-            self.order.total if amount is None else amount,
-            client_guid(self.shop.id, self.external_id, kind, seq=seq, source_ref=source_ref),
-            external_reference(self.shop.id, self.external_id, kind, seq=seq),
-        )
-        # The order's lock makes a conflict impossible; if one came anyway, the unique key
-        # has done its job and the existing row stands.
-        if row is None:
-            log.warning("document %s/%s of order %s already exists", kind, seq, self.order.id)
-            return
-        self.documents.append(_Document(row["id"], kind, seq, source_ref, state))
-        if state == "queued":
-            self.new_queued.append(row["id"])
 
 
 # --- after commit ----------------------------------------------------------------------------

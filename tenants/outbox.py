@@ -272,7 +272,12 @@ async def posted(
             args=(step, number, status, timestamp),
         )
         label = _label(document)
-        message = f"{label} booked as number {number}" if number else f"{label} left as a draft"
+        if document.kind == "payment":
+            message = f"Payment of {document.amount} {document.currency} registered"
+        elif number:
+            message = f"{label} booked as number {number}"
+        else:
+            message = f"{label} left as a draft"
         data = {"number": number, "status": status, "guid": str(document.dinero_guid)}
         await _event(conn, document, "document.posted", "info", message, data, now=now)
         rows = await conn.fetch(
@@ -495,7 +500,15 @@ async def requeue_reconnected(pool: Pool, *, now: datetime) -> int:
 
 
 def _label(document: Document) -> str:
-    return "Credit note" if document.kind == "credit_note" else "Invoice"
+    return _LABELS.get(document.kind, "Invoice")
+
+
+_LABELS: Final = {
+    "invoice": "Invoice",
+    "credit_note": "Credit note",
+    "voucher": "Voucher",
+    "payment": "Payment",
+}
 
 
 async def _event(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -30,6 +31,7 @@ from gateway.accounting import (
     full_credit_for,
     invoice_for,
     invoice_text,
+    remaining_credit_for,
     vat_errors,
     vat_treatment,
 )
@@ -657,6 +659,84 @@ def test_a_full_credit_mirrors_the_invoice() -> None:
     assert cancelled.totals == booked.totals
     assert cancelled.comment == "Annullering af ordre 1001"
     check_totals(cancelled, order.total)
+
+
+def remaining(order: Order, refunds: Sequence[Refund]) -> DocumentDraft:
+    return remaining_credit_for(
+        order,
+        refunds,
+        shop_name="Sokkeshoppen",
+        text_template=TEMPLATE,
+        plan=PLAN,
+        language="da-DK",
+        date=dt.date(2026, 12, 24),
+    )
+
+
+def net_by_account(*drafts: DocumentDraft) -> dict[int, Decimal]:
+    sums: dict[int, Decimal] = {}
+    for draft in drafts:
+        for li in draft.lines:
+            amount = sandbox_line_total(li.base_amount_value, li.quantity, li.discount)
+            sums[li.account_number] = sums.get(li.account_number, Q(0)) + amount
+    return sums
+
+
+def test_a_cancellation_after_refunds_credits_only_what_remains() -> None:
+    order = make_order(
+        [line(quantity="3", unit_price="33.33"), SERVICE], shipping=SHIPPING, discounts=["5.00"]
+    )
+    refunds = [
+        refund_of(
+            order,
+            {"id": "r1", "lines": [line(quantity="1", unit_price="33.33")], "total": "33.33"},
+        ),
+        refund_of(order, {"id": "r2", "lines": [], "shipping": SHIPPING, "total": "39.00"}),
+    ]
+    rest = remaining(order, refunds)
+    check_totals(rest, order.total - Q("72.33"))
+    assert rest.comment == "Annullering af ordre 1001"
+    assert any("Allerede krediteret (refusion r1)" in (li.description or "") for li in rest.lines)
+    # Account by account, the refunds' credit notes and this one credit the order once.
+    notes = [credit(order, refund) for refund in refunds]
+    credited = net_by_account(rest, *notes)
+    assert {a: v for a, v in credited.items() if v} == {
+        a: v for a, v in net_by_account(invoice(order)).items() if v
+    }
+    # No refunds: the full credit, line for line.
+    assert remaining(order, []).lines == invoice(order).lines
+    with pytest.raises(AccountingError):
+        remaining(order, [replace(refunds[0], total=order.total)])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    quantity=st.integers(min_value=2, max_value=9),
+    price=st.decimals(min_value=Q("0.01"), max_value=Q("999.99"), places=2),
+    refunded=st.integers(min_value=1, max_value=8),
+    gross=st.booleans(),
+)
+def test_a_remainder_credit_always_totals_the_order_less_its_refunds(
+    quantity: int, price: Decimal, refunded: int, gross: bool
+) -> None:
+    assume(refunded < quantity)
+    order = make_order(
+        [line(quantity=str(quantity), unit_price=str(price))], shipping=SHIPPING, gross=gross
+    )
+    refund_total = shop_total(
+        [line(quantity=str(refunded), unit_price=str(price))], [], [], gross=gross
+    )
+    refund = refund_of(
+        order,
+        {
+            "id": "r1",
+            "lines": [line(quantity=str(refunded), unit_price=str(price))],
+            "total": str(refund_total),
+        },
+    )
+    rest = remaining(order, [refund])
+    check_totals(rest, order.total - refund.total)
+    assert abs(rest.rounding) <= ROUNDING_LIMIT
 
 
 def test_drafts_become_dinero_request_bodies_that_fit_its_schema() -> None:

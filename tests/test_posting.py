@@ -681,18 +681,6 @@ async def test_a_shop_without_a_connection_parks_its_document(
     assert (await row(pool, document_id))["state"] == "needs_reconnect"
 
 
-async def test_a_voucher_document_fails_until_vouchers_exist(
-    pool: Pool, vault: Vault, visma: VismaConnect, sandbox_server: LiveSandbox, poster: Poster
-) -> None:
-    shop, _ = await connect(pool, vault, sandbox_server, visma)
-    document_id = await make_document(
-        pool, shop.id, await make_order(pool, shop.id), kind="voucher"
-    )
-
-    assert (await post(poster, document_id)).outcome is Outcome.FAILED
-    assert (await row(pool, document_id))["last_error"] == "Voucher mode is not available yet"
-
-
 async def test_a_document_that_is_not_due_is_left_alone(
     pool: Pool, vault: Vault, visma: VismaConnect, sandbox_server: LiveSandbox, poster: Poster
 ) -> None:

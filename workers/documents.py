@@ -11,6 +11,10 @@ outage may last longer) or never got (the web's enqueue failed). It deals rows o
 few per organisation at a time, and only while arq's queue is short. So a shop with a
 backlog of thousands neither buries another shop's order in arq's FIFO queue nor makes
 workers lease rows only to defer them again.
+
+`documents.confirm_payments` (every `payments.CONFIRM_EVERY` seconds, on one worker) asks
+Dinero whether the invoices and credit notes our payments were registered on are paid now
+(`tenants.payments.confirm_payments`).
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from gateway.pdf import FetchPolicy
 from gateway.queue import QUEUE_NAME
 from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, BudgetKey, RateBudget
 from gateway.settings import Settings
-from tenants import outbox, posting
+from tenants import outbox, payments, posting
 from tenants.outbox import Due
 from workers.connections import visma_from
 
@@ -79,7 +84,17 @@ def poster_from(ctx: dict[str, Any]) -> posting.Poster:
         backoff_base=pace.backoff_base,
         uncertain_base=pace.uncertain_base,
         rate_limit_pause=pace.rate_limit_pause,
+        pdf_policy=ctx.get("pdf_policy") or _pdf_policy(settings),
     )
+
+
+def _pdf_policy(settings: Settings) -> FetchPolicy | None:
+    """Production fetches a shop's PDF over https from public addresses only (None: the
+    strict default). On a developer's machine the demo shop may serve it over http from
+    this very machine; private networks stay refused everywhere."""
+    if settings.env == "development":
+        return FetchPolicy(allow_http=True, allow_loopback=True)
+    return None
 
 
 async def post(ctx: dict[str, Any], document_id: int) -> str:
@@ -134,3 +149,12 @@ async def within_budget(
             allowance[document.organization_id] -= 1
             chosen.append(document)
     return chosen
+
+
+async def confirm_payments(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
+    """`documents.confirm_payments`: Dinero's payment status onto registered payments."""
+    poster: posting.Poster = ctx.get("poster") or poster_from(ctx)
+    counts = await payments.confirm_payments(poster, now=now or datetime.now(UTC))
+    if counts["confirmed"] or counts["partly_paid"]:
+        log.info("payment confirmation: %s", counts)
+    return counts

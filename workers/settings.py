@@ -20,6 +20,7 @@ from gateway.logs import request_id
 from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
+from tenants import payments
 from workers import connections, documents, system
 
 MAX_JOBS = 20
@@ -72,6 +73,13 @@ class WorkerSettings:
             documents.sweep,
             name="documents.sweep",
             second=set(range(0, 60, documents.SWEEP_EVERY)),
+            unique=True,
+            timeout=60,
+        ),
+        cron(
+            documents.confirm_payments,
+            name="documents.confirm_payments",
+            second=set(range(5, 60, payments.CONFIRM_EVERY)),
             unique=True,
             timeout=60,
         ),

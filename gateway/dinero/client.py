@@ -50,6 +50,7 @@ from gateway.dinero.readmodels import (
     Organization,
     Page,
     PaymentCreated,
+    SalesListItem,
     VatType,
     parse_collection,
     parse_list,
@@ -78,6 +79,19 @@ CONTACT_FIELDS: Final = (
 # The list fields Dinero documents for invoices and credit notes; `TimeStamp` is not one of
 # them (a summary's `timestamp` is read when a deployment sends it anyway).
 SUMMARY_FIELDS: Final = ("Guid", "Number", "Status", "ExternalReference")
+# What `list_invoices`/`list_credit_notes` ask for unless told otherwise: enough to see each
+# document's payment status and, for foreign currency, its total in DKK.
+SALES_LIST_FIELDS: Final = (
+    "Guid",
+    "Number",
+    "Status",
+    "ExternalReference",
+    "Currency",
+    "TotalInclVat",
+    "TotalInclVatInDkk",
+)
+# The values `statusFilter` takes (Dinero's list of a document's payment statuses).
+SALES_STATUSES: Final = ("Draft", "Booked", "Paid", "OverPaid", "Overdue")
 ENTRY_ACCOUNT_FIELDS: Final = ("AccountNumber", "Name", "VatCode")
 DEPOSIT_ACCOUNT_FIELDS: Final = ("AccountNumber", "Name", "IsDefault", "IsHidden")
 
@@ -184,6 +198,29 @@ class DineroClient:
         """Invoices carrying this reference (deleted ones are not listed)."""
         return await self._find(_path(org, "invoices"), external_reference)
 
+    async def list_invoices(
+        self,
+        org: int,
+        *,
+        changes_since: dt.datetime | None = None,
+        status_filter: Sequence[str] = (),
+        query_filter: str | None = None,
+        fields: Sequence[str] = SALES_LIST_FIELDS,
+        page: int = 0,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Page[SalesListItem]:
+        """One page of the organisation's invoices: those changed since `changes_since`
+        (created, paid, deleted...), with a `Status` in `status_filter` if given."""
+        return await self._list_sales(
+            _path(org, "invoices"),
+            changes_since=changes_since,
+            status_filter=status_filter,
+            query_filter=query_filter,
+            fields=fields,
+            page=page,
+            page_size=page_size,
+        )
+
     async def book_invoice(
         self, org: int, guid: UUID, timestamp: str, *, number: int | None = None
     ) -> Invoice:
@@ -218,6 +255,28 @@ class DineroClient:
 
     async def find_credit_notes(self, org: int, *, external_reference: str) -> list[InvoiceSummary]:
         return await self._find(_path(org, "sales", "creditnotes"), external_reference)
+
+    async def list_credit_notes(
+        self,
+        org: int,
+        *,
+        changes_since: dt.datetime | None = None,
+        status_filter: Sequence[str] = (),
+        query_filter: str | None = None,
+        fields: Sequence[str] = SALES_LIST_FIELDS,
+        page: int = 0,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Page[SalesListItem]:
+        """As `list_invoices`, for credit notes."""
+        return await self._list_sales(
+            _path(org, "sales", "creditnotes"),
+            changes_since=changes_since,
+            status_filter=status_filter,
+            query_filter=query_filter,
+            fields=fields,
+            page=page,
+            page_size=page_size,
+        )
 
     async def book_credit_note(
         self, org: int, guid: UUID, timestamp: str, *, number: int | None = None
@@ -318,6 +377,32 @@ class DineroClient:
         return await self._call("POST", path, ManualVoucher.from_json, body=body)
 
     # Sending
+
+    async def _list_sales(
+        self,
+        path: str,
+        *,
+        changes_since: dt.datetime | None,
+        status_filter: Sequence[str],
+        query_filter: str | None,
+        fields: Sequence[str],
+        page: int,
+        page_size: int,
+    ) -> Page[SalesListItem]:
+        unknown = [status for status in status_filter if status not in SALES_STATUSES]
+        if unknown:
+            raise ValueError(f"not a status Dinero filters on: {unknown}")
+        if "Guid" not in fields:
+            raise ValueError("a listing needs the Guid field")
+        params = _page_params(page, page_size) | {"fields": ",".join(fields)}
+        if status_filter:
+            params["statusFilter"] = ",".join(status_filter)
+        if query_filter is not None:
+            params["queryFilter"] = query_filter
+        if changes_since is not None:
+            params["changesSince"] = _utc_text(changes_since)
+        parse = partial(parse_page, parse=SalesListItem.from_json)
+        return await self._call("GET", path, parse, params=params)
 
     async def _find(self, path: str, external_reference: str) -> list[InvoiceSummary]:
         params = _page_params(0, MAX_PAGE_SIZE) | {

@@ -281,6 +281,36 @@ class InvoiceSummary:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SalesListItem:
+    """`SalesVoucherReadListModel` as a list of invoices or credit notes answers it, for
+    what the gateway asks of a list: each document's payment status (`Status` here is
+    Draft/Booked/Paid/OverPaid/Overdue) and its total in DKK (a payment on a document in
+    another currency is registered with both amounts). Properties the `fields` asked for
+    left out are None."""
+
+    guid: UUID
+    number: int | None
+    status: str | None
+    external_reference: str | None
+    currency: str | None
+    total_incl_vat: Decimal | None
+    total_incl_vat_in_dkk: Decimal | None
+
+    @classmethod
+    def from_json(cls, data: object) -> Self:
+        f = ObjectReader(data)
+        return cls(
+            guid=f.uuid("Guid"),
+            number=f.integer_or_none("Number") or None,
+            status=f.text_or_none("Status"),
+            external_reference=f.text_or_none("ExternalReference"),
+            currency=f.text_or_none("Currency"),
+            total_incl_vat=f.decimal_or_none("TotalInclVat"),
+            total_incl_vat_in_dkk=f.decimal_or_none("TotalInclVatInDkk"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class EntryAccount:
     account_number: int
     name: str | None

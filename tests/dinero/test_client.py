@@ -416,6 +416,66 @@ async def test_get_find_book_and_delete_invoice(
     assert_answers_fit_dinero(api)
 
 
+async def test_list_invoices_and_credit_notes_by_status_and_changes(
+    api: respx.MockRouter, dinero: DineroClient
+) -> None:
+    listed: dict[str, JsonValue] = {
+        "Guid": str(GUID),
+        "Number": 12,
+        "Status": "Paid",
+        "ExternalReference": "gw:1001",
+        "Currency": "EUR",
+        "TotalInclVat": Decimal("128.99"),
+        "TotalInclVatInDkk": Decimal("962.27"),
+    }
+    invoices = api.get(f"/v1/{ORG}/invoices").mock(
+        return_value=ok({"Collection": [listed], "Pagination": PAGINATION})
+    )
+    notes = api.get(f"/v1/{ORG}/sales/creditnotes").mock(
+        return_value=ok(
+            {
+                "Collection": [{"Guid": str(OTHER_GUID), "Status": "OverPaid"}],
+                "Pagination": PAGINATION,
+            }
+        )
+    )
+    since = dt.datetime(2026, 11, 24, 11, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+    page = await dinero.list_invoices(ORG, changes_since=since, status_filter=("Paid", "OverPaid"))
+
+    [item] = page.items
+    assert (item.guid, item.number, item.status, item.currency) == (GUID, 12, "Paid", "EUR")
+    assert (item.total_incl_vat, item.total_incl_vat_in_dkk) == (
+        Decimal("128.99"),
+        Decimal("962.27"),
+    )
+    params = sent(invoices).url.params
+    assert params["changesSince"] == "2026-11-24T10:30:00Z"
+    assert params["statusFilter"] == "Paid,OverPaid"
+    assert params["fields"] == (
+        "Guid,Number,Status,ExternalReference,Currency,TotalInclVat,TotalInclVatInDkk"
+    )
+    assert (params["page"], params["pageSize"]) == ("0", "1000")
+    assert "queryFilter" not in params
+
+    page = await dinero.list_credit_notes(
+        ORG, fields=("Guid", "Status"), query_filter="ExternalReference eq 'gw:1001-1'", page=1
+    )
+    [note] = page.items
+    assert (note.guid, note.status, note.total_incl_vat) == (OTHER_GUID, "OverPaid", None)
+    params = sent(notes).url.params
+    assert (params["fields"], params["page"]) == ("Guid,Status", "1")
+    assert params["queryFilter"] == "ExternalReference eq 'gw:1001-1'"
+    assert "statusFilter" not in params and "changesSince" not in params
+
+    with pytest.raises(ValueError, match="status"):
+        await dinero.list_invoices(ORG, status_filter=("Unpaid",))
+    with pytest.raises(ValueError, match="Guid"):
+        await dinero.list_credit_notes(ORG, fields=("Status",))
+    assert (len(invoices.calls), len(notes.calls)) == (1, 1)
+    assert_answers_fit_dinero(api)
+
+
 async def test_credit_notes(api: respx.MockRouter, dinero: DineroClient) -> None:
     created = ok({"Guid": str(OTHER_GUID), "TimeStamp": STAMP})
     create = api.post(f"/v1/{ORG}/sales/creditnotes").mock(return_value=created)

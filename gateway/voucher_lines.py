@@ -1,0 +1,479 @@
+"""Orders and refunds as Dinero manual vouchers (finansbilag), for shops that issue their own
+invoices and must not get a second invoice number from Dinero.
+
+The accounts and VAT are the invoice's: the voucher is built from the very draft
+`gateway.accounting` would send as an invoice (or credit note), so every rule there — the
+treatment (Danish, EU reverse charge, EU private, export), the account per amount, order
+discounts split pro rata — holds here too. Its lines are aggregated per sales account: one
+voucher line per account, whose `AccountNumber` is the settlement account (the money: the
+payment method's deposit account, or a receivable) and whose `BalancingAccountNumber` is the
+sales account, `Amount` excl. VAT. `BalancingAccountVatCode` is left `None` (the account's
+own code: U25 adds VAT, UEUV/UVV mark reverse charge and export for the VAT return, as on an
+invoice); the VAT-free accounts of the plan (`no_vat`, `rounding`) say `"none"`, so a
+default code an organisation put on them cannot add VAT we did not charge.
+
+Exactness. Dinero computes a voucher line's VAT on that line, half-up to the øre
+(`gateway/sandbox/vouchers.py`), not per document as on an invoice. So the net amount of a
+VAT-bearing account is chosen so that net + VAT gives back the account's gross amount; where
+no net amount can (at 25 %, one gross amount in five is unreachable) or where the shop
+priced excl. VAT and rounded differently, the øre left over becomes one explicit rounding
+line on the plan's VAT-free rounding account, at most `ROUNDING_LIMIT`. Beyond that,
+`CannotMatchVoucher`. The settlement account then receives exactly the shop's total.
+
+A reversing voucher (a refund, a cancellation) swaps the sides — `AccountNumber` is the
+sales account with its VAT code, `BalancingAccountNumber` the settlement account — so every
+amount stays positive. A refund reverses the credit note's lines. A cancellation reverses
+what is not refunded yet (`remaining`): all of the order's lines when nothing was refunded,
+else `remaining` split over the order's sales accounts pro rata to their amounts incl. VAT
+(largest remainder, whole øre), each account's VAT taken back out of its share. That keeps
+the reversal exact to the øre and its VAT in proportion to what was sold; a refund that took
+back one account's goods only is then not mirrored line by line, which the owner can see on
+the voucher and correct by hand, and which no total depends on.
+
+Manual vouchers carry no currency: voucher mode books DKK orders only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final, Literal
+
+from gateway.accounting import (
+    ROUNDING_LIMIT,
+    AccountingError,
+    AccountPlan,
+    DocumentDraft,
+    Treatment,
+    allocate,
+    copenhagen_date,
+    credit_note_for_refund,
+    dinero_line_total,
+    full_credit_for,
+    invoice_for,
+    invoice_text,
+)
+from gateway.dinero.models import Language, ManualVoucherCreate, ManualVoucherLine
+from gateway.orders import Order, Refund, round_half_up
+
+VOUCHER_CURRENCY: Final = "DKK"
+NO_VAT_CODE: Final = "none"
+MAX_DESCRIPTION: Final = 250
+
+_ZERO: Final = Decimal("0.00")
+_OERE: Final = Decimal("0.01")
+
+VoucherKind = Literal["sale", "refund", "cancellation"]
+
+
+class CannotMatchVoucher(AccountingError):
+    def __init__(self, *, voucher_total: Decimal, expected: Decimal) -> None:
+        self.difference = expected - voucher_total
+        super().__init__(
+            f"The voucher would total {voucher_total} where the shop charged {expected}; the "
+            f"difference of {self.difference} is more than a rounding line may cover "
+            f"({ROUNDING_LIMIT}), so it is not booked"
+        )
+
+
+class NotDkk(AccountingError):
+    def __init__(self, currency: str) -> None:
+        super().__init__(
+            f"The order is in {currency}, but Dinero's manual vouchers carry no currency: "
+            f"voucher mode can book {VOUCHER_CURRENCY} orders only. Use invoice mode for it."
+        )
+
+
+@dataclass(frozen=True)
+class _Words:
+    invoice: str
+    order: str
+    refund: str
+    cancellation: str
+    rounding: str
+
+
+_WORDS: Final[dict[Language, _Words]] = {
+    "da-DK": _Words(
+        invoice="Faktura {number}",
+        order="Ordre {number}",
+        refund="Refusion {refund} af {document}",
+        cancellation="Annullering af {document}",
+        rounding="Øreafrunding",
+    ),
+    "en-GB": _Words(
+        invoice="Invoice {number}",
+        order="Order {number}",
+        refund="Refund {refund} of {document}",
+        cancellation="Cancellation of {document}",
+        rounding="Rounding",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SalesAmount:
+    """What one sales account receives: `net` excl. VAT and `vat` as Dinero computes it on
+    a voucher line (half-up on the line). Negative for an account the order takes money off."""
+
+    account: int
+    rate: Decimal
+    net: Decimal
+
+    @property
+    def vat(self) -> Decimal:
+        return line_vat(self.net, self.rate)
+
+    @property
+    def incl_vat(self) -> Decimal:
+        return self.net + self.vat
+
+
+@dataclass(frozen=True)
+class VoucherDraft:
+    """A manual voucher, ready but for its file and external reference. `total` is what the
+    settlement account is debited (a sale) or credited (a reversal), incl. VAT: the shop's
+    amount to the øre."""
+
+    kind: VoucherKind
+    treatment: Treatment
+    date: dt.date
+    settlement_account: int
+    amounts: tuple[SalesAmount, ...]
+    lines: tuple[ManualVoucherLine, ...]
+    total: Decimal
+    vat: Decimal
+    rounding: Decimal  # the rounding line's amount in the sale's direction, 0 when none
+    description: str
+
+    @property
+    def reversing(self) -> bool:
+        return self.kind != "sale"
+
+    def create(self, *, file_guid: str | None, external_reference: str) -> ManualVoucherCreate:
+        return ManualVoucherCreate(
+            lines=self.lines,
+            voucher_date=self.date,
+            file_guid=file_guid,
+            external_reference=external_reference,
+        )
+
+
+# --- building --------------------------------------------------------------------------------
+
+
+def sale_voucher(
+    order: Order,
+    *,
+    settlement_account: int,
+    shop_name: str,
+    text_template: str,
+    plan: AccountPlan,
+    language: Language,
+    date: dt.date | None = None,
+) -> VoucherDraft:
+    """The order as a sale: the settlement account debited the order total."""
+    _check_currency(order)
+    draft = invoice_for(
+        order, shop_name=shop_name, text_template=text_template, plan=plan, language=language
+    )
+    words = _WORDS[language]
+    description = _describe(_document_words(words, order), order, shop_name, text_template)
+    return _voucher(
+        "sale",
+        draft,
+        _sales_amounts(draft, plan),
+        target=draft.totals.total_incl_vat,
+        settlement_account=settlement_account,
+        plan=plan,
+        words=words,
+        date=date or copenhagen_date(order.created_at),
+        description=description,
+    )
+
+
+def refund_voucher(
+    order: Order,
+    refund: Refund,
+    *,
+    settlement_account: int,
+    shop_name: str,
+    text_template: str,
+    plan: AccountPlan,
+    language: Language,
+    date: dt.date,
+) -> VoucherDraft:
+    """A refund reversed: the credit note's accounts and VAT, sides swapped."""
+    _check_currency(order)
+    draft = credit_note_for_refund(
+        order,
+        refund,
+        shop_name=shop_name,
+        text_template=text_template,
+        plan=plan,
+        language=language,
+        date=date,
+    )
+    words = _WORDS[language]
+    document = _document_words(words, order)
+    head = words.refund.format(refund=refund.id, document=document)
+    return _voucher(
+        "refund",
+        draft,
+        _sales_amounts(draft, plan),
+        target=draft.totals.total_incl_vat,
+        settlement_account=settlement_account,
+        plan=plan,
+        words=words,
+        date=date,
+        description=_describe(head, order, shop_name, text_template),
+    )
+
+
+def cancellation_voucher(
+    order: Order,
+    *,
+    remaining: Decimal,
+    settlement_account: int,
+    shop_name: str,
+    text_template: str,
+    plan: AccountPlan,
+    language: Language,
+    date: dt.date,
+) -> VoucherDraft:
+    """A cancelled order reversed for what is not refunded yet (see the module's docstring)."""
+    _check_currency(order)
+    draft = full_credit_for(
+        order,
+        shop_name=shop_name,
+        text_template=text_template,
+        plan=plan,
+        language=language,
+        date=date,
+    )
+    whole = draft.totals.total_incl_vat
+    if not _ZERO < remaining <= whole or remaining != round_half_up(remaining):
+        raise AccountingError(
+            f"A cancellation can reverse between 0.01 and the order total {whole}, not {remaining}"
+        )
+    amounts = _sales_amounts(draft, plan)
+    if remaining != whole:
+        amounts = _share(amounts, remaining)
+    words = _WORDS[language]
+    head = words.cancellation.format(document=_document_words(words, order))
+    return _voucher(
+        "cancellation",
+        draft,
+        amounts,
+        target=remaining,
+        settlement_account=settlement_account,
+        plan=plan,
+        words=words,
+        date=date,
+        description=_describe(head, order, shop_name, text_template),
+    )
+
+
+def _check_currency(order: Order) -> None:
+    if order.currency != VOUCHER_CURRENCY:
+        raise NotDkk(order.currency)
+
+
+def _document_words(words: _Words, order: Order) -> str:
+    """The shop's own invoice number, or the order number when the shop sent none."""
+    if order.invoice is not None:
+        return words.invoice.format(number=order.invoice.number)
+    return words.order.format(number=order.number)
+
+
+def _describe(head: str, order: Order, shop_name: str, template: str) -> str:
+    text = invoice_text(template, shop_name=shop_name, order=order)
+    described = f"{head}: {text}" if text else head
+    return described[:MAX_DESCRIPTION]
+
+
+def _sales_amounts(draft: DocumentDraft, plan: AccountPlan) -> list[SalesAmount]:
+    """The draft's amounts per account, without its own rounding line (the voucher has its
+    own arithmetic, and its own rounding line)."""
+    lines = draft.lines[:-1] if draft.rounding else draft.lines
+    entered: dict[int, Decimal] = {}
+    for line in lines:
+        entered[line.account_number] = entered.get(line.account_number, _ZERO) + (
+            dinero_line_total(line)
+        )
+    amounts = []
+    for account, amount in entered.items():
+        rate = plan.vat_rate_of(account)
+        net = net_for_gross(amount, rate) if draft.show_lines_incl_vat else amount
+        amounts.append(SalesAmount(account, rate, net))
+    return amounts
+
+
+def _share(amounts: Sequence[SalesAmount], remaining: Decimal) -> list[SalesAmount]:
+    weights = [max(amount.incl_vat, _ZERO) for amount in amounts]
+    if not any(weights):
+        raise AccountingError("The order has no positive amount to reverse a share of")
+    parts = allocate(remaining, weights)
+    return [
+        SalesAmount(amount.account, amount.rate, net_for_gross(part, amount.rate))
+        for amount, part in zip(amounts, parts, strict=True)
+    ]
+
+
+def _voucher(
+    kind: VoucherKind,
+    draft: DocumentDraft,
+    amounts: Sequence[SalesAmount],
+    *,
+    target: Decimal,
+    settlement_account: int,
+    plan: AccountPlan,
+    words: _Words,
+    date: dt.date,
+    description: str,
+) -> VoucherDraft:
+    amounts = [amount for amount in amounts if amount.net]
+    if not amounts and not target:
+        raise AccountingError("The order charges nothing, so there is nothing to book as a voucher")
+    total = sum((amount.incl_vat for amount in amounts), _ZERO)
+    rounding = target - total
+    if abs(rounding) > ROUNDING_LIMIT:
+        raise CannotMatchVoucher(voucher_total=total, expected=target)
+    reverse = kind != "sale"
+    lines = [
+        _line(amount, settlement_account, plan, description, reverse=reverse) for amount in amounts
+    ]
+    if rounding:
+        rounding_amount = SalesAmount(plan.rounding, Decimal(0), rounding)
+        text = f"{words.rounding}: {description}"[:MAX_DESCRIPTION]
+        lines.append(_line(rounding_amount, settlement_account, plan, text, reverse=reverse))
+    voucher = VoucherDraft(
+        kind=kind,
+        treatment=draft.treatment,
+        date=date,
+        settlement_account=settlement_account,
+        amounts=tuple(amounts),
+        lines=tuple(lines),
+        total=target,
+        vat=sum((amount.vat for amount in amounts), _ZERO),
+        rounding=rounding,
+        description=description,
+    )
+    _check_balance(voucher, plan)
+    return voucher
+
+
+def _line(
+    amount: SalesAmount, settlement: int, plan: AccountPlan, description: str, *, reverse: bool
+) -> ManualVoucherLine:
+    code = vat_code(amount.account, plan)
+    if reverse == (amount.net < 0):  # money in: the settlement account is debited
+        return ManualVoucherLine(
+            amount=abs(amount.net),
+            account_number=settlement,
+            balancing_account_number=amount.account,
+            balancing_account_vat_code=code,
+            description=description,
+        )
+    return ManualVoucherLine(
+        amount=abs(amount.net),
+        account_number=amount.account,
+        account_vat_code=code,
+        balancing_account_number=settlement,
+        description=description,
+    )
+
+
+def vat_code(account: int, plan: AccountPlan) -> str | None:
+    """`"none"` for the plan's VAT-free accounts, else the account's own code (`None`)."""
+    zero_rated = {
+        plan.goods_eu_business,
+        plan.services_eu_business,
+        plan.goods_export,
+        plan.services_export,
+    }
+    if account in {plan.no_vat, plan.rounding} - zero_rated:
+        return NO_VAT_CODE
+    return None
+
+
+def _check_balance(voucher: VoucherDraft, plan: AccountPlan) -> None:
+    """A guard on this module's own arithmetic: the settlement account moves by exactly the
+    total, as Dinero will post the lines."""
+
+    def rate_of(account: int) -> Decimal:
+        return _ZERO if account == voucher.settlement_account else plan.vat_rate_of(account)
+
+    moved = _ZERO
+    for line in voucher.lines:
+        for account, amount in line_postings(line, rate_of):
+            if account == voucher.settlement_account:
+                moved += amount
+    expected = -voucher.total if voucher.reversing else voucher.total
+    if moved != expected:  # pragma: no cover - would be a bug here, not bad input
+        raise AccountingError(f"voucher lines move {moved} where {expected} was meant")
+
+
+# --- Dinero's arithmetic ---------------------------------------------------------------------
+
+
+def line_vat(net: Decimal, rate: Decimal) -> Decimal:
+    """A voucher line's VAT at a sales rate: half-up on the line, symmetric for negatives."""
+    vat = round_half_up(abs(net) * rate)
+    return -vat if net < 0 else vat
+
+
+def net_for_gross(gross: Decimal, rate: Decimal) -> Decimal:
+    """The net amount whose line VAT brings it closest to `gross` — exactly there when any
+    net amount can; else the one just below, leaving one øre to a rounding line."""
+    if not rate:
+        return gross
+    target = abs(gross)
+    start = round_half_up(target / (1 + rate))
+    candidates = [start + step * _OERE for step in range(-2, 3)]
+    candidates = [net for net in candidates if net >= 0]
+
+    def miss(net: Decimal) -> tuple[Decimal, bool]:
+        total = net + line_vat(net, rate)
+        return abs(target - total), total > target
+
+    best = min(candidates, key=miss)
+    return -best if gross < 0 else best
+
+
+def line_postings(
+    line: ManualVoucherLine, rate_of_account: Callable[[int], Decimal]
+) -> list[tuple[int | None, Decimal]]:
+    """(account, amount) as Dinero posts a line, debit positive: a positive amount debits
+    `AccountNumber` and credits `BalancingAccountNumber`; at a sales rate the amount is excl.
+    VAT and the VAT goes to the VAT account (`None` here). Only the codes this module writes
+    (`None`: the account's own rate; `"none"`: no VAT) are understood."""
+
+    def rate(account: int | None, code: str | None) -> Decimal:
+        if code is not None and code.lower() != NO_VAT_CODE:
+            raise ValueError(f"VAT code {code!r} is not one this module writes")
+        if account is None or code is not None:
+            return _ZERO
+        return rate_of_account(account)
+
+    account_rate = rate(line.account_number, line.account_vat_code)
+    balancing_rate = rate(line.balancing_account_number, line.balancing_account_vat_code)
+    if account_rate and balancing_rate:
+        raise ValueError("only one side of a voucher line may carry VAT")
+    vat = line_vat(line.amount, account_rate or balancing_rate)
+    incl = line.amount + vat
+    if account_rate:
+        return [
+            (line.account_number, line.amount),
+            (line.balancing_account_number, -incl),
+            (None, vat),
+        ]
+    postings: list[tuple[int | None, Decimal]] = [
+        (line.account_number, incl),
+        (line.balancing_account_number, -line.amount),
+    ]
+    if vat:
+        postings.append((None, -vat))
+    return postings
