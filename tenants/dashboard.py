@@ -461,6 +461,7 @@ class DocumentDetail:
     order_number: str
     order_external_id: str
     order_total: Decimal
+    shop_invoice_number: str | None  # the shop's own invoice, which a voucher carries
     parent: Related | None
     children: list[Related]
     timeline: list[TimelineEvent]  # oldest first
@@ -498,7 +499,7 @@ async def document_detail(
                d.settlement_account, d.file_guid, d.file_name,
                d.payload ->> 'method' AS payment_method, d.parent_id,
                o.number AS order_number, o.external_id AS order_external_id,
-               o.total AS order_total
+               o.total AS order_total, o.payload -> 'invoice' ->> 'number' AS shop_invoice_number
         FROM documents d JOIN orders o ON o.id = d.order_id AND o.shop_id = d.shop_id
         WHERE d.shop_id = $1 AND d.id = $2
         """,

@@ -25,6 +25,16 @@ ADMIN_PASSWORD: Final = "admin-demo-password"
 OWNER_EMAIL: Final = "owner@example.com"
 OWNER_PASSWORD: Final = "owner-demo-password"
 SHOP_NAMES: Final = ("Sokkeriet", "Strikkeriet")
+# Each demo shop shows one way of settling with Dinero (the sandbox's standard chart's
+# accounts): Sokkeriet's orders become invoices with the customer's payment registered on
+# them; Strikkeriet sends its own invoices, so its orders are booked as vouchers carrying
+# that invoice's PDF, against the bank (paid) or the debtors account (unpaid).
+_DEPOSIT_ACCOUNTS: Final = {"default": 55000, "card": 55010, "mobilepay": 55020}
+DEMO_SETTINGS: Final[dict[str, dict[str, object]]] = {
+    "Sokkeriet": {"document_kind": "invoice", "register_payments": True},
+    "Strikkeriet": {"document_kind": "voucher", "register_payments": False},
+}
+RECEIVABLE_ACCOUNT: Final = 5800
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,16 @@ async def seed(pool: Pool, vault: Vault) -> list[DemoShop]:
             )
             if shop_id is None:
                 shop, secret = await shops.create_shop(conn, vault, name=name, owner_id=owner.id)
+                settings = DEMO_SETTINGS[name]
+                await conn.execute(
+                    "UPDATE shops SET document_kind = $2, register_payments = $3, "
+                    "payment_accounts = $4, receivable_account = $5 WHERE id = $1",
+                    shop.id,
+                    settings["document_kind"],
+                    settings["register_payments"],
+                    _DEPOSIT_ACCOUNTS,
+                    RECEIVABLE_ACCOUNT,
+                )
                 demo.append(DemoShop(shop.id, name, secret))
             else:
                 stored = await shops.ingest_secret(conn, vault, shop_id)

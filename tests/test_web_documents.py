@@ -332,6 +332,15 @@ async def test_a_voucher_shows_its_attachment_and_the_voucher_reversing_it(
     assert "Voucher number in Dinero" in page and 'data-fact="number">42<' in page
     assert "dg-inv-1001.pdf" in page and "f1c2-file-guid" in page
     assert 'data-fact="settlement-account">5800<' in page
+    assert 'data-fact="shop-invoice"' not in page  # this order brought no invoice of its own
+    await pool.execute(
+        "UPDATE orders SET payload = payload || "
+        """'{"invoice": {"number": "F-2001", "pdf_url": "https://shop.example/F-2001.pdf"}}' """
+        "WHERE id = $1",
+        order,
+    )
+    page = (await client.get(f"/shops/{shop.id}/documents/{voucher}")).text
+    assert 'data-fact="shop-invoice">F-2001<' in page
     assert f'href="/shops/{shop.id}/documents/{reversing}"' in page  # followed by
     assert "data-paid" not in page  # a voucher has no payment status
 

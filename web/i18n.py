@@ -702,4 +702,7 @@ _DANISH: Final[dict[str, str]] = {
     "Settles": "Betaler",
     "Reverses": "Tilbagefører",
     "Document type changed": "Dokumenttype ændret",
+    "Payment status from Dinero": "Betalingsstatus fra Dinero",
+    "The shop's invoice": "Butikkens faktura",
+    "Total differs in Dinero": "Beløbet afviger i Dinero",
 }
