@@ -55,6 +55,11 @@ DEFAULT_ACCOUNT: Final = "default"
 # (Dinero's clock, not ours), when a document still unpaid in the listing is read on its own,
 # and how many of those reads one run makes per organisation.
 CONFIRM_EVERY: Final = 10  # seconds
+# An organisation is asked once its oldest unconfirmed payment has waited this long, and then
+# no more often: one listing then covers every payment registered meanwhile, so a busy
+# organisation pays a small fraction of a call per payment, not one call every run. A
+# payment's `next_attempt_at`, unused once it is posted, says when it was last asked about.
+CONFIRM_AFTER: Final = timedelta(seconds=60)
 CONFIRM_OVERLAP: Final = timedelta(minutes=5)
 FALLBACK_AFTER: Final = timedelta(minutes=10)
 FALLBACK_PER_RUN: Final = 3
@@ -257,6 +262,7 @@ class _Registered:
     parent_kind: str
     parent_guid: UUID
     posted_at: datetime
+    asked_at: datetime  # when the payment was registered, or Dinero last asked about it
 
 
 class _Skip(Exception):
@@ -276,6 +282,8 @@ async def confirm_payments(poster: Poster, *, now: datetime) -> dict[str, int]:
         by_organization.setdefault(payment.organization_id, []).append(payment)
     counts = {"organizations": 0, "confirmed": 0, "partly_paid": 0, "skipped": 0}
     for payments in by_organization.values():
+        if min(p.asked_at for p in payments) > now - CONFIRM_AFTER:
+            continue  # asked about recently: let more payments gather
         try:
             confirmed, partly = await _confirm_organization(poster, payments, now=now)
         except _Skip:
@@ -321,6 +329,13 @@ async def _confirm_organization(
             poster,
             [(p.id, statuses[p.parent_guid]) for p in payments if p.parent_guid in statuses],
             now=now,
+        )
+        await poster.pool.execute(
+            "UPDATE documents SET next_attempt_at = $2 WHERE id = ANY($1::bigint[]) "
+            "AND dinero_status = $3",
+            [p.id for p in payments if p.parent_guid not in statuses],
+            now,
+            REGISTERED,
         )
         overdue = [
             p
@@ -375,7 +390,8 @@ async def _registered_payments(poster: Poster, *, limit: int) -> list[_Registere
     rows = await poster.pool.fetch(
         """
         SELECT d.id, d.organization_id, c.id AS connection_id, p.kind AS parent_kind,
-               p.dinero_guid AS parent_guid, d.posted_at
+               p.dinero_guid AS parent_guid, d.posted_at,
+               greatest(d.posted_at, d.next_attempt_at) AS asked_at
         FROM documents d
         JOIN documents p ON p.id = d.parent_id AND p.shop_id = d.shop_id
         JOIN shops s ON s.id = d.shop_id

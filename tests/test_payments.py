@@ -537,6 +537,11 @@ async def test_a_booked_and_paid_invoice_costs_three_calls_or_four_for_a_new_cus
 # --- Dinero's payment status --------------------------------------------------------------------
 
 
+def after_a_while() -> datetime:
+    """When payments registered just now are due to be asked about."""
+    return datetime.now(UTC) + payments.CONFIRM_AFTER
+
+
 async def test_the_confirmation_stores_dineros_status_once_it_says_paid(
     pool: Pool,
     vault: Vault,
@@ -553,8 +558,11 @@ async def test_the_confirmation_stores_dineros_status_once_it_says_paid(
     await ingest(pool, shop, refund)
     await post_all(poster, pool, shop.id)
     calls.clear()
+    # Right after posting nothing is asked: payments gather for one listing.
+    early = await payments.confirm_payments(poster, now=datetime.now(UTC))
+    assert early["organizations"] == 0 and calls == []
 
-    counts = await payments.confirm_payments(poster, now=datetime.now(UTC))
+    counts = await payments.confirm_payments(poster, now=after_a_while())
 
     assert counts == {"organizations": 1, "confirmed": 3, "partly_paid": 0, "skipped": 0}
     # One listing per kind of document paid, whatever the number of payments.
@@ -562,7 +570,7 @@ async def test_the_confirmation_stores_dineros_status_once_it_says_paid(
     statuses = [p["dinero_status"] for p in await documents_of(pool, shop.id, "payment")]
     assert statuses == ["Paid", "Paid", "Paid"]
     calls.clear()
-    again = await payments.confirm_payments(poster, now=datetime.now(UTC))
+    again = await payments.confirm_payments(poster, now=after_a_while())
     assert again["confirmed"] == 0
     assert calls == []  # nothing left to ask about
 
@@ -580,10 +588,15 @@ async def test_a_partly_paid_invoice_is_read_on_its_own_after_a_while(
     await post_all(poster, pool, shop.id)
     [payment] = await documents_of(pool, shop.id, "payment")
 
-    soon = await payments.confirm_payments(poster, now=datetime.now(UTC))
+    calls.clear()
+    soon = await payments.confirm_payments(poster, now=after_a_while())
     assert (soon["confirmed"], soon["partly_paid"]) == (0, 0)
     assert (await row(pool, payment["id"]))["dinero_status"] == "Registered"
+    assert shapes(calls) == ["GET invoices"]
     calls.clear()
+    # Still unpaid, but just asked about: not asked again at every run.
+    assert (await payments.confirm_payments(poster, now=after_a_while()))["organizations"] == 0
+    assert calls == []
 
     later = datetime.now(UTC) + payments.FALLBACK_AFTER + timedelta(seconds=1)
     counts = await payments.confirm_payments(poster, now=later)
@@ -618,7 +631,7 @@ async def test_the_confirmation_leaves_an_organisation_alone_while_its_budget_is
         return payments.CONFIRM_RESERVE - 1
 
     monkeypatch.setattr(poster.budget, "free_slots", busy)
-    counts = await payments.confirm_payments(poster, now=datetime.now(UTC))
+    counts = await payments.confirm_payments(poster, now=after_a_while())
 
     assert counts["skipped"] == 1
     assert calls == []
@@ -639,7 +652,7 @@ async def test_the_confirmation_is_a_unique_cron_job_of_the_worker(
     await ingest(pool, shop, paid())
     await post_all(poster, pool, shop.id)
 
-    counts = await job.coroutine({"poster": poster, "redis": redis})
+    counts = await job.coroutine({"poster": poster, "redis": redis}, now=after_a_while())
 
     assert counts["confirmed"] == 1
     [payment] = await documents_of(pool, shop.id, "payment")
