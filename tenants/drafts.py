@@ -49,6 +49,9 @@ class CannotPost(Exception):
         self.code = code
 
 
+DEFAULT_ACCOUNT: Final = "default"  # payment_accounts' fallback key
+
+
 @dataclass(frozen=True)
 class ShopSettings:
     name: str
@@ -62,6 +65,14 @@ class ShopSettings:
     register_payments: bool = False
     payment_accounts: dict[str, object] = field(default_factory=dict)
     receivable_account: int | None = None
+
+    def deposit_account(self, method: str | None) -> int | None:
+        """Where a payment by `method` goes: the account chosen for the method, else the
+        default one; None when neither is chosen (or what is stored is no account)."""
+        chosen = self.payment_accounts.get(method) if method else None
+        if chosen is None:
+            chosen = self.payment_accounts.get(DEFAULT_ACCOUNT)
+        return _account_number(chosen)
 
 
 async def shop_settings(pool: Pool, shop_id: UUID) -> ShopSettings:
@@ -164,8 +175,6 @@ async def _refund(pool: Pool, document: Document) -> dict[str, Any]:
 
 # --- vouchers --------------------------------------------------------------------------------
 
-DEFAULT_ACCOUNT: Final = "default"  # payment_accounts' fallback key
-
 
 @dataclass(frozen=True)
 class PdfSource:
@@ -259,10 +268,7 @@ def settlement_account(shop: ShopSettings, method: str | None, *, paid: bool) ->
                 "settings",
             )
         return shop.receivable_account
-    chosen = shop.payment_accounts.get(method) if method else None
-    if chosen is None:
-        chosen = shop.payment_accounts.get(DEFAULT_ACCOUNT)
-    number = _account_number(chosen)
+    number = shop.deposit_account(method)
     if number is None:
         for_method = f" for {method.replace('_', ' ')} payments" if method else ""
         raise CannotPost(

@@ -49,7 +49,6 @@ SWITCHED_OFF: Final = (
     "Registering payments is switched off in the shop's settings, so this payment is not "
     "registered in Dinero"
 )
-DEFAULT_ACCOUNT: Final = "default"
 
 # Confirmation: how often, how far back the listing looks past the oldest registered payment
 # (Dinero's clock, not ours), when a document still unpaid in the listing is read on its own,
@@ -220,33 +219,15 @@ class PaymentAttempt(Attempt):
 def deposit_account(shop: ShopSettings, method: object) -> int:
     """Where the money goes: the account chosen for the payment method, else the shop's
     default one. None chosen is the owner's to fix, in the shop's settings."""
-    accounts = shop.payment_accounts
-    chosen = accounts.get(method) if isinstance(method, str) else None
-    if chosen is None:
-        chosen = accounts.get(DEFAULT_ACCOUNT)
-    if chosen is None:
+    number = shop.deposit_account(method if isinstance(method, str) else None)
+    if number is None:
         for_method = f" for {method} payments" if isinstance(method, str) else ""
         raise CannotPost(
             f"Choose the deposit account payments go to{for_method} (or a default one) in "
             "the shop's settings, then retry this payment",
             "settings",
         )
-    number = _account_number(chosen)
-    if number is None:
-        raise CannotPost(
-            f"The deposit account {chosen!r} in the shop's settings is not an account number",
-            "settings",
-        )
     return number
-
-
-def _account_number(value: object) -> int | None:
-    """An account number as the settings store it (a number, or digits as text)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value if 0 < value < 2**31 else None
 
 
 # --- confirming Dinero's payment status ----------------------------------------------------------
