@@ -54,6 +54,7 @@ from gateway.accounting import (
     full_credit_for,
     invoice_for,
     invoice_text,
+    vat_treatment,
 )
 from gateway.dinero.models import Language, ManualVoucherCreate, ManualVoucherLine
 from gateway.orders import Order, Refund, round_half_up
@@ -65,7 +66,7 @@ MAX_DESCRIPTION: Final = 250
 _ZERO: Final = Decimal("0.00")
 _OERE: Final = Decimal("0.01")
 
-VoucherKind = Literal["sale", "refund", "cancellation"]
+VoucherKind = Literal["sale", "refund", "cancellation", "payment"]
 
 
 class CannotMatchVoucher(AccountingError):
@@ -92,6 +93,7 @@ class _Words:
     order: str
     refund: str
     cancellation: str
+    payment: str
     rounding: str
 
 
@@ -101,6 +103,7 @@ _WORDS: Final[dict[Language, _Words]] = {
         order="Ordre {number}",
         refund="Refusion {refund} af {document}",
         cancellation="Annullering af {document}",
+        payment="Betaling af {document}",
         rounding="Øreafrunding",
     ),
     "en-GB": _Words(
@@ -108,6 +111,7 @@ _WORDS: Final[dict[Language, _Words]] = {
         order="Order {number}",
         refund="Refund {refund} of {document}",
         cancellation="Cancellation of {document}",
+        payment="Payment of {document}",
         rounding="Rounding",
     ),
 }
@@ -150,7 +154,7 @@ class VoucherDraft:
 
     @property
     def reversing(self) -> bool:
-        return self.kind != "sale"
+        return self.kind in ("refund", "cancellation")
 
     def create(self, *, file_guid: str | None, external_reference: str) -> ManualVoucherCreate:
         return ManualVoucherCreate(
@@ -273,6 +277,48 @@ def cancellation_voucher(
         words=words,
         date=date,
         description=_describe(head, order, shop_name, text_template),
+    )
+
+
+def payment_voucher(
+    order: Order,
+    *,
+    amount: Decimal,
+    deposit_account: int,
+    receivable_account: int,
+    shop_name: str,
+    text_template: str,
+    language: Language,
+    date: dt.date,
+) -> VoucherDraft:
+    """The customer's payment of an order whose voucher was booked against the receivable
+    account while it was unpaid: the deposit account debited, the receivable credited, no
+    VAT on either side (the sale's VAT was booked with the sale)."""
+    _check_currency(order)
+    if amount <= 0:
+        raise AccountingError("a payment of nothing has nothing to book")
+    words = _WORDS[language]
+    head = words.payment.format(document=_document_words(words, order))
+    description = _describe(head, order, shop_name, text_template)
+    line = ManualVoucherLine(
+        amount=amount,
+        account_number=deposit_account,
+        balancing_account_number=receivable_account,
+        description=description,
+        account_vat_code=NO_VAT_CODE,
+        balancing_account_vat_code=NO_VAT_CODE,
+    )
+    return VoucherDraft(
+        kind="payment",
+        treatment=vat_treatment(order.customer),
+        date=date,
+        settlement_account=deposit_account,
+        amounts=(),
+        lines=(line,),
+        total=amount,
+        vat=_ZERO,
+        rounding=_ZERO,
+        description=description,
     )
 
 

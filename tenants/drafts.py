@@ -34,6 +34,7 @@ from gateway.voucher_lines import (
     NotDkk,
     VoucherDraft,
     cancellation_voucher,
+    payment_voucher,
     refund_voucher,
     sale_voucher,
 )
@@ -228,6 +229,17 @@ async def voucher_for(
             method = order.payment.method if order.payment else None
             account = settlement_account(shop, method, paid=row["paid_at"] is not None)
             voucher = sale_voucher(order, settlement_account=account, **common)
+        elif document.payload.get("settlement"):
+            voucher = payment_voucher(
+                order,
+                amount=document.amount,
+                deposit_account=settlement_account(shop, _method(document), paid=True),
+                receivable_account=await _parent_settlement_account(pool, document),
+                shop_name=shop.name,
+                text_template=shop.invoice_text,
+                language=shop.language,
+                date=copenhagen_date(row["paid_at"] or now),
+            )
         elif document.payload.get("full"):
             method = order.payment.method if order.payment else None
             account = settlement_account(shop, method, paid=row["paid_at"] is not None)
@@ -254,6 +266,23 @@ async def voucher_for(
     except InvalidEvent as exc:
         raise CannotPost(f"The stored order is not valid: {exc}", "invalid_order") from exc
     return VoucherPlan(order, voucher, _pdf_source(order, shop, voucher, refund))
+
+
+def _method(document: Document) -> str | None:
+    method = document.payload.get("method")
+    return method if isinstance(method, str) else None
+
+
+async def _parent_settlement_account(pool: Pool, document: Document) -> int:
+    """The account the order's voucher was balanced against: what a payment clears."""
+    account: int | None = await pool.fetchval(
+        "SELECT settlement_account FROM documents WHERE id = $1 AND shop_id = $2",
+        document.parent_id,
+        document.shop_id,
+    )
+    if account is None:
+        raise CannotPost("The order's voucher names no account to clear", "no_parent")
+    return account
 
 
 def settlement_account(shop: ShopSettings, method: str | None, *, paid: bool) -> int:
@@ -306,10 +335,11 @@ def _remaining(document: Document) -> Decimal:
 def _pdf_source(
     order: Order, shop: ShopSettings, voucher: VoucherDraft, refund: Refund | None
 ) -> PdfSource:
-    """The shop's own invoice for the sale; for a reversal, and for an order that brought no
-    PDF, a receipt rendered here (the shop's invoice is not the document of a refund)."""
+    """The shop's own invoice for the sale; for a reversal or a payment, and for an order
+    that brought no PDF, a receipt rendered here (the shop's invoice is not the document of
+    a refund)."""
     invoice = order.invoice
-    if not voucher.reversing and invoice is not None:
+    if voucher.kind == "sale" and invoice is not None:
         if invoice.pdf_url is not None:
             return PdfSource(url=invoice.pdf_url)
         if invoice.pdf_base64 is not None:

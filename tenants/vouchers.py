@@ -46,9 +46,9 @@ from gateway.pdf import (
     decode_pdf_base64,
     fetch_pdf,
 )
-from tenants import drafts
+from tenants import drafts, outbox
 from tenants.attempt import Attempt, Defer, Outcome, Park, Result
-from tenants.drafts import CannotPost, VoucherPlan
+from tenants.drafts import CannotPost, ShopSettings, VoucherPlan
 from tenants.outbox import Document
 
 PDF_TYPE: Final = "application/pdf"
@@ -92,6 +92,20 @@ def upload_name(document: Document) -> str:
     return f"{reference}.pdf"
 
 
+def _owes_settlement(document: Document, parent: Document, shop: ShopSettings) -> bool:
+    """A payment voucher (`payload.settlement`, made when a voucher-mode order is paid after
+    its voucher was begun) moves the money from the receivable account to the deposit
+    account, but only if the order's voucher was in fact balanced against the receivable:
+    a worker that reached it after the payment arrived balanced it against the deposit
+    account already. Other vouchers (reversals) are always owed."""
+    if not document.payload.get("settlement"):
+        return True
+    return (
+        parent.settlement_account is not None
+        and parent.settlement_account == shop.receivable_account
+    )
+
+
 class VoucherAttempt(Attempt):
     async def run(self) -> Result:
         doc = self.doc
@@ -102,6 +116,15 @@ class VoucherAttempt(Attempt):
         organization_id = self.organisation(shop.organization_id, parent)
         plan: VoucherPlan | None = None
         if self.doc.dinero_guid is None:  # still to be created: needs the lines and the PDF
+            if parent is not None and not _owes_settlement(self.doc, parent, shop):
+                await outbox.cancelled(
+                    self.p.pool,
+                    self.doc,
+                    now=self.now,
+                    message="The order's voucher was booked against the deposit account "
+                    "already (the order was paid by then): no payment to move",
+                )
+                return Result(Outcome.CANCELLED)
             plan = await drafts.voucher_for(self.p.pool, self.doc, shop, now=self.now)
         self.open_session(shop, organization_id)
         if plan is None:

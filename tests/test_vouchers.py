@@ -257,6 +257,77 @@ async def test_an_unpaid_order_is_balanced_against_the_receivable_account(
     assert (await row(pool, document_id))["settlement_account"] == RECEIVABLE
 
 
+async def payment_voucher_of(pool: Pool, shop_id: UUID, order_id: int, sale: int) -> int:
+    """The document ingest makes when a voucher-mode order is paid after its voucher."""
+    return await make_document(
+        pool,
+        shop_id,
+        order_id,
+        kind="voucher",
+        seq=1,
+        source_ref="payment",
+        parent_id=sale,
+        state="waiting",
+        payload={"settlement": True, "method": "card"},
+        amount=Decimal("128.99"),
+    )
+
+
+async def test_a_payment_after_the_voucher_moves_the_money_off_the_receivable_account(
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    http: httpx.AsyncClient,
+    sandbox_server: LiveSandbox,
+    poster: Poster,
+) -> None:
+    shop_id = await voucher_shop(pool, vault, sandbox_server, visma)
+    order_id = await make_order(pool, shop_id, voucher_order())
+    sale = await make_document(pool, shop_id, order_id, kind="voucher")
+    await pool.execute("UPDATE orders SET paid_at = NULL")
+    assert (await post(poster, sale)).outcome is Outcome.POSTED  # against the receivable
+    await pool.execute("UPDATE orders SET paid_at = now()")  # then the customer pays
+    payment = await payment_voucher_of(pool, shop_id, order_id, sale)
+    await pool.execute("UPDATE documents SET state = 'queued' WHERE id = $1", payment)
+
+    assert (await post(poster, payment)).outcome is Outcome.POSTED
+
+    first, second = await stored(http, sandbox_server, "vouchers")
+    assert second["Status"] == "Booked" and second["FileName"]
+    assert postings(second) == {CLEARING: Decimal("128.99"), RECEIVABLE: Decimal("-128.99")}
+    together = postings(first)
+    for account, amount in postings(second).items():
+        together[account] = together.get(account, Decimal(0)) + amount
+    assert together[RECEIVABLE] == 0 and together[CLEARING] == Decimal("128.99")
+    assert (await row(pool, payment))["settlement_account"] == CLEARING
+
+
+async def test_no_payment_voucher_when_the_voucher_was_booked_against_the_bank(
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    http: httpx.AsyncClient,
+    sandbox_server: LiveSandbox,
+    poster: Poster,
+) -> None:
+    shop_id = await voucher_shop(pool, vault, sandbox_server, visma)
+    order_id = await make_order(pool, shop_id, voucher_order())
+    sale = await make_document(pool, shop_id, order_id, kind="voucher")
+    # The payment arrived before a worker reached the voucher: it went to the card account.
+    payment = await payment_voucher_of(pool, shop_id, order_id, sale)
+    released = await post(poster, sale)
+    assert [r.id for r in released.released] == [payment]
+
+    assert (await post(poster, payment)).outcome is Outcome.CANCELLED
+
+    assert len(await stored(http, sandbox_server, "vouchers")) == 1
+    message = await pool.fetchval(
+        "SELECT message FROM events WHERE document_id = $1 AND kind = 'document.cancelled'",
+        payment,
+    )
+    assert "deposit account already" in message
+
+
 async def test_an_unpaid_order_without_a_receivable_account_fails_clearly(
     pool: Pool,
     vault: Vault,
