@@ -7,6 +7,7 @@ defaults are the local ones):
     .venv/bin/python -m bench.ingest                    # 6000 events, httpx, one web process
     .venv/bin/python -m bench.ingest --client raw       # a minimal HTTP/1.1 client instead
     .venv/bin/python -m bench.ingest --processes 2      # two `gateway web` processes
+    .venv/bin/python -m bench.ingest --profile /tmp/web # cProfile each web process (slower)
 
 Targets: ingest ≥ 0.5 × pgbench's tps, and p99 < 50 ms.
 
@@ -25,7 +26,9 @@ Everything shares this machine's CPUs, the load generator included (pgbench's C 
 cheap; httpx is not). So the CPU each part used per event is printed too — web, load
 generator, Postgres, Redis — which says where the time goes whatever the machine. `--client
 raw` swaps httpx for a bare asyncio HTTP/1.1 client to show what the server does when the
-load generator takes less of the machine.
+load generator takes less of the machine. Other work on the machine (another benchmark, a test
+run) takes CPU from all of them: the load average before the run and the CPU used by processes
+that are not ours are printed, so a disturbed run can be told apart.
 """
 
 from __future__ import annotations
@@ -187,18 +190,21 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def web_servers(
-    env: dict[str, str], count: int, log: Path | None = None
+    env: dict[str, str], count: int, log: Path | None = None, profile: Path | None = None
 ) -> Iterator[list[tuple[int, int]]]:
-    """`count` `gateway web` processes; yields their (port, pid)."""
+    """`count` `gateway web` processes; yields their (port, pid). With `profile`, each runs
+    under cProfile and writes `<profile>.<n>` when it stops (it runs slower then)."""
     gateway = shutil.which("gateway", path=str(Path(sys.executable).parent))
     if gateway is None:
         raise SystemExit("the `gateway` command is not installed in this venv")
     started = []
     with log.open("ab") if log else open(os.devnull, "wb") as output:
         try:
-            for _ in range(count):
+            for n in range(count):
                 port = _free_port()
                 command = [gateway, "web", "--host", "127.0.0.1", "--port", str(port)]
+                if profile is not None:
+                    command = [sys.executable, "-c", _PROFILED, f"{profile}.{n}", *command[1:]]
                 process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
                 started.append((port, process))
             for port, _ in started:
@@ -209,6 +215,24 @@ def web_servers(
                 process.terminate()
             for _, process in started:
                 process.wait(timeout=20)
+
+
+# Runs `gateway <args>` under cProfile. uvicorn re-raises SIGTERM after its graceful shutdown,
+# which would kill the process before cProfile writes: this handler writes it first.
+_PROFILED = """
+import cProfile, signal, sys
+from gateway.cli import main
+out = sys.argv[1]
+profiler = cProfile.Profile()
+def stop(*_):
+    profiler.disable()
+    profiler.dump_stats(out)
+    raise SystemExit(0)
+signal.signal(signal.SIGTERM, stop)
+sys.argv = ["gateway", *sys.argv[2:]]
+profiler.enable()
+main()
+"""
 
 
 def _wait_ready(port: int) -> None:
@@ -341,6 +365,8 @@ def pgbench(database_url: str, seconds: int, concurrency: int) -> tuple[float, d
 
 
 async def main(args: argparse.Namespace) -> None:
+    # Other work on the machine takes CPU from every part: say how busy it was.
+    args.load_before = os.getloadavg()[0]
     server = with_path(
         os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres",
         "/postgres",
@@ -360,7 +386,7 @@ async def main(args: argparse.Namespace) -> None:
             shop_secrets = await make_shops(database_url, Vault(settings.token_keys), shop_count)
             warm_up = events(shop_secrets, WARM_UP, "warm")
             measured = events(shop_secrets, args.events, "run")
-            with web_servers(env, args.processes, args.server_log) as servers:
+            with web_servers(env, args.processes, args.server_log, args.profile) as servers:
                 await post_all(servers, warm_up, args.concurrency, args.client)
                 database = urlsplit(database_url).path.lstrip("/")
                 run = await post_all(servers, measured, args.concurrency, args.client, database)
@@ -413,9 +439,12 @@ def report_ingest(args: argparse.Namespace, run: Run, *, invoices: int, jobs: in
         for name, seconds in run.cpu.items()
         if name != "machine"
     )
+    ours = sum(seconds for name, seconds in run.cpu.items() if name != "machine")
     print(
         f"  CPU per event: {per_event}; machine busy "
-        f"{run.cpu['machine'] / run.seconds:.1f} of {os.cpu_count()} cores"
+        f"{run.cpu['machine'] / run.seconds:.1f} of {os.cpu_count()} cores, of which "
+        f"{max(0.0, run.cpu['machine'] - ours) / run.seconds:.2f} not ours (other processes, "
+        f"kernel); load average before {args.load_before:.2f}"
     )
 
 
@@ -426,6 +455,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=1, help="`gateway web` processes")
     parser.add_argument("--client", choices=("httpx", "raw"), default="httpx")
     parser.add_argument("--server-log", type=Path, help="append the web processes' logs here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="run each web process under cProfile, writing PROFILE.<n> (slows it down)",
+    )
     return parser.parse_args()
 
 
