@@ -18,6 +18,10 @@ into `documents` rows (the pipeline contract, and the settlement issue's additio
   order (a refund of an order not paid yet lowers what is owed: no money goes back). Never
   after that: an owner who switches payments on gets them for what is paid or refunded from
   then on, not a wave of payments for invoices long settled by hand.
+- Voucher mode: an order paid after a worker began on its voucher (which may then have been
+  balanced against the receivable account) gets a payment voucher (`source_ref` "payment",
+  `payload.settlement`) that moves the money to the deposit account; the worker cancels it
+  if the voucher was balanced against the deposit account after all.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ log = logging.getLogger(__name__)
 # Fixed for ever: every document's client_guid is derived from it.
 GATEWAY_NAMESPACE: Final = UUID("6e91237b-42eb-4e6c-84ae-9eba22f012d6")
 CANCEL_REF: Final = "cancel"
+# The source_ref of a voucher-mode order's payment voucher. Like CANCEL_REF, not a refund id.
+SETTLEMENT_REF: Final = "payment"
+RESERVED_REFS: Final = frozenset({CANCEL_REF, SETTLEMENT_REF})
 ORDER_PAYMENT: Final = "order"  # the source_ref of the payment of the order itself
 MAX_REFERENCE: Final = 128
 _KIND_SHORT: Final = {"invoice": "inv", "voucher": "vou", "credit_note": "cn", "payment": "pay"}
@@ -310,8 +317,41 @@ class OrderDocuments:
     def _credits(self, kind: str) -> list[OrderDocument]:
         """The order's credit notes (or reversing vouchers), cancellation's included."""
         return [
-            d for d in self.documents if d.kind == kind and not (kind == "voucher" and d.seq == 0)
+            d
+            for d in self.documents
+            if d.kind == kind
+            and not (kind == "voucher" and (d.seq == 0 or d.source_ref == SETTLEMENT_REF))
         ]
+
+    async def ensure_voucher_settlement(self, order: Order) -> None:
+        """A voucher-mode order paid after a worker began on its voucher: the payment
+        voucher that clears the receivable account (see the module's docstring)."""
+        voucher = self.invoice
+        if not (
+            voucher is not None
+            and voucher.kind == "voucher"
+            and voucher.state != "cancelled"
+            and self.order.newly_paid
+            and not voucher.unstarted
+            and voucher not in self.created
+        ):
+            return
+        if any(d.kind == "voucher" and d.source_ref == SETTLEMENT_REF for d in self.documents):
+            return
+        payment = order.payment
+        payload = _payment_payload(
+            payment.method if payment else None,
+            (payment.paid_at if payment else None) or self.order.paid_at,
+            payment.reference if payment else None,
+        )
+        await self._insert(
+            "voucher",
+            seq=self._next_seq("voucher"),
+            source_ref=SETTLEMENT_REF,
+            parent=voucher,
+            payload={**payload, "settlement": True},
+            amount=payment.amount if payment else self.order.total,
+        )
 
     async def _refunds(self) -> dict[int, asyncpg.Record]:
         """The order's refunds by row id, with what their events said about the money paid

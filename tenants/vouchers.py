@@ -106,6 +106,17 @@ def _owes_settlement(document: Document, parent: Document, shop: ShopSettings) -
     )
 
 
+def _settlement_account_of(voucher: ManualVoucher, *, reversing: bool) -> int | None:
+    """The account a voucher we made is balanced against, as Dinero holds it: every line's
+    money side (`AccountNumber` of a sale or a payment, `BalancingAccountNumber` of a
+    reversal)."""
+    sides = {
+        line.balancing_account_number if reversing else line.account_number
+        for line in voucher.lines
+    }
+    return sides.pop() if len(sides) == 1 else None
+
+
 class VoucherAttempt(Attempt):
     async def run(self) -> Result:
         doc = self.doc
@@ -236,7 +247,14 @@ class VoucherAttempt(Attempt):
     async def _create(self, plan: VoucherPlan, file_guid: str) -> _Voucher:
         doc = self.doc
         org = self.organization_id
-        found = await self._voucher_of_file(file_guid) if doc.uncertain else None
+        account = plan.settlement_account
+        existing = await self._voucher_of_file(file_guid) if doc.uncertain else None
+        found = None
+        if existing is not None:
+            found = _Voucher.read(existing)
+            # The lost create was built from the order as it was then (perhaps unpaid, so
+            # against the receivable account): the row says what the voucher does say.
+            account = _settlement_account_of(existing, reversing=plan.voucher.reversing) or account
         if found is None:
             body = plan.voucher.create(
                 file_guid=file_guid, external_reference=doc.external_reference
@@ -254,12 +272,12 @@ class VoucherAttempt(Attempt):
             dinero_guid=found.guid,
             dinero_timestamp=found.timestamp,
             dinero_status=found.status,
-            settlement_account=plan.settlement_account,
+            settlement_account=account,
             uncertain=False,
         )
         return found
 
-    async def _voucher_of_file(self, file_guid: str) -> _Voucher | None:
+    async def _voucher_of_file(self, file_guid: str) -> ManualVoucher | None:
         """The voucher a lost create made: linked to our file, with our external reference."""
         for stored in await self._recent_files(used=True):
             if stored.file_guid != file_guid:
@@ -270,7 +288,7 @@ class VoucherAttempt(Attempt):
                 except NotFound:
                     continue
                 if voucher.external_reference in (None, self.doc.external_reference):
-                    return _Voucher.read(voucher)
+                    return voucher
         return None
 
     # -- step 3: booking -------------------------------------------------------------------

@@ -16,7 +16,9 @@ balance, and the money side — exactly the order's total — on one settlement 
 payment method's deposit account when the order was paid when the voucher was made, else
 the receivable account; with the shop's own invoice number in every line's text when the
 shop sent one. Each refund (and a cancellation) one reversing voucher crediting that account
-its total. Voucher mode makes no payments and no invoices.
+its total. An order whose voucher was booked against the receivable account and that was
+paid later: one payment voucher moving its total to the payment method's deposit account
+(none, or a cancelled one, otherwise). Voucher mode makes no payments and no invoices.
 
 And nothing in Dinero that no order asked for: no extra invoice, credit note, payment or
 voucher; one contact per customer; gapless number series.
@@ -35,7 +37,12 @@ import asyncpg
 
 from gateway.db import Pool
 from gateway.secret import Secret
-from tenants.order_documents import CANCEL_REF, ORDER_PAYMENT, external_reference
+from tenants.order_documents import (
+    CANCEL_REF,
+    ORDER_PAYMENT,
+    SETTLEMENT_REF,
+    external_reference,
+)
 
 # The sandbox's standard chart: its deposit accounts, and Debitorer (no VAT).
 BANK, CLEARING, MOBILEPAY = 55000, 55010, 55020
@@ -101,6 +108,9 @@ class PlannedOrder:
     paid: bool = True  # an `order.paid` came (a `created` shop's order may be posted unpaid)
     method: str | None = None  # of the order's `payment`; None when its events carry none
     invoice_number: str | None = None  # the shop's own invoice, sent with a PDF
+    # Its `order.paid` is sent a while after `order.created`, so a worker may have booked
+    # its voucher against the receivable account in between (a `created` voucher shop).
+    pays_later: bool = False
     refunds: list[PlannedRefund] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     repeats: set[int] = field(default_factory=set)  # indexes of events delivered twice
@@ -314,6 +324,7 @@ def check_voucher_order(
     shop = order.shop
     where = f"order {order.external_id} of voucher shop {shop.id} ({order.fate})"
     reversals = _by_source(documents, where, "voucher")
+    settlement = reversals.pop(SETTLEMENT_REF, None)
     kinds = {d["kind"] for d in documents}
     assert kinds <= {"voucher"}, f"{where}: {kinds}"  # no invoice, credit note or payment
     found = held.vouchers.get((organization, order.reference), [])
@@ -328,10 +339,21 @@ def check_voucher_order(
         accounts.add(RECEIVABLE)
     check_voucher(found[0], own, order, total=order.total, accounts=accounts, where=where)
     owed["voucher"] += 1
-    if own["settlement_account"] == RECEIVABLE:
-        # Paid later, the order stays owed on the receivable account: voucher mode makes
-        # no payment that would settle it.
-        owed["voucher_receivable_paid_later" if order.paid else "voucher_receivable"] += 1
+    if own["settlement_account"] == RECEIVABLE and order.paid:
+        # Booked while unpaid, paid later: a payment voucher moves the money from the
+        # receivable account to the payment method's deposit account.
+        assert settlement is not None, f"{where}: paid later, but nothing clears 5800"
+        found = held.vouchers.get((organization, settlement["external_reference"]), [])
+        assert len(found) == 1, f"{where}, payment: {len(found)} vouchers"
+        check_payment_voucher(found[0], settlement, shop.deposit_account(order.method), where)
+        owed["voucher"] += 1
+        owed["voucher_receivable_paid_later"] += 1
+    elif settlement is not None:
+        # Paid before a worker made the voucher after all: nothing to move.
+        assert settlement["state"] == "cancelled", f"{where}: {dict(settlement)}"
+        assert not held.vouchers.get((organization, settlement["external_reference"])), where
+    elif own["settlement_account"] == RECEIVABLE:
+        owed["voucher_receivable"] += 1
 
     credits = order.credits()
     assert sorted(reversals) == sorted(credits), where
@@ -344,6 +366,21 @@ def check_voucher_order(
             found[0], row, order, total=total, accounts=accounts, where=f"{where}, {source}"
         )
         owed["voucher"] += 1
+
+
+def check_payment_voucher(
+    voucher: dict[str, Any], row: asyncpg.Record, deposit: int, where: str
+) -> None:
+    """The payment of an order booked against the receivable account: all of it moved to
+    the deposit account, no VAT."""
+    assert voucher["Status"] == "Booked", where
+    assert (row["state"], row["settlement_account"]) == ("posted", deposit), where
+    assert voucher["FileGuid"] and voucher["FileName"] == row["file_name"], where
+    moved: dict[int, Decimal] = defaultdict(Decimal)
+    for line in voucher["Lines"]:
+        for posting in line["Postings"]:
+            moved[posting["AccountNumber"]] += amount(posting["Amount"])
+    assert dict(moved) == {deposit: row["amount"], RECEIVABLE: -row["amount"]}, where
 
 
 def check_voucher(
@@ -370,7 +407,7 @@ def check_voucher(
     ]
     assert sum((a for _, a in postings), Decimal(0)) == 0, f"{where}: {postings}"
     moved = sum((a for number, a in postings if number == account), Decimal(0))
-    assert moved == (-total if row["seq"] else total), f"{where}: {postings}"
+    assert moved == (-total if row["seq"] else total), f"{where}: {total} {dict(row)} {postings}"
     others = {number for number, _ in postings if number != account} & SETTLEMENT_ACCOUNTS
     assert not others, f"{where}: {postings}"
     for line in voucher["Lines"]:

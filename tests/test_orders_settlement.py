@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.db import Pool
+from gateway.orders import InvalidEvent
 from gateway.vault import Vault
 from tenants import orders
 from tests.factories import make_shop
@@ -356,3 +357,68 @@ async def test_cancelling_a_posted_voucher_after_a_refund(pool: Pool, vault: Vau
         Decimal("95.66"),
     )
     assert cancel["payload"] == {"full": True, "remaining": "95.66", "refund_ids": [refund_id]}
+
+
+# --- voucher mode: the payment after the voucher ------------------------------------------------
+
+
+async def test_a_voucher_order_paid_after_its_voucher_gets_a_payment_voucher(
+    pool: Pool, vault: Vault
+) -> None:
+    shop = await settling_shop(pool, vault, trigger="created", document_kind="voucher")
+    unpaid = changes({"order/paid_at": None, "order/payment": None})
+    await record(pool, shop, event("order.created", occurred_at=at(0), **unpaid))
+    [voucher] = await documents(pool, shop)
+    await posted(pool, voucher["id"])  # booked while unpaid: against the receivable account
+
+    paid = await record(
+        pool,
+        shop,
+        event(
+            "order.paid",
+            occurred_at=at(1),
+            **changes({"order/paid_at": None, "order/payment": CARD}),
+        ),
+    )
+
+    _, settlement = await documents(pool, shop)
+    assert (settlement["kind"], settlement["seq"], settlement["source_ref"]) == (
+        "voucher",
+        1,
+        "payment",
+    )
+    assert (settlement["parent_id"], settlement["state"]) == (voucher["id"], "queued")
+    assert settlement["payload"] == {
+        "method": "card",
+        "paid_at": "2026-11-24T09:59:30Z",
+        "reference": "ch_1",
+        "settlement": True,
+    }
+    assert settlement["amount"] == Decimal("128.99")
+    assert paid.enqueue == (settlement["id"],)
+    # One only, and a later cancellation reverses the sale, not the payment voucher.
+    await record(pool, shop, event("order.shipped", occurred_at=at(2), **BY_CARD))
+    await record(pool, shop, event("order.cancelled", occurred_at=at(3), **BY_CARD))
+    rows = await documents(pool, shop)
+    assert [r["source_ref"] for r in rows] == [None, "payment", "cancel"]
+    assert rows[2]["amount"] == Decimal("128.99")
+
+
+async def test_no_payment_voucher_when_no_worker_had_begun_on_the_voucher(
+    pool: Pool, vault: Vault
+) -> None:
+    shop = await settling_shop(pool, vault, trigger="created", document_kind="voucher")
+    unpaid = changes({"order/paid_at": None, "order/payment": None})
+    await record(pool, shop, event("order.created", occurred_at=at(0), **unpaid))
+    await record(pool, shop, event("order.paid", occurred_at=at(1), **BY_CARD))
+    # The worker will find the order paid and balance the voucher against the bank itself.
+    [voucher] = await documents(pool, shop)
+    assert voucher["kind"] == "voucher"
+
+
+async def test_payment_is_a_reserved_refund_id(pool: Pool, vault: Vault) -> None:
+    shop = await settling_shop(pool, vault, document_kind="voucher")
+    await record(pool, shop, event(occurred_at=at(0)))
+    with pytest.raises(InvalidEvent) as refused:
+        await record(pool, shop, refund_event("payment", "33.33", occurred_at=at(1)))
+    assert refused.value.errors[0].pointer == "/refund/id"

@@ -526,6 +526,37 @@ async def test_lost_answers_to_the_upload_and_the_create_make_exactly_one_vouche
     assert (await row(pool, document_id))["dinero_guid"] == UUID(voucher["Guid"])
 
 
+async def test_a_voucher_found_after_a_lost_create_keeps_the_account_it_was_made_with(
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    http: httpx.AsyncClient,
+    sandbox_server: LiveSandbox,
+    poster: Poster,
+) -> None:
+    shop_id = await voucher_shop(pool, vault, sandbox_server, visma)
+    order_id = await make_order(pool, shop_id, voucher_order())
+    sale = await make_document(pool, shop_id, order_id, kind="voucher")
+    await pool.execute("UPDATE orders SET paid_at = NULL")
+    sandbox_server.sandbox.faults = Faults(drop_after_commit_rate=1.0)
+    assert (await post(poster, sale)).outcome is Outcome.DEFERRED  # the upload's answer lost
+    await due_now(pool, sale)
+    # Made against the receivable account (unpaid), but the answer is lost ...
+    assert (await post(poster, sale)).outcome is Outcome.DEFERRED
+    assert (await row(pool, sale))["step"] == "file"
+    sandbox_server.sandbox.faults = Faults()
+    # ... and the customer pays before the next attempt.
+    await pool.execute("UPDATE orders SET paid_at = now()")
+    await due_now(pool, sale)
+
+    assert (await post(poster, sale)).outcome is Outcome.POSTED
+
+    [voucher] = await stored(http, sandbox_server, "vouchers")
+    assert postings(voucher)[RECEIVABLE] == Decimal("128.99")
+    # The row says what Dinero holds, so the payment voucher knows what to clear.
+    assert (await row(pool, sale))["settlement_account"] == RECEIVABLE
+
+
 async def test_a_lost_booking_answer_is_read_back_not_booked_twice(
     pool: Pool,
     vault: Vault,

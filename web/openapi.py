@@ -205,7 +205,10 @@ _SCHEMA_COMPONENTS: Final[dict[str, Any]] = {
         "description": "Needs at least one line or its shipping. Each refund id is credited "
         "once; refunds of an order may not add up to more than its total.",
         "properties": {
-            "id": {**_IDENT, "description": 'Unique within the order; "cancel" is reserved.'},
+            "id": {
+                **_IDENT,
+                "description": 'Unique within the order; "cancel" and "payment" are reserved.',
+            },
             "lines": {"type": ["array", "null"], "items": _ref("Line")},
             "shipping": _nullable(_ref("Shipping")),
             "total": _ref("Money"),
