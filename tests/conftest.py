@@ -26,10 +26,12 @@ from gateway.db import Pool, connect, create_pool
 from gateway.dinero.oauth import VismaConnect
 from gateway.migrate import migrate
 from gateway.queue import create_redis
-from gateway.sandbox.state import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX
+from gateway.ratelimit import BookingLock, RateBudget
+from gateway.sandbox.state import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, Faults
 from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from gateway.vault import Vault
+from tenants.posting import Poster
 from tests.live import LiveSandbox, live_sandbox
 from web.app import create_app
 
@@ -201,3 +203,48 @@ def no_token_in_any_log_line() -> Iterator[None]:
     root.removeHandler(watch)
     root.setLevel(level)
     assert not watch.leaks, "tokens reached the logs:\n" + "\n".join(watch.leaks)
+
+
+# --- posting against the sandbox (tests/test_posting.py, test_payments.py, test_vouchers.py) -
+
+
+Call = tuple[str, str, int | None]
+
+
+@pytest.fixture
+def calls() -> list[Call]:
+    """Every Dinero call the `poster` fixture's attempts make: (method, path, status)."""
+    return []
+
+
+@pytest.fixture
+def poster(
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    http: httpx.AsyncClient,
+    redis: ArqRedis,
+    sandbox_server: LiveSandbox,
+    calls: list[Call],
+) -> Poster:
+    """What a worker posts with, against the sandbox, counting its calls in `calls`; the
+    production PDF policy (`pdf_policy` None)."""
+    return Poster(
+        pool=pool,
+        vault=vault,
+        visma=visma,
+        http=http,
+        budget=RateBudget(redis),
+        bookings=BookingLock(redis),
+        api_url=sandbox_server.url,
+        client_id=SANDBOX_CLIENT_ID,
+        worker_id="test-worker",
+        on_call=lambda method, path, status: calls.append((method, path, status)),
+    )
+
+
+@pytest.fixture
+def no_faults_left(sandbox_server: LiveSandbox) -> Iterator[None]:
+    """The shared sandbox without the faults a test set, for the next test."""
+    yield
+    sandbox_server.sandbox.faults = Faults()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -20,18 +19,17 @@ from arq.connections import ArqRedis
 from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
 from gateway.orders import parse_event
-from gateway.ratelimit import BookingLock, RateBudget
 from gateway.sandbox.entries import CREDIT_NOTE, INVOICE, DocumentKind
 from gateway.sandbox.state import Faults
-from gateway.settings import SANDBOX_CLIENT_ID
 from gateway.vault import Vault
 from tenants import orders, outbox, payments
 from tenants.posting import Outcome, Poster
+from tests.conftest import Call
 from tests.live import LiveSandbox
 from tests.test_connections import connect
 from tests.test_ingest import event, refund_event
 from tests.test_outbox import make_document, make_order, row
-from tests.test_posting import ORG, Call, due_now, post, shapes, stored
+from tests.test_posting import ORG, due_now, post, shapes, stored
 from workers.settings import WorkerSettings
 
 CARD = {
@@ -44,40 +42,7 @@ ACCOUNTS = {"card": 55010, "mobilepay": 55020, "default": 55000}
 UNPAID: dict[str, Any] = {"order/paid_at": None}
 IN_EUROS: dict[str, Any] = {"order/currency": "EUR"}
 
-
-@pytest.fixture
-def calls() -> list[Call]:
-    return []
-
-
-@pytest.fixture
-def poster(
-    pool: Pool,
-    vault: Vault,
-    visma: VismaConnect,
-    http: httpx.AsyncClient,
-    redis: ArqRedis,
-    sandbox_server: LiveSandbox,
-    calls: list[Call],
-) -> Poster:
-    return Poster(
-        pool=pool,
-        vault=vault,
-        visma=visma,
-        http=http,
-        budget=RateBudget(redis),
-        bookings=BookingLock(redis),
-        api_url=sandbox_server.url,
-        client_id=SANDBOX_CLIENT_ID,
-        worker_id="test-worker",
-        on_call=lambda method, path, status: calls.append((method, path, status)),
-    )
-
-
-@pytest.fixture(autouse=True)
-def no_faults_left(sandbox_server: LiveSandbox) -> Iterator[None]:
-    yield
-    sandbox_server.sandbox.faults = Faults()
+pytestmark = pytest.mark.usefixtures("no_faults_left")
 
 
 async def settling_shop(

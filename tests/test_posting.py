@@ -5,7 +5,6 @@ give, lost answers, credit notes and cancellations. Calls are counted with the c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,12 +20,13 @@ from gateway.dinero.client import DineroClient
 from gateway.dinero.models import ContactCreate
 from gateway.dinero.oauth import VismaConnect
 from gateway.orders import parse_order
-from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
+from gateway.ratelimit import BookingLock, BudgetKey
 from gateway.sandbox.state import Faults
 from gateway.settings import SANDBOX_CLIENT_ID
 from gateway.vault import Vault
 from tenants import connections, contacts, outbox
 from tenants.posting import Outcome, Poster, Result, post_document
+from tests.conftest import Call
 from tests.live import LiveSandbox
 from tests.test_connections import connect, refreshes
 from tests.test_outbox import (
@@ -39,42 +39,8 @@ from tests.test_outbox import (
 )
 
 ORG = 1001
-Call = tuple[str, str, int | None]
 
-
-@pytest.fixture
-def calls() -> list[Call]:
-    return []
-
-
-@pytest.fixture
-def poster(
-    pool: Pool,
-    vault: Vault,
-    visma: VismaConnect,
-    http: httpx.AsyncClient,
-    redis: ArqRedis,
-    sandbox_server: LiveSandbox,
-    calls: list[Call],
-) -> Poster:
-    return Poster(
-        pool=pool,
-        vault=vault,
-        visma=visma,
-        http=http,
-        budget=RateBudget(redis),
-        bookings=BookingLock(redis),
-        api_url=sandbox_server.url,
-        client_id=SANDBOX_CLIENT_ID,
-        worker_id="test-worker",
-        on_call=lambda method, path, status: calls.append((method, path, status)),
-    )
-
-
-@pytest.fixture(autouse=True)
-def no_faults_left(sandbox_server: LiveSandbox) -> Iterator[None]:
-    yield
-    sandbox_server.sandbox.faults = Faults()
+pytestmark = pytest.mark.usefixtures("no_faults_left")
 
 
 async def post(poster: Poster, document_id: int, *, now: datetime | None = None) -> Result:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,24 +15,22 @@ from uuid import UUID
 
 import httpx
 import pytest
-from arq.connections import ArqRedis
 
 from gateway.accounting import AccountPlan, invoice_for
 from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
 from gateway.orders import parse_order
 from gateway.pdf import FetchPolicy
-from gateway.ratelimit import BookingLock, RateBudget
 from gateway.sandbox.chart import SALES_VAT_ACCOUNT
 from gateway.sandbox.state import Faults
-from gateway.settings import SANDBOX_CLIENT_ID
 from gateway.vault import Vault
 from tenants.posting import Outcome, Poster
+from tests.conftest import Call
 from tests.live import LiveSandbox, serve
 from tests.test_connections import connect
 from tests.test_outbox import make_document, make_order, make_refund, order_body, refund_body, row
 from tests.test_pdf import PDF, Host, pdf_host_app
-from tests.test_posting import ORG, Call, due_now, post, shapes, stored
+from tests.test_posting import ORG, due_now, post, shapes, stored
 
 BANK, CLEARING, RECEIVABLE = 55000, 55010, 5800
 LOCAL = FetchPolicy(allow_http=True, allow_loopback=True)
@@ -46,40 +44,7 @@ async def pdf_host() -> AsyncIterator[Host]:
         yield host
 
 
-@pytest.fixture
-def calls() -> list[Call]:
-    return []
-
-
-@pytest.fixture
-def poster(
-    pool: Pool,
-    vault: Vault,
-    visma: VismaConnect,
-    http: httpx.AsyncClient,
-    redis: ArqRedis,
-    sandbox_server: LiveSandbox,
-    calls: list[Call],
-) -> Poster:
-    """As in `tests.test_posting`: the production PDF policy (`pdf_policy` None)."""
-    return Poster(
-        pool=pool,
-        vault=vault,
-        visma=visma,
-        http=http,
-        budget=RateBudget(redis),
-        bookings=BookingLock(redis),
-        api_url=sandbox_server.url,
-        client_id=SANDBOX_CLIENT_ID,
-        worker_id="test-worker",
-        on_call=lambda method, path, status: calls.append((method, path, status)),
-    )
-
-
-@pytest.fixture(autouse=True)
-def no_faults_left(sandbox_server: LiveSandbox) -> Iterator[None]:
-    yield
-    sandbox_server.sandbox.faults = Faults()
+pytestmark = pytest.mark.usefixtures("no_faults_left")
 
 
 @pytest.fixture
