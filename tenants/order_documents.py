@@ -164,7 +164,14 @@ class OrderDocuments:
     async def ensure_invoice(self) -> None:
         if self.invoice is not None:
             return
-        kind = "voucher" if self.shop.document_kind == "voucher" else "invoice"
+        # Read again here, in the transaction that holds the order's lock, rather than
+        # trusting what was read before it began: an owner switching invoice <-> voucher
+        # meanwhile converts unstarted documents under the orders' locks, so this one is
+        # either made with the new kind or converted with the rest.
+        document_kind = await self.conn.fetchval(
+            "SELECT document_kind FROM shops WHERE id = $1", self.shop.id
+        )
+        kind = "voucher" if document_kind == "voucher" else "invoice"
         await self._insert(kind, seq=0, source_ref=None, parent=None, payload={})
         self.invoice_created = True
 

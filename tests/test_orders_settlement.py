@@ -422,3 +422,13 @@ async def test_payment_is_a_reserved_refund_id(pool: Pool, vault: Vault) -> None
     with pytest.raises(InvalidEvent) as refused:
         await record(pool, shop, refund_event("payment", "33.33", occurred_at=at(1)))
     assert refused.value.errors[0].pointer == "/refund/id"
+
+
+async def test_the_document_type_is_read_under_the_orders_lock(pool: Pool, vault: Vault) -> None:
+    shop = await settling_shop(pool, vault)  # read as invoice mode, before the transaction
+    await pool.execute("UPDATE shops SET document_kind = 'voucher' WHERE id = $1", shop.id)
+
+    await record(pool, shop, event(occurred_at=at(0)))
+
+    [document] = await documents(pool, shop)
+    assert (document["kind"], document["seq"]) == ("voucher", 0)
