@@ -129,9 +129,11 @@ class Stack:
         invoices: list[dict[str, Any]] = answer.json()
         return invoices
 
-    async def post_order(self, shop_id: UUID, secret: Secret) -> int:
-        """Sends a signed `order.paid` event as the shop would; returns its invoice's id."""
-        body = json.dumps(event()).encode()
+    async def post_order(self, shop_id: UUID, secret: Secret, **changes: Any) -> int:
+        """Sends a signed `order.paid` event as the shop would (DESIGN.md's example, with
+        `changes` as `tests.test_ingest.event` takes them); returns its invoice's (or
+        voucher's) id."""
+        body = json.dumps(event(**changes)).encode()
         answer = await self.http.post(
             f"{self.url}/api/v1/shops/{shop_id}/events",
             content=body,
@@ -141,8 +143,7 @@ class Stack:
             },
         )
         assert answer.status_code == 202, answer.text
-        [document] = answer.json()["documents"]
-        document_id: int = document["id"]
+        document_id: int = answer.json()["documents"][0]["id"]
         return document_id
 
 

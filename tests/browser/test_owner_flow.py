@@ -163,3 +163,36 @@ async def test_the_owner_follows_a_posted_invoice_to_its_page(
     )
     assert stored is not None and stored["register_payments"]
     assert stored["payment_accounts"] == {"default": 55010}
+
+    # The next paid order's invoice gets its payment, on that account.
+    second = {"order/id": "1002", "order/number": "1002"}
+    invoice_id = await stack.post_order(shop.id, secret, **second)
+    payment_id = await pool.fetchval(
+        "SELECT id FROM documents WHERE parent_id = $1 AND kind = 'payment'", invoice_id
+    )
+    await eventually(
+        lambda: document_in_state(pool, payment_id, "posted"),
+        within=POSTS_WITHIN,
+        what="the payment is registered",
+    )
+    await page.goto(f"{stack.url}/shops/{shop.id}/documents/{payment_id}")
+    await expect(page.locator('[data-fact="settlement-account"]')).to_have_text("55010")
+    await expect(page.locator("#document")).to_have_attribute("data-state", "posted")
+    await shoot(page, "payment")
+
+    # Voucher mode: the next order is booked as a voucher carrying a (generated) receipt.
+    await page.goto(f"{stack.url}/shops/{shop.id}/settings")
+    await settings_form.locator('input[name="document_kind"][value="voucher"]').check()
+    await settings_form.get_by_role("button", name="Save settings").click()
+    await page.wait_for_url(f"{stack.url}/shops/{shop.id}/settings?saved=1")
+    third = {"order/id": "1003", "order/number": "1003"}
+    voucher_id = await stack.post_order(shop.id, secret, **third)
+    await eventually(
+        lambda: document_in_state(pool, voucher_id, "posted"),
+        within=POSTS_WITHIN,
+        what="the voucher is booked",
+    )
+    await page.goto(f"{stack.url}/shops/{shop.id}/documents/{voucher_id}")
+    await expect(page.locator('[data-fact="attachment"]')).to_contain_text("-vou-1003.pdf")
+    await expect(page.locator('[data-fact="settlement-account"]')).to_have_text("55010")
+    await shoot(page, "voucher")
