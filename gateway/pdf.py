@@ -194,6 +194,8 @@ async def _checked_address(url: httpx.URL, policy: FetchPolicy, resolve: Resolve
             if exc.errno == socket.EAI_AGAIN:
                 raise PdfUnavailable(f"Could not look up {shown} just now") from None
             raise PdfRefused(f"{shown}: no such host") from None
+        except UnicodeError:  # an empty or over-long label ("a..b"): the IDNA codec says no
+            raise PdfRefused(f"{shown}: not a valid host name") from None
         if not found:
             raise PdfRefused(f"{shown}: no such host")
     addresses = [ipaddress.ip_address(text.split("%", 1)[0]) for text in found]
@@ -222,8 +224,8 @@ def address_problem(address: IpAddress, policy: FetchPolicy = PRODUCTION) -> str
         return "a multicast address"
     if address.is_reserved:
         return "a reserved address"
-    if address.is_private:
-        return "a private address"
+    if address.is_private or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local):
+        return "a private address"  # site-local fec0::/10 is deprecated, but private still
     if not address.is_global:
         return "an address that is not public"
     return None

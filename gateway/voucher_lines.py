@@ -415,10 +415,13 @@ def _line(
     amount: SalesAmount, settlement: int, plan: AccountPlan, description: str, *, reverse: bool
 ) -> ManualVoucherLine:
     code = vat_code(amount.account, plan)
+    # The money side never carries VAT, whatever code the owner's chosen deposit or
+    # receivable account has in the chart: `"none"` says so rather than leaving it to it.
     if reverse == (amount.net < 0):  # money in: the settlement account is debited
         return ManualVoucherLine(
             amount=abs(amount.net),
             account_number=settlement,
+            account_vat_code=NO_VAT_CODE,
             balancing_account_number=amount.account,
             balancing_account_vat_code=code,
             description=description,
@@ -428,6 +431,7 @@ def _line(
         account_number=amount.account,
         account_vat_code=code,
         balancing_account_number=settlement,
+        balancing_account_vat_code=NO_VAT_CODE,
         description=description,
     )
 

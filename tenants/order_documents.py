@@ -67,14 +67,19 @@ def client_guid(
 
 def external_reference(shop_id: UUID, external_id: str, kind: str, *, seq: int) -> str:
     """`dg-<first 12 hex of the shop id>-<kind>-<order id>`, with `-<seq>` for documents
-    an order can have several of (credit notes, payments, reversing vouchers). Dinero allows
+    an order can have several of (credit notes, payments); `vou<seq>` for the vouchers after
+    the order's own (reversals, the payment voucher). Dinero allows
     128 characters; a longer order id is replaced by the first 32 hex digits of its sha256,
     which keeps the reference unique."""
 
     def build(order_part: str) -> str:
+        if kind == "voucher" and seq:
+            # `vou-<order>` is the order's voucher, so its reversals and payment voucher
+            # carry their seq in the kind, not after the order id: `-vou-1001-1` would be
+            # order "1001-1"'s own voucher.
+            return f"dg-{shop_id.hex[:12]}-vou{seq}-{order_part}"
         reference = f"dg-{shop_id.hex[:12]}-{_KIND_SHORT[kind]}-{order_part}"
-        single = kind == "invoice" or (kind == "voucher" and seq == 0)
-        return reference if single else f"{reference}-{seq}"
+        return reference if kind in ("invoice", "voucher") else f"{reference}-{seq}"
 
     reference = build(external_id)
     if len(reference) > MAX_REFERENCE:
@@ -266,7 +271,10 @@ class OrderDocuments:
         newly_paid = self.order.newly_paid
         created = {d.id for d in self.created}
         existing = {d.source_ref for d in self.documents if d.kind == "payment"}
-        if (newly_paid or invoice.id in created) and ORDER_PAYMENT not in existing:
+        # A cancelled order's invoice is credited in full: a payment arriving after the
+        # cancellation is not registered on it (nor paid back on a credit note).
+        owed = (newly_paid or invoice.id in created) and self.order.cancelled_at is None
+        if owed and ORDER_PAYMENT not in existing:
             payment = order.payment
             await self._insert(
                 "payment",
@@ -339,6 +347,7 @@ class OrderDocuments:
             and voucher.kind == "voucher"
             and voucher.state != "cancelled"
             and self.order.newly_paid
+            and self.order.cancelled_at is None
             and not voucher.unstarted
             and voucher not in self.created
         ):

@@ -28,7 +28,13 @@ from uuid import UUID
 
 from gateway.accounting import copenhagen_date
 from gateway.dinero.client import DineroClient
-from gateway.dinero.errors import DineroError, RateLimited, TimestampOutdated
+from gateway.dinero.errors import (
+    DineroError,
+    NotFound,
+    RateLimited,
+    TimestampOutdated,
+    ValidationFailed,
+)
 from gateway.dinero.models import PaymentCreate
 from gateway.dinero.query import eq, query_filter
 from gateway.dinero.readmodels import InvoicePayments, PaymentCreated, SalesDocument
@@ -62,7 +68,7 @@ CONFIRM_AFTER: Final = timedelta(seconds=60)
 CONFIRM_OVERLAP: Final = timedelta(minutes=5)
 FALLBACK_AFTER: Final = timedelta(minutes=10)
 FALLBACK_PER_RUN: Final = 3
-CONFIRM_LIMIT: Final = 5000
+CONFIRM_LIMIT: Final = 1000  # per organisation and run: one listing page's worth
 # Confirming is never urgent: it leaves an organisation alone while posting needs its budget.
 CONFIRM_RESERVE: Final = 10
 _PAID: Final = ("Paid", "OverPaid")
@@ -90,7 +96,12 @@ class PaymentAttempt(Attempt):
             if not shop.register_payments:
                 return await self._switched_off()
         account = deposit_account(shop, doc.payload.get("method"))
-        await self.record(organization_id=organization_id, settlement_account=account)
+        # Written ahead: from here on the payment may be in Dinero, whatever stops this
+        # attempt (a lost answer, or our own database failing after Dinero answered), so
+        # the next attempt reads the payments back before it sends anything.
+        await self.record(
+            organization_id=organization_id, settlement_account=account, uncertain=True
+        )
         timestamp = parent.dinero_timestamp
         if parent.dinero_status in (None, "Draft") or not timestamp:
             timestamp = await self._fresh_timestamp(parent)
@@ -106,10 +117,14 @@ class PaymentAttempt(Attempt):
         if doc.currency != "DKK":
             payment = await self._in_dkk(payment, parent)
         try:
-            answer = await self._register(parent, payment)
-        except TimestampOutdated:
-            fresh = await self._fresh_timestamp(parent)
-            answer = await self._register(parent, replace(payment, timestamp=fresh))
+            try:
+                answer = await self._register(parent, payment)
+            except TimestampOutdated:
+                fresh = await self._fresh_timestamp(parent)
+                answer = await self._register(parent, replace(payment, timestamp=fresh))
+        except ValidationFailed:
+            await self.record(uncertain=False)  # refused: certainly not registered
+            raise
         await self.record(dinero_guid=answer.guid)
         return await self.posted(
             step="paid", number=None, status=REGISTERED, timestamp=answer.timestamp
@@ -324,7 +339,12 @@ async def _confirm_organization(
             if p.parent_guid not in statuses and p.posted_at < now - FALLBACK_AFTER
         ]
         for payment in overdue[:FALLBACK_PER_RUN]:
-            read = await session.call(partial(_payments_on, org=org, payment=payment))
+            try:
+                read = await session.call(partial(_payments_on, org=org, payment=payment))
+            except (NotFound, ValidationFailed) as exc:
+                # About this document only (gone, or refused): the others are still asked.
+                log.info("payments of document %s not read: %s", payment.id, exc)
+                continue
             partly += await _store_read(poster, payment, read, now=now)
     except RateLimited as exc:
         await session.rate_limited(exc.retry_after)
@@ -367,21 +387,29 @@ async def _payments_on(client: DineroClient, *, org: int, payment: _Registered) 
 
 async def _registered_payments(poster: Poster, *, limit: int) -> list[_Registered]:
     """Posted payments still "Registered", of shops whose connection to the payment's
-    organisation is active, oldest first."""
+    organisation is active, oldest first: at most `limit` per organisation, so one
+    organisation's pile (a long backlog, payments Dinero shows partly paid) never crowds
+    the others out of a run."""
     rows = await poster.pool.fetch(
         """
-        SELECT d.id, d.organization_id, c.id AS connection_id, p.kind AS parent_kind,
-               p.dinero_guid AS parent_guid, d.posted_at,
-               greatest(d.posted_at, d.next_attempt_at) AS asked_at
-        FROM documents d
-        JOIN documents p ON p.id = d.parent_id AND p.shop_id = d.shop_id
-        JOIN shops s ON s.id = d.shop_id
-        JOIN dinero_connections c ON c.id = s.connection_id
-            AND c.organization_id = d.organization_id AND c.status = 'active'
-        WHERE d.kind = 'payment' AND d.state = 'posted' AND d.dinero_status = $1
-          AND p.dinero_guid IS NOT NULL
-        ORDER BY d.posted_at
-        LIMIT $2
+        SELECT id, organization_id, connection_id, parent_kind, parent_guid, posted_at,
+               asked_at
+        FROM (
+            SELECT d.id, d.organization_id, c.id AS connection_id, p.kind AS parent_kind,
+                   p.dinero_guid AS parent_guid, d.posted_at,
+                   greatest(d.posted_at, d.next_attempt_at) AS asked_at,
+                   row_number() OVER (PARTITION BY d.organization_id
+                                      ORDER BY d.posted_at) AS place
+            FROM documents d
+            JOIN documents p ON p.id = d.parent_id AND p.shop_id = d.shop_id
+            JOIN shops s ON s.id = d.shop_id
+            JOIN dinero_connections c ON c.id = s.connection_id
+                AND c.organization_id = d.organization_id AND c.status = 'active'
+            WHERE d.kind = 'payment' AND d.state = 'posted' AND d.dinero_status = $1
+              AND p.dinero_guid IS NOT NULL
+        ) AS registered
+        WHERE place <= $2
+        ORDER BY posted_at
         """,
         REGISTERED,
         limit,

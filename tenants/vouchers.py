@@ -84,12 +84,9 @@ class _FileNotReady(Exception):
 
 def upload_name(document: Document) -> str:
     """The attachment's name in Dinero: fixed before the first upload, so a lost upload can
-    be found by it. The external reference is unique per document (a reversing voucher's
-    carries its seq); the seq is added should one ever not."""
-    reference = document.external_reference
-    if document.seq and not reference.endswith(f"-{document.seq}"):
-        reference = f"{reference}-{document.seq}"
-    return f"{reference}.pdf"
+    be found by it; the document's external reference, unique to it (`external_reference`:
+    the order's voucher `…-vou-<order>`, the ones after it `…-vou<seq>-<order>`)."""
+    return f"{document.external_reference}.pdf"
 
 
 def _owes_settlement(document: Document, parent: Document, shop: ShopSettings) -> bool:
@@ -100,21 +97,27 @@ def _owes_settlement(document: Document, parent: Document, shop: ShopSettings) -
     account already. Other vouchers (reversals) are always owed."""
     if not document.payload.get("settlement"):
         return True
-    return (
-        parent.settlement_account is not None
-        and parent.settlement_account == shop.receivable_account
-    )
+    # Judged by what the order's voucher was balanced against, not by today's receivable
+    # setting (the owner may have changed it since): a deposit account means the money
+    # was booked where it went already.
+    deposits = {shop.deposit_account(method) for method in (*shop.payment_accounts, None)}
+    return parent.settlement_account is not None and parent.settlement_account not in deposits
 
 
 def _settlement_account_of(voucher: ManualVoucher, *, reversing: bool) -> int | None:
-    """The account a voucher we made is balanced against, as Dinero holds it: every line's
-    money side (`AccountNumber` of a sale or a payment, `BalancingAccountNumber` of a
-    reversal)."""
-    sides = {
-        line.balancing_account_number if reversing else line.account_number
-        for line in voucher.lines
-    }
-    return sides.pop() if len(sides) == 1 else None
+    """The account a voucher we made is balanced against, as Dinero holds it: the account
+    every line touches; for a voucher whose lines all share both accounts, its money side
+    (`AccountNumber` of a sale or a payment, `BalancingAccountNumber` of a reversal)."""
+    common: set[int | None] | None = None
+    for line in voucher.lines:
+        pair = {line.account_number, line.balancing_account_number}
+        common = pair if common is None else common & pair
+    if common is not None and len(common) == 1:
+        return common.pop()  # the one account every line touches
+    if voucher.lines:  # one line (or all on one sales account): its money side
+        line = voucher.lines[0]
+        return line.balancing_account_number if reversing else line.account_number
+    return None
 
 
 class VoucherAttempt(Attempt):
@@ -259,9 +262,15 @@ class VoucherAttempt(Attempt):
             body = plan.voucher.create(
                 file_guid=file_guid, external_reference=doc.external_reference
             )
+            # Written ahead: from here on the voucher may exist in Dinero, whatever stops
+            # this attempt (a lost answer, or our own database failing after Dinero
+            # answered), so the next attempt looks for it through the file first.
+            if not doc.uncertain:
+                await self.record(uncertain=True)
             try:
                 made = await self.call(lambda c: c.create_manual_voucher(org, body))
             except ValidationFailed as exc:
+                await self.record(uncertain=False)  # refused: certainly not created
                 # DINERO.md: a new file "may take a second to become usable".
                 if any(name.lower() == "fileguid" for name in exc.field_errors):
                     raise _FileNotReady() from exc

@@ -320,7 +320,7 @@ async def test_a_refund_in_voucher_mode_is_a_reversing_voucher(pool: Pool, vault
         )
         assert (reversing["parent_id"], reversing["state"]) == (voucher["id"], "waiting")
         assert reversing["amount"] == Decimal("33.33")
-        assert reversing["external_reference"].endswith(f"-vou-1001-{seq}")
+        assert reversing["external_reference"].endswith(f"-vou{seq}-1001")
     assert first["payload"] == {"refund_id": refund_ids[0]}
     assert voucher["external_reference"].endswith("-vou-1001")
 

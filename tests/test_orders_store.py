@@ -127,6 +127,14 @@ def test_the_canonical_form_reads_back_as_the_same_order_and_refund() -> None:
 # --- documents per the shop's settings -------------------------------------------------------
 
 
+def test_no_voucher_reference_is_another_orders() -> None:
+    shop_id = UUID("01234567-89ab-cdef-0123-456789abcdef")
+    own = orders.external_reference(shop_id, "1001-1", "voucher", seq=0)
+    reversal = orders.external_reference(shop_id, "1001", "voucher", seq=1)
+    assert own != reversal
+    assert reversal == "dg-0123456789ab-vou1-1001"
+
+
 async def test_a_voucher_shop_gets_a_voucher_and_a_draft_shop_draft_documents(
     pool: Pool, vault: Vault
 ) -> None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 from arq.connections import ArqRedis
@@ -658,3 +659,54 @@ async def test_a_cancellation_after_a_partial_refund_credits_and_pays_back_the_r
     assert sorted(paid_back) == [Decimal("33.33"), Decimal("95.66")]
     for note in notes:
         assert remaining(sandbox_server, UUID(note["Guid"]), CREDIT_NOTE) == 0
+
+
+async def test_our_database_failing_after_dinero_answered_does_not_pay_twice(
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    http: httpx.AsyncClient,
+    sandbox_server: LiveSandbox,
+    poster: Poster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shop = await settling_shop(pool, vault, sandbox_server, visma)
+    await ingest(pool, shop, paid(payment=dict(CARD, amount="50.00")))
+    [invoice] = await documents_of(pool, shop.id, "invoice")
+    [payment] = await documents_of(pool, shop.id, "payment")
+    assert (await post(poster, invoice["id"])).outcome is Outcome.POSTED
+    real = outbox.record_step
+    failed: list[int] = []
+
+    async def blip(pool_: Any, document: Any, *, now: Any, **fields: Any) -> Any:
+        if "dinero_guid" in fields and not failed:  # right after Dinero registered it
+            failed.append(document.id)
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+        return await real(pool_, document, now=now, **fields)
+
+    monkeypatch.setattr(outbox, "record_step", blip)
+    assert (await post(poster, payment["id"])).outcome is Outcome.DEFERRED
+    assert (await row(pool, payment["id"]))["uncertain"]
+    await due_now(pool, payment["id"])
+
+    assert (await post(poster, payment["id"])).outcome is Outcome.POSTED
+
+    assert failed == [payment["id"]]
+    [registered] = await stored_payments(http, sandbox_server)
+    assert Decimal(str(registered["Amount"])) == Decimal("50.00")
+
+
+async def test_a_payment_after_the_cancellation_is_not_registered(
+    pool: Pool, vault: Vault, visma: VismaConnect, sandbox_server: LiveSandbox, poster: Poster
+) -> None:
+    shop = await settling_shop(pool, vault, sandbox_server, visma, trigger="created")
+    unpaid = paid(payment=None, **UNPAID)
+    await ingest(pool, shop, dict(unpaid, type="order.created"))
+    await post_all(poster, pool, shop.id)
+    cancelled = dict(unpaid, type="order.cancelled", id="evt-cancel")
+    await ingest(pool, shop, dict(cancelled, occurred_at="2026-11-24T11:00:00Z"))
+    late = dict(paid(), type="order.paid", id="evt-paid", occurred_at="2026-11-24T12:00:00Z")
+
+    await ingest(pool, shop, late)
+
+    assert await documents_of(pool, shop.id, "payment") == []

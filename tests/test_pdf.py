@@ -269,6 +269,12 @@ async def test_only_http_urls_are_fetched(url: str) -> None:
         await fetch_pdf(url, LOCAL)
 
 
+@pytest.mark.parametrize("host", ["a..b.example", "a" * 70 + ".example"])
+async def test_a_host_name_dns_cannot_take_is_refused_not_retried(host: str) -> None:
+    with pytest.raises(PdfRefused, match="not a valid host name"):
+        await fetch_pdf(f"https://{host}/invoice.pdf", PRODUCTION)
+
+
 async def test_messages_never_show_credentials_query_or_path(pdf_host: Host) -> None:
     url = f"http://user:s3cret@127.0.0.1:{port_of(pdf_host)}/tok-abc123/page.html?sig=XYZSIG#frag"
     with pytest.raises(PdfRefused) as refused:
@@ -303,6 +309,7 @@ def test_display_url() -> None:
         ("2002:a00:1::1", "private"),  # 6to4 of 10.0.0.1
         ("64:ff9b::a00:1", "private"),  # NAT64 of 10.0.0.1
         ("fc00::1", "private"),
+        ("fec0::1", "private"),  # site-local, deprecated but not public
         ("169.254.169.254", "link-local"),  # cloud metadata
         ("fe80::1", "link-local"),
         ("224.0.0.1", "multicast"),

@@ -137,7 +137,7 @@ def test_a_sale_debits_the_settlement_account_and_credits_each_sales_account_onc
     # The order discount comes off the goods: 89.99 and 39.00 incl. VAT.
     assert [li.amount for li in voucher.lines] == [Q("71.99"), Q("31.20")]
     assert [li.balancing_account_vat_code for li in voucher.lines] == [None, None]
-    assert [li.account_vat_code for li in voucher.lines] == [None, None]
+    assert [li.account_vat_code for li in voucher.lines] == [NO_VAT_CODE, NO_VAT_CODE]
     postings = check_balanced(voucher, Q("128.99"))
     assert postings[1000] == Q("-71.99") and postings[1350] == Q("-31.20")
     assert voucher.vat == Q("25.80") and voucher.rounding == 0
@@ -258,7 +258,7 @@ def test_a_refund_swaps_the_sides_and_credits_the_settlement_account() -> None:
     assert voucher.kind == "refund" and voucher.reversing
     [reversal] = voucher.lines
     assert (reversal.account_number, reversal.balancing_account_number) == (1000, CLEARING)
-    assert (reversal.account_vat_code, reversal.balancing_account_vat_code) == (None, None)
+    assert (reversal.account_vat_code, reversal.balancing_account_vat_code) == (None, NO_VAT_CODE)
     assert reversal.amount == Q("26.66")  # + 6.67 VAT = 33.33
     assert reversal.description == "Refusion r1 af Faktura F-2026-0042: Sokkeshoppen — order 1001"
     postings = check_balanced(voucher, Q("33.33"))
@@ -407,5 +407,5 @@ def _sales_side(li: ManualVoucherLine) -> tuple[int | None, str | None, str | No
 def _check_codes(lines: Sequence[ManualVoucherLine]) -> None:
     for li in lines:
         sales, code, other = _sales_side(li)
-        assert other is None  # the money side: the settlement account's own (no) VAT
+        assert other == NO_VAT_CODE  # the money side never carries VAT
         assert code == (NO_VAT_CODE if sales in (PLAN.no_vat, PLAN.rounding) else None)

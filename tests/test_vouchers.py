@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 from uuid import UUID
 
 import httpx
@@ -19,12 +20,16 @@ import pytest
 from gateway.accounting import AccountPlan, invoice_for
 from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
+from gateway.dinero.readmodels import ManualVoucher
 from gateway.orders import parse_order
 from gateway.pdf import FetchPolicy
 from gateway.sandbox.chart import SALES_VAT_ACCOUNT
 from gateway.sandbox.state import Faults
 from gateway.vault import Vault
+from tenants.drafts import ShopSettings
+from tenants.outbox import Document
 from tenants.posting import Outcome, Poster
+from tenants.vouchers import _owes_settlement, _settlement_account_of
 from tests.conftest import Call
 from tests.live import LiveSandbox, serve
 from tests.test_connections import connect
@@ -663,3 +668,42 @@ async def test_a_file_dinero_does_not_know_yet_is_tried_again_soon(
     assert (after["state"], after["last_error_code"]) == ("queued", "file_not_ready")
     assert shapes(calls) == ["POST vouchers/manuel"]
     assert await stored(http, sandbox_server, "vouchers") == []
+
+
+# --- what the row says a voucher is balanced against -------------------------------------------
+
+
+def _read_voucher(*sides: tuple[int, int]) -> ManualVoucher:
+    lines = [SimpleNamespace(account_number=a, balancing_account_number=b) for a, b in sides]
+    return cast(ManualVoucher, SimpleNamespace(lines=lines))
+
+
+def test_the_account_a_found_voucher_is_balanced_against_is_the_one_every_line_touches() -> None:
+    # A sale with a negative rounding line (its sides swapped) is still on the receivable.
+    sale = _read_voucher((RECEIVABLE, 1000), (RECEIVABLE, 1350), (1050, RECEIVABLE))
+    assert _settlement_account_of(sale, reversing=False) == RECEIVABLE
+    reversal = _read_voucher((1000, CLEARING), (1350, CLEARING))
+    assert _settlement_account_of(reversal, reversing=True) == CLEARING
+    one_line = _read_voucher((1000, CLEARING))
+    assert _settlement_account_of(one_line, reversing=True) == CLEARING
+    assert _settlement_account_of(_read_voucher((RECEIVABLE, 1000)), reversing=False) == RECEIVABLE
+
+
+def test_a_payment_voucher_is_owed_by_what_the_voucher_was_balanced_against() -> None:
+    shop = ShopSettings(
+        name="S",
+        invoice_text="",
+        language="da-DK",
+        account_overrides={},
+        connection_id=None,
+        organization_id=None,
+        payment_accounts={"default": BANK, "card": CLEARING},
+        receivable_account=5830,  # changed by the owner since the voucher was booked
+    )
+    payment = cast(Document, SimpleNamespace(payload={"settlement": True}))
+    on_receivable = cast(Document, SimpleNamespace(settlement_account=RECEIVABLE))
+    on_card = cast(Document, SimpleNamespace(settlement_account=CLEARING))
+    assert _owes_settlement(payment, on_receivable, shop)
+    assert not _owes_settlement(payment, on_card, shop)
+    reversal = cast(Document, SimpleNamespace(payload={"refund_id": 1}))
+    assert _owes_settlement(reversal, on_card, shop)
