@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, TypeVar
+from uuid import UUID
 
 import httpx
 
@@ -85,6 +86,32 @@ class Poster:
     # Where a voucher's PDF may be fetched from; None: the production policy. Tests and
     # `gateway dev` loosen it, to serve a PDF from this machine (`workers.documents`).
     pdf_policy: FetchPolicy | None = None
+
+
+def session_for(
+    poster: Poster,
+    *,
+    connection_id: UUID,
+    organization_id: int,
+    now: datetime,
+    budget_wait: float | None = None,
+) -> DineroSession:
+    """A worker's conversation with one organisation: its call budget, the 401 policy,
+    and the poster's call observer. `budget_wait` defaults to the poster's."""
+    return DineroSession(
+        pool=poster.pool,
+        vault=poster.vault,
+        visma=poster.visma,
+        http=poster.http,
+        api_url=poster.api_url,
+        budget=poster.budget,
+        client_id=poster.client_id,
+        connection_id=connection_id,
+        organization_id=organization_id,
+        now=now,
+        budget_wait=poster.budget_wait if budget_wait is None else budget_wait,
+        on_call=poster.on_call,
+    )
 
 
 class Outcome(StrEnum):
@@ -196,19 +223,8 @@ class Attempt:
         if shop.connection_id is None:
             raise Park("The shop is not connected to Dinero")
         self.organization_id = organization_id
-        self.session = DineroSession(
-            pool=self.p.pool,
-            vault=self.p.vault,
-            visma=self.p.visma,
-            http=self.p.http,
-            api_url=self.p.api_url,
-            budget=self.p.budget,
-            client_id=self.p.client_id,
-            connection_id=shop.connection_id,
-            organization_id=organization_id,
-            now=self.now,
-            budget_wait=self.p.budget_wait,
-            on_call=self.p.on_call,
+        self.session = session_for(
+            self.p, connection_id=shop.connection_id, organization_id=organization_id, now=self.now
         )
 
     def api(self) -> DineroSession:

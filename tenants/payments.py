@@ -41,9 +41,9 @@ from gateway.dinero.readmodels import InvoicePayments, PaymentCreated, SalesDocu
 from gateway.orders import round_half_up
 from gateway.ratelimit import BudgetKey
 from tenants import drafts, outbox
-from tenants.attempt import Attempt, Outcome, Park, Poster, Result
+from tenants.attempt import Attempt, Outcome, Park, Poster, Result, session_for
 from tenants.connections import ConnectionUnusable, RefreshUnavailable
-from tenants.dinero_session import BudgetExhausted, ConnectionRejected, DineroSession
+from tenants.dinero_session import BudgetExhausted, ConnectionRejected
 from tenants.drafts import CannotPost, ShopSettings
 from tenants.order_documents import ORDER_PAYMENT
 from tenants.outbox import Document
@@ -298,19 +298,12 @@ async def _confirm_organization(
     key = BudgetKey(poster.client_id, org)
     if await poster.budget.free_slots(key, within=CONFIRM_EVERY) < CONFIRM_RESERVE:
         raise _Skip()
-    session = DineroSession(
-        pool=poster.pool,
-        vault=poster.vault,
-        visma=poster.visma,
-        http=poster.http,
-        api_url=poster.api_url,
-        budget=poster.budget,
-        client_id=poster.client_id,
+    session = session_for(
+        poster,
         connection_id=payments[0].connection_id,
         organization_id=org,
         now=now,
-        budget_wait=0.0,
-        on_call=poster.on_call,
+        budget_wait=0.0,  # never waits for a slot: posting comes first
     )
     since = min(p.posted_at for p in payments) - CONFIRM_OVERLAP
     statuses: dict[UUID, str] = {}

@@ -18,7 +18,9 @@ from typing import Final, Literal, get_args
 from uuid import UUID
 
 from gateway.db import Connection, Pool
+from gateway.orders import PaymentMethod
 from tenants import orders
+from tenants.drafts import DEFAULT_ACCOUNT
 
 Trigger = Literal["paid", "shipped", "created"]
 TRIGGERS: Final[tuple[Trigger, ...]] = get_args(Trigger)
@@ -29,8 +31,7 @@ LANGUAGES: Final[tuple[InvoiceLanguage, ...]] = get_args(InvoiceLanguage)
 DocumentKind = Literal["invoice", "voucher"]
 DOCUMENT_KINDS: Final[tuple[DocumentKind, ...]] = get_args(DocumentKind)
 # The payment methods of the ingest API (`order.payment.method`), and the fallback's key.
-PAYMENT_METHODS: Final = ("card", "mobilepay", "bank_transfer", "invoice", "other")
-DEFAULT_ACCOUNT: Final = "default"
+PAYMENT_METHODS: Final[tuple[PaymentMethod, ...]] = get_args(PaymentMethod)
 # Triggers under which an order can be posted before it is paid: in voucher mode its
 # voucher is then balanced against the receivable account.
 UNPAID_TRIGGERS: Final[frozenset[str]] = frozenset({"created", "shipped"})

@@ -25,54 +25,12 @@ from gateway.orders import (
     parse_order,
     parse_refund,
 )
+from web.openapi import EXAMPLE_EVENT
 
 
 def body(**changes: Any) -> dict[str, Any]:
     """DESIGN.md's example event; `changes` maps a slash path to a new value (None deletes)."""
-    event: dict[str, Any] = {
-        "id": "evt_01",
-        "type": "order.paid",
-        "occurred_at": "2026-11-24T10:00:00Z",
-        "order": {
-            "id": "1001",
-            "number": "1001",
-            "created_at": "2026-11-24T09:58:00Z",
-            "currency": "DKK",
-            "prices_include_vat": True,
-            "customer": {
-                "name": "Karen Kunde",
-                "email": "karen@example.dk",
-                "phone": "+4512345678",
-                "company": None,
-                "vat_number": None,
-                "ean": None,
-                "address": {
-                    "street": "Vestergade 1",
-                    "zip": "8000",
-                    "city": "Aarhus C",
-                    "country": "DK",
-                },
-            },
-            "lines": [
-                {
-                    "sku": "SOCK-1",
-                    "name": "Sokker",
-                    "quantity": "3",
-                    "unit_price": "33.33",
-                    "vat_rate": "0.25",
-                    "discount": "0.00",
-                    "kind": "goods",
-                }
-            ],
-            "shipping": {"name": "GLS pakkeshop", "price": "39.00", "vat_rate": "0.25"},
-            "fees": [],
-            "discounts": [{"name": "JUL10", "amount": "10.00"}],
-            "total": "128.99",
-            "paid_at": "2026-11-24T09:59:00Z",
-            "shipped_at": None,
-        },
-        "refund": None,
-    }
+    event: dict[str, Any] = copy.deepcopy(EXAMPLE_EVENT)
     for path, value in changes.items():
         *parents, last = path.split("/")
         target: Any = event

@@ -20,42 +20,12 @@ from gateway.vault import Vault
 from tenants import outbox
 from tenants.outbox import Document, LeaseLost
 from tests.factories import make_shop
+from web.openapi import EXAMPLE_EVENT
 
 LEASE = timedelta(minutes=3)
 
-ORDER: dict[str, Any] = {
-    "id": "1001",
-    "number": "1001",
-    "created_at": "2026-11-24T09:58:00Z",
-    "currency": "DKK",
-    "prices_include_vat": True,
-    "customer": {
-        "name": "Karen Kunde",
-        "email": "karen@example.dk",
-        "phone": "+4512345678",
-        "company": None,
-        "vat_number": None,
-        "ean": None,
-        "address": {"street": "Vestergade 1", "zip": "8000", "city": "Aarhus C", "country": "DK"},
-    },
-    "lines": [
-        {
-            "sku": "SOCK-1",
-            "name": "Sokker",
-            "quantity": "3",
-            "unit_price": "33.33",
-            "vat_rate": "0.25",
-            "discount": "0.00",
-            "kind": "goods",
-        }
-    ],
-    "shipping": {"name": "GLS pakkeshop", "price": "39.00", "vat_rate": "0.25"},
-    "fees": [],
-    "discounts": [{"name": "JUL10", "amount": "10.00"}],
-    "total": "128.99",
-    "paid_at": "2026-11-24T09:59:00Z",
-    "shipped_at": None,
-}
+# DESIGN.md's example order, as the OpenAPI document shows it (never changed: copied first).
+ORDER: dict[str, Any] = EXAMPLE_EVENT["order"]
 
 
 def order_body(external_id: str = "1001", **customer: Any) -> dict[str, Any]:
@@ -73,7 +43,7 @@ def refund_body(refund_id: str, quantity: int = 1, *, shipping: bool = False) ->
     return {
         "id": refund_id,
         "lines": [line],
-        "shipping": ORDER["shipping"] if shipping else None,
+        "shipping": dict(ORDER["shipping"]) if shipping else None,
         "total": str(total),
     }
 

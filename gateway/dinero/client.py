@@ -50,7 +50,6 @@ from gateway.dinero.readmodels import (
     Organization,
     Page,
     PaymentCreated,
-    SalesListItem,
     VatType,
     parse_collection,
     parse_list,
@@ -208,7 +207,7 @@ class DineroClient:
         fields: Sequence[str] = SALES_LIST_FIELDS,
         page: int = 0,
         page_size: int = MAX_PAGE_SIZE,
-    ) -> Page[SalesListItem]:
+    ) -> Page[InvoiceSummary]:
         """One page of the organisation's invoices: those changed since `changes_since`
         (created, paid, deleted...), with a `Status` in `status_filter` if given."""
         return await self._list_sales(
@@ -266,7 +265,7 @@ class DineroClient:
         fields: Sequence[str] = SALES_LIST_FIELDS,
         page: int = 0,
         page_size: int = MAX_PAGE_SIZE,
-    ) -> Page[SalesListItem]:
+    ) -> Page[InvoiceSummary]:
         """As `list_invoices`, for credit notes."""
         return await self._list_sales(
             _path(org, "sales", "creditnotes"),
@@ -388,7 +387,7 @@ class DineroClient:
         fields: Sequence[str],
         page: int,
         page_size: int,
-    ) -> Page[SalesListItem]:
+    ) -> Page[InvoiceSummary]:
         unknown = [status for status in status_filter if status not in SALES_STATUSES]
         if unknown:
             raise ValueError(f"not a status Dinero filters on: {unknown}")
@@ -401,7 +400,7 @@ class DineroClient:
             params["queryFilter"] = query_filter
         if changes_since is not None:
             params["changesSince"] = _utc_text(changes_since)
-        parse = partial(parse_page, parse=SalesListItem.from_json)
+        parse = partial(parse_page, parse=InvoiceSummary.from_json)
         return await self._call("GET", path, parse, params=params)
 
     async def _find(self, path: str, external_reference: str) -> list[InvoiceSummary]:

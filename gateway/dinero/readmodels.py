@@ -260,13 +260,19 @@ class CreditNote(SalesDocument):
 
 @dataclass(frozen=True, kw_only=True)
 class InvoiceSummary:
-    """`SalesVoucherReadListModel`: an invoice or credit note as a search lists it."""
+    """`SalesVoucherReadListModel`: an invoice or credit note as a search or a list answers
+    it. In a list `Status` is the payment status (Draft/Booked/Paid/OverPaid/Overdue); the
+    total in DKK is there for a payment on a document in another currency, which is
+    registered with both amounts. Properties the `fields` asked for left out are None."""
 
     guid: UUID
     number: int | None
     status: str | None
     external_reference: str | None
     timestamp: str | None
+    currency: str | None = None
+    total_incl_vat: Decimal | None = None
+    total_incl_vat_in_dkk: Decimal | None = None
 
     @classmethod
     def from_json(cls, data: object) -> Self:
@@ -277,33 +283,6 @@ class InvoiceSummary:
             status=f.text_or_none("Status"),
             external_reference=f.text_or_none("ExternalReference"),
             timestamp=f.text_or_none("TimeStamp"),
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class SalesListItem:
-    """`SalesVoucherReadListModel` as a list of invoices or credit notes answers it, for
-    what the gateway asks of a list: each document's payment status (`Status` here is
-    Draft/Booked/Paid/OverPaid/Overdue) and its total in DKK (a payment on a document in
-    another currency is registered with both amounts). Properties the `fields` asked for
-    left out are None."""
-
-    guid: UUID
-    number: int | None
-    status: str | None
-    external_reference: str | None
-    currency: str | None
-    total_incl_vat: Decimal | None
-    total_incl_vat_in_dkk: Decimal | None
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        f = ObjectReader(data)
-        return cls(
-            guid=f.uuid("Guid"),
-            number=f.integer_or_none("Number") or None,
-            status=f.text_or_none("Status"),
-            external_reference=f.text_or_none("ExternalReference"),
             currency=f.text_or_none("Currency"),
             total_incl_vat=f.decimal_or_none("TotalInclVat"),
             total_incl_vat_in_dkk=f.decimal_or_none("TotalInclVatInDkk"),
