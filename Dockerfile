@@ -10,6 +10,8 @@ COPY gateway ./gateway
 COPY tenants ./tenants
 COPY web ./web
 COPY workers ./workers
+COPY sandbox ./sandbox
+COPY cli ./cli
 RUN pip install .
 
 USER gateway

@@ -1,7 +1,7 @@
 # Each target works on a fresh machine: scripts/bootstrap makes .venv first, and
 # gateway.localservices finds (or starts) Postgres and Redis.
 BIN := .venv/bin
-LINT := $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+LINT := $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
 
 .PHONY: bootstrap dev test lint fmt screenshots
 

@@ -64,9 +64,10 @@ from gateway.queue import QUEUE_NAME
 from gateway.secret import Secret
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants import shops, users
-from tenants.ingest_secrets import sign
-from tenants.orders import ENQUEUE_AHEAD
+from tenants.accounts import users
+from tenants.orders.ingest import ENQUEUE_AHEAD
+from tenants.shops import repository as shops
+from tenants.shops.ingest_secrets import sign
 from web.openapi import EXAMPLE_EVENT
 
 WARM_UP = 300

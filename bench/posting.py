@@ -26,11 +26,11 @@ client): the target is none.
 Machine: the figures are from whatever runs this; the worker, the sandbox, Postgres and
 Redis share its CPUs, so (c) also prints the CPU the worker and the sandbox used.
 
-What runs: `gateway sandbox` as its own process (`python -m gateway.cli sandbox`), a fresh
+What runs: `gateway sandbox` as its own process (`python -m cli.main sandbox`), a fresh
 database (created, migrated, dropped at the end) and an empty Redis database, and the worker
 itself: arq's `Worker` built from `workers.settings.WorkerSettings` (20 concurrent jobs, the
 sweeper cron every two seconds), in this process, which does nothing else while it runs but
-poll Postgres every 50 ms. (b) calls `tenants.posting.post_document` directly, one document
+poll Postgres every 50 ms. (b) calls `tenants.posting.service.post_document` directly, one document
 at a time, since it counts calls, not time. Orders and documents are inserted with SQL as
 ingest stores them; organisations are connected through the sandbox's real consent page and
 token endpoint.
@@ -69,8 +69,11 @@ from gateway.queue import create_redis
 from gateway.ratelimit import BookingLock, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
-from tenants import connections, outbox, shops, users
-from tenants.posting import Outcome, Poster, post_document
+from tenants.accounts import users
+from tenants.connections import service as connections
+from tenants.outbox import repository as outbox
+from tenants.posting.service import Outcome, Poster, post_document
+from tenants.shops import repository as shops
 from web.openapi import EXAMPLE_EVENT
 from workers.settings import build_worker
 
@@ -131,7 +134,7 @@ def process_cpu(pid: int) -> float:
 async def sandbox_process() -> AsyncIterator[tuple[str, int]]:
     port = _free_port()
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "gateway.cli", "sandbox", "--port", str(port)),
+        *(sys.executable, "-m", "cli.main", "sandbox", "--port", str(port)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "GATEWAY_ENV": "development"},

@@ -1,11 +1,12 @@
 """Benchmark (b) for settlement: Dinero calls per booked-and-paid invoice, and per booked
 voucher. Run through `python -m bench.posting --only b`, after (b)'s booked-invoice figures.
 
-Each order comes in as ingest records it (`tenants.orders.record_event`, DESIGN.md's example
-order with a card payment), so the payment document is the real code's. Its documents are
-posted one attempt at a time with `tenants.posting.post_document`, the invoice first and then
-what its posting released (the payment). Then `documents.confirm_payments`'s service
-(`tenants.payments.confirm_payments`) runs as its cron would after the batch: every
+Each order comes in as ingest records it (`tenants.orders.ingest.record_event`, DESIGN.md's
+example order with a card payment), so the payment document is the real code's. Its
+documents are posted one attempt at a time with `tenants.posting.service.post_document`, the
+invoice first and then what its posting released (the payment). Then
+`documents.confirm_payments`'s service (`tenants.posting.payments.confirm_payments`) runs
+as its cron would after the batch: every
 `CONFIRM_EVERY` seconds until it has confirmed (a run that finds the organisation's budget
 spent by posting leaves it alone, without a call). Its calls are shown apart, divided over
 the batch. A quiet shop, its orders further apart than `CONFIRM_AFTER` (a minute), shows the
@@ -35,8 +36,9 @@ from typing import Any, Final
 
 from bench.posting import ORDER, Env, connected_shop, direct_poster
 from gateway.orders import parse_event
-from tenants import orders, payments
-from tenants.posting import Outcome, Poster, post_document
+from tenants.orders import ingest as orders
+from tenants.posting import payments
+from tenants.posting.service import Outcome, Poster, post_document
 from web.openapi import EXAMPLE_EVENT
 
 BATCH: Final = 20

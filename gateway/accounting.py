@@ -274,7 +274,7 @@ def dinero_totals(
     show_lines_incl_vat: bool,
     vat_rate_of_account: Callable[[int], Decimal],
 ) -> Totals:
-    """The totals Dinero computes (the sandbox's rule, see `gateway/sandbox/money.py`): line
+    """The totals Dinero computes (the sandbox's rule, see `sandbox/money.py`): line
     totals rounded half-up to the øre; VAT once per document and rate, on the sum of that
     rate's line totals, which are net, or gross when `show_lines_incl_vat`."""
     entered: dict[Decimal, Decimal] = {}

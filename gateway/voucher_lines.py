@@ -13,7 +13,7 @@ invoice); the VAT-free accounts of the plan (`no_vat`, `rounding`) say `"none"`,
 default code an organisation put on them cannot add VAT we did not charge.
 
 Exactness. Dinero computes a voucher line's VAT on that line, half-up to the øre
-(`gateway/sandbox/vouchers.py`), not per document as on an invoice. So the net amount of a
+(`sandbox/vouchers.py`), not per document as on an invoice. So the net amount of a
 VAT-bearing account is chosen so that net + VAT gives back the account's gross amount; where
 no net amount can (at 25 %, one gross amount in five is unreachable) or where the shop
 priced excl. VAT and rounded differently, the øre left over becomes one explicit rounding

@@ -27,11 +27,11 @@ from gateway.dinero.oauth import VismaConnect
 from gateway.migrate import migrate
 from gateway.queue import create_redis
 from gateway.ratelimit import BookingLock, RateBudget
-from gateway.sandbox.state import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, Faults
 from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from gateway.vault import Vault
-from tenants.posting import Poster
+from sandbox.state import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, Faults
+from tenants.posting.service import Poster
 from tests.live import LiveSandbox, live_sandbox
 from web.app import create_app
 

@@ -9,7 +9,8 @@ from gateway import passwords
 from gateway.db import Pool
 from gateway.secret import Secret
 from gateway.vault import Vault
-from tenants import shops, users
+from tenants.accounts import users
+from tenants.shops import repository as shops
 
 PASSWORD = "correct horse battery"
 _CHEAP = passwords.Cost(n=2**4, r=1, p=1)

@@ -12,8 +12,8 @@ from typing import Literal
 import uvicorn
 from starlette.types import ASGIApp
 
-from gateway.sandbox.app import DroppedResponseLogFilter, create_sandbox_app
-from gateway.sandbox.state import Sandbox
+from sandbox.app import DroppedResponseLogFilter, create_sandbox_app
+from sandbox.state import Sandbox
 
 
 @contextlib.asynccontextmanager

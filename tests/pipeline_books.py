@@ -37,12 +37,8 @@ import asyncpg
 
 from gateway.db import Pool
 from gateway.secret import Secret
-from tenants.order_documents import (
-    CANCEL_REF,
-    ORDER_PAYMENT,
-    SETTLEMENT_REF,
-    external_reference,
-)
+from tenants.orders.documents import CANCEL_REF, ORDER_PAYMENT, SETTLEMENT_REF
+from tenants.outbox.identity import external_reference
 
 # The sandbox's standard chart: its deposit accounts, and Debitorer (no VAT).
 BANK, CLEARING, MOBILEPAY = 55000, 55010, 55020

@@ -46,9 +46,9 @@ from gateway.orders import (
     parse_refund,
     round_half_up,
 )
-from gateway.sandbox.chart import Chart
-from gateway.sandbox.money import PricedLine, document_totals
-from gateway.sandbox.money import line_total as sandbox_line_total
+from sandbox.chart import Chart
+from sandbox.money import PricedLine, document_totals
+from sandbox.money import line_total as sandbox_line_total
 from tests.contract.openapi import require_spec
 
 PLAN = AccountPlan()

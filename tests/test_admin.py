@@ -14,7 +14,8 @@ import pytest
 
 from gateway.db import Pool
 from gateway.vault import Vault
-from tenants import admin, shops
+from tenants.dashboard import admin
+from tenants.shops import repository as shops
 from tests.factories import make_shop, make_user
 from tests.test_web_accounts import login
 

@@ -14,7 +14,8 @@ from gateway import passwords
 from gateway.db import Pool
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants import shops, users
+from tenants.accounts import users
+from tenants.shops import repository as shops
 from workers.system import HEARTBEAT_PREFIX
 
 COMMANDS = [
@@ -42,7 +43,7 @@ def run(
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -39,5 +39,5 @@ def test_dockerfile_runs_unprivileged_in_production() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert "USER gateway" in text
     assert "GATEWAY_ENV=production" in text
-    for package in ("gateway", "tenants", "web", "workers"):
+    for package in ("gateway", "tenants", "web", "workers", "sandbox", "cli"):
         assert f"COPY {package} ./{package}" in text

@@ -19,7 +19,10 @@ from gateway.db import Pool
 from gateway.dinero.client import DineroClient
 from gateway.dinero.oauth import VismaConnect, new_pkce
 from gateway.rotation import rotate_keys
-from gateway.sandbox.state import (
+from gateway.secret import Secret
+from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings, TokenKey
+from gateway.vault import Vault
+from sandbox.state import (
     ACCESS_TOKEN_PREFIX,
     REFRESH_TOKEN_PREFIX,
     SCOPES,
@@ -27,10 +30,8 @@ from gateway.sandbox.state import (
     Sandbox,
     TokenPolicy,
 )
-from gateway.secret import Secret
-from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings, TokenKey
-from gateway.vault import Vault
-from tenants import connections, shops
+from tenants.connections import service as connections
+from tenants.shops import repository as shops
 from tests.factories import make_shop
 from tests.live import LiveSandbox, live_sandbox
 from workers.connections import refresh_due

@@ -1,4 +1,4 @@
-"""The owner pages' questions (tenants/dashboard.py): right answers, only the shop's own
+"""The owner pages' questions (tenants/dashboard/shop.py): right answers, only the shop's own
 rows, and plans that stay on the indexes when a shop has many documents."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from gateway.accounting import AccountPlan, invoice_for
 from gateway.db import Pool
 from gateway.orders import parse_order
 from gateway.vault import Vault
-from tenants import dashboard
+from tenants.dashboard import shop as dashboard
 from tests.factories import make_shop, make_user
 from tests.test_admin import add_document, make_connection
 from tests.test_outbox import make_document, make_order

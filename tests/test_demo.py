@@ -1,7 +1,8 @@
+from cli import demo
 from gateway import passwords
 from gateway.db import Pool
 from gateway.vault import Vault
-from tenants import demo, users
+from tenants.accounts import users
 
 
 async def test_seed_is_idempotent(pool: Pool, vault: Vault) -> None:

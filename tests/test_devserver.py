@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 from arq.connections import ArqRedis
 
+from cli import demo
 from gateway.db import Pool
 from gateway.localservices import free_port
 from gateway.settings import Settings
-from tenants import demo
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -114,7 +114,7 @@ def dev(settings: Settings, pool: Pool, redis: ArqRedis, tmp_path: Path) -> Iter
     # Files, not pipes: nobody has to drain them for the process tree to make progress.
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "dev", "--port", str(port)],
+            [sys.executable, "-m", "cli.main", "dev", "--port", str(port)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -16,11 +16,12 @@ from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
 from gateway.queue import QUEUE_NAME
 from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
-from gateway.sandbox.state import Faults
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
-from tenants import connections, outbox
-from tenants.posting import Poster
+from sandbox.state import Faults
+from tenants.connections import service as connections
+from tenants.outbox import repository as outbox
+from tenants.posting.service import Poster
 from tests.live import LiveSandbox
 from tests.test_connections import connect
 from tests.test_outbox import (

@@ -29,8 +29,8 @@ from gateway.queue import QUEUE_NAME
 from gateway.secret import Secret
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants import shops
-from tenants.ingest_secrets import roll_ingest_secret, sign, signature
+from tenants.shops import repository as shops
+from tenants.shops.ingest_secrets import roll_ingest_secret, sign, signature
 from tests.conftest import app_client
 from tests.factories import make_shop
 from web import ingest, openapi

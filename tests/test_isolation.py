@@ -32,7 +32,9 @@ from gateway.dinero.oauth import TokenSet
 from gateway.secret import Secret
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants import ingest_secrets, oauth_flows, sessions, users
+from tenants.accounts import sessions, users
+from tenants.connections import oauth_flows
+from tenants.shops import ingest_secrets
 from tests.conftest import app_client
 from tests.factories import make_shop
 from tests.test_admin import add_document

@@ -1,4 +1,4 @@
-"""`tenants.orders.record_event` for settlement: which payment documents an event makes,
+"""`tenants.orders.ingest.record_event` for settlement: which payment documents an event makes,
 reversing vouchers in voucher mode, and a cancellation after refunds crediting only what
 the refunds left."""
 
@@ -12,7 +12,7 @@ import pytest
 from gateway.db import Pool
 from gateway.orders import InvalidEvent
 from gateway.vault import Vault
-from tenants import orders
+from tenants.orders import ingest as orders
 from tests.factories import make_shop
 from tests.test_ingest import event, refund_event
 from tests.test_orders_store import NOW, at, documents, record

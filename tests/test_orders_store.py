@@ -1,5 +1,6 @@
-"""`tenants.orders` and `tenants.ingest_secrets` as services: document rows per the pipeline
-contract, references and guids, the canonical form, the enqueue budget, secret rolling."""
+"""`tenants.orders.ingest` and `tenants.shops.ingest_secrets` as services: document rows per
+the pipeline contract, references and guids, the canonical form, the enqueue budget, secret
+rolling."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ from gateway.rotation import rotate_keys
 from gateway.secret import Secret
 from gateway.settings import Settings, TokenKey
 from gateway.vault import Vault, VaultError, row_aad
-from tenants import ingest_secrets, orders, shops
-from tenants.ingest_secrets import (
+from tenants.orders import ingest as orders
+from tenants.shops import ingest_secrets
+from tenants.shops import repository as shops
+from tenants.shops.ingest_secrets import (
     MalformedSignature,
     ShopNotFound,
     parse_signature_header,

@@ -17,8 +17,8 @@ from arq.connections import ArqRedis
 from gateway.db import Pool
 from gateway.queue import QUEUE_NAME
 from gateway.vault import Vault
-from tenants import outbox
-from tenants.outbox import Document, LeaseLost
+from tenants.outbox import repository as outbox
+from tenants.outbox.repository import Document, LeaseLost
 from tests.factories import make_shop
 from web.openapi import EXAMPLE_EVENT
 

@@ -20,11 +20,13 @@ from arq.connections import ArqRedis
 from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
 from gateway.orders import parse_event
-from gateway.sandbox.entries import CREDIT_NOTE, INVOICE, DocumentKind
-from gateway.sandbox.state import Faults
 from gateway.vault import Vault
-from tenants import orders, outbox, payments
-from tenants.posting import Outcome, Poster
+from sandbox.entries import CREDIT_NOTE, INVOICE, DocumentKind
+from sandbox.state import Faults
+from tenants.orders import ingest as orders
+from tenants.outbox import repository as outbox
+from tenants.posting import payments
+from tenants.posting.service import Outcome, Poster
 from tests.conftest import Call
 from tests.live import LiveSandbox
 from tests.test_connections import connect

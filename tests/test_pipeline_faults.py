@@ -74,12 +74,12 @@ from stdnum.eu import vat as eu_vat
 
 from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
-from gateway.sandbox.state import Sandbox
 from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from gateway.vault import Vault
-from tenants import payments
-from tenants.ingest_secrets import SIGNATURE_HEADER, sign
+from sandbox.state import Sandbox
+from tenants.posting import payments
+from tenants.shops.ingest_secrets import SIGNATURE_HEADER, sign
 from tests.factories import make_shop, make_user
 from tests.live import LiveSandbox, live_sandbox, serve
 from tests.pipeline_books import (

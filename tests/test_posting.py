@@ -21,11 +21,13 @@ from gateway.dinero.models import ContactCreate
 from gateway.dinero.oauth import VismaConnect
 from gateway.orders import parse_order
 from gateway.ratelimit import BookingLock, BudgetKey
-from gateway.sandbox.state import Faults
 from gateway.settings import SANDBOX_CLIENT_ID
 from gateway.vault import Vault
-from tenants import connections, contacts, outbox
-from tenants.posting import Outcome, Poster, Result, post_document
+from sandbox.state import Faults
+from tenants.connections import service as connections
+from tenants.outbox import repository as outbox
+from tenants.posting import contacts
+from tenants.posting.service import Outcome, Poster, Result, post_document
 from tests.conftest import Call
 from tests.live import LiveSandbox
 from tests.test_connections import connect, refreshes

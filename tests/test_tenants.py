@@ -2,7 +2,8 @@ import pytest
 
 from gateway.db import Pool
 from gateway.vault import Vault
-from tenants import shops, users
+from tenants.accounts import users
+from tenants.shops import repository as shops
 from tests.factories import make_user
 
 

@@ -19,9 +19,6 @@ from gateway.accounting import ROUNDING_LIMIT, AccountingError, AccountPlan, Tre
 from gateway.dinero import jsonmoney
 from gateway.dinero.models import Language, ManualVoucherLine
 from gateway.orders import Order, ShopInvoice, parse_refund, round_half_up
-from gateway.sandbox import rules
-from gateway.sandbox.chart import SALES_VAT_ACCOUNT, Chart
-from gateway.sandbox.vouchers import Vouchers
 from gateway.voucher_lines import (
     NO_VAT_CODE,
     NotDkk,
@@ -33,6 +30,9 @@ from gateway.voucher_lines import (
     refund_voucher,
     sale_voucher,
 )
+from sandbox import rules
+from sandbox.chart import SALES_VAT_ACCOUNT, Chart
+from sandbox.vouchers import Vouchers
 from tests.test_accounting import (
     ALLOWED,
     VALID_VAT,

@@ -23,13 +23,13 @@ from gateway.dinero.oauth import VismaConnect
 from gateway.dinero.readmodels import ManualVoucher
 from gateway.orders import parse_order
 from gateway.pdf import FetchPolicy
-from gateway.sandbox.chart import SALES_VAT_ACCOUNT
-from gateway.sandbox.state import Faults
 from gateway.vault import Vault
-from tenants.drafts import ShopSettings
-from tenants.outbox import Document
-from tenants.posting import Outcome, Poster
-from tenants.vouchers import _owes_settlement, _settlement_account_of
+from sandbox.chart import SALES_VAT_ACCOUNT
+from sandbox.state import Faults
+from tenants.outbox.repository import Document
+from tenants.posting.service import Outcome, Poster
+from tenants.posting.vouchers import _owes_settlement, _settlement_account_of
+from tenants.shops.settings import ShopSettings
 from tests.conftest import Call
 from tests.live import LiveSandbox, serve
 from tests.test_connections import connect
@@ -692,9 +692,15 @@ def test_the_account_a_found_voucher_is_balanced_against_is_the_one_every_line_t
 def test_a_payment_voucher_is_owed_by_what_the_voucher_was_balanced_against() -> None:
     shop = ShopSettings(
         name="S",
+        trigger="created",
+        mode="booked",
         invoice_text="",
         language="da-DK",
         account_overrides={},
+        ingest_secret_rolled_at=datetime.now(UTC),
+        ingest_secret_previous_until=None,
+        register_payments=False,
+        document_kind="voucher",
         connection_id=None,
         organization_id=None,
         payment_accounts={"default": BANK, "card": CLEARING},

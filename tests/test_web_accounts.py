@@ -9,7 +9,8 @@ import pytest
 from gateway.db import Pool
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants import shops, users
+from tenants.accounts import users
+from tenants.shops import repository as shops
 from tests.conftest import app_client
 from tests.factories import PASSWORD, make_shop, make_user
 from web import throttle

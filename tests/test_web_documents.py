@@ -13,7 +13,7 @@ from arq.connections import ArqRedis
 from gateway.db import Pool
 from gateway.queue import QUEUE_NAME
 from gateway.vault import Vault
-from tenants import dashboard
+from tenants.dashboard import shop as dashboard
 from tests.factories import make_shop
 from tests.test_dashboard import many_documents
 from tests.test_outbox import make_document, make_order

@@ -20,7 +20,7 @@ from gateway.dinero.oauth import VismaConnect
 from gateway.ratelimit import BudgetKey, RateBudget
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants import ingest_secrets
+from tenants.shops import ingest_secrets
 from tests.conftest import app_client
 from tests.factories import make_shop
 from tests.live import LiveSandbox

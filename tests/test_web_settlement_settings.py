@@ -18,7 +18,7 @@ from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants import orders
+from tenants.orders import ingest as orders
 from tests.conftest import app_client
 from tests.factories import make_shop
 from tests.live import LiveSandbox

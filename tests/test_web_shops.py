@@ -19,8 +19,9 @@ from gateway.queue import QUEUE_NAME
 from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
-from tenants import connections, shops
-from tenants.posting import Poster, post_document
+from tenants.connections import service as connections
+from tenants.posting.service import Poster, post_document
+from tenants.shops import repository as shops
 from tests.conftest import app_client
 from tests.factories import make_shop, make_user
 from tests.live import LiveSandbox

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from tenants import sessions, users
+from tenants.accounts import sessions, users
 from web import auth, deps, i18n
 from web.throttle import LoginThrottle
 

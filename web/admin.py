@@ -17,7 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tenants import admin, connections, shops, users
+from tenants.accounts import users
+from tenants.connections import service as connections
+from tenants.dashboard import admin
+from tenants.shops import repository as shops
 from web import auth, deps, i18n
 
 _MAX_SEARCH: Final = 200

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.settings import Settings
-from tenants import sessions, users
+from tenants.accounts import sessions, users
 from web import deps, i18n
 
 COOKIE: Final = "gw_session"

@@ -22,7 +22,9 @@ from starlette.routing import Route
 
 from gateway.dinero.errors import DineroError, RateLimited, ServerError
 from gateway.dinero.oauth import ConnectError, InvalidGrant, TokenSet
-from tenants import connections, oauth_flows, sessions
+from tenants.accounts import sessions
+from tenants.connections import oauth_flows
+from tenants.connections import service as connections
 from web import auth, deps
 from web.shops import shop_for_request
 

@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from tenants import dashboard, outbox
+from tenants.dashboard import shop as dashboard
+from tenants.outbox import repository as outbox
 from web import auth, deps
 from web.shops import shop_for_request
 

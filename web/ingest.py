@@ -34,8 +34,9 @@ from gateway.orders import (
     InvalidEvent,
     parse_event,
 )
-from tenants import ingest_secrets, orders
-from tenants.ingest_secrets import SIGNATURE_HEADER, TOLERANCE_SECONDS
+from tenants.orders import ingest as orders
+from tenants.shops import ingest_secrets
+from tenants.shops.ingest_secrets import SIGNATURE_HEADER, TOLERANCE_SECONDS
 from web import deps, openapi
 
 log = logging.getLogger(__name__)

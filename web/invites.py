@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from gateway import passwords
 from gateway.db import Pool
-from tenants import users
+from tenants.accounts import users
 from web import auth, deps, i18n
 
 # What `secrets.token_urlsafe(32)` makes; anything else is not worth a database query.

@@ -36,8 +36,12 @@ from gateway.accounting import (
     invoice_text,
 )
 from gateway.orders import parse_order
-from tenants import connections, dashboard, ingest_secrets, shop_settings, shops
-from tenants.shop_settings import ShopSettings
+from tenants.connections import service as connections
+from tenants.dashboard import shop as dashboard
+from tenants.shops import ingest_secrets
+from tenants.shops import repository as shops
+from tenants.shops import settings as shop_settings
+from tenants.shops.settings import ShopSettings
 from web import auth, deps, i18n
 from web.org_accounts import VAT_ROLES, Chart, Deposits, chart_for, deposits_for, fits
 from web.settlement_settings import (

@@ -17,8 +17,8 @@ from typing import Final, cast
 
 from starlette.datastructures import FormData
 
-from tenants.drafts import DEFAULT_ACCOUNT
-from tenants.shop_settings import (
+from tenants.shops.settings import (
+    DEFAULT_ACCOUNT,
     DOCUMENT_KINDS,
     PAYMENT_METHODS,
     UNPAID_TRIGGERS,

@@ -19,7 +19,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway.ratelimit import BudgetKey, RateBudget
-from tenants import connections, dashboard, orders, sessions, shops
+from tenants.accounts import sessions
+from tenants.connections import service as connections
+from tenants.dashboard import shop as dashboard
+from tenants.orders import ingest as orders
+from tenants.shops import repository as shops
 from web import auth, deps
 
 CARD: Final = "connection"

@@ -1,7 +1,7 @@
 """The token refresh cron: keeps every active connection's token set alive.
 
 A connection is due shortly before its access token expires and at least once a day, so a
-refresh token never lapses from inactivity (`tenants.connections.next_refresh`). After a
+refresh token never lapses from inactivity (`tenants.connections.service.next_refresh`). After a
 transient failure it is due again only after a backoff; a connection that needs reconnecting
 is never due, so a revoked grant costs one refresh call, not one a minute.
 """
@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from gateway.dinero.oauth import VismaConnect
 from gateway.settings import Settings
-from tenants import connections
+from tenants.connections import service as connections
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The posting job and the sweeper cron.
 
-`documents.post` takes a document id and makes one attempt at it (`tenants.posting`); arq
+`documents.post` takes a document id and makes one attempt at it (`tenants.posting.service`); arq
 may run it twice, or for a row that is no longer due, and both are harmless: the attempt
 starts by leasing the row. `documents.sweep` runs every two seconds on one worker (arq's
 `unique` cron) and is what makes the queue trustworthy: it enqueues every due row that is
@@ -14,7 +14,7 @@ workers lease rows only to defer them again.
 
 `documents.confirm_payments` (every `payments.CONFIRM_EVERY` seconds, on one worker) asks
 Dinero whether the invoices and credit notes our payments were registered on are paid now
-(`tenants.payments.confirm_payments`).
+(`tenants.posting.payments.confirm_payments`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from gateway.pdf import FetchPolicy
 from gateway.queue import QUEUE_NAME
 from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, BudgetKey, RateBudget
 from gateway.settings import Settings
-from tenants import outbox, payments, posting
-from tenants.outbox import Due
+from tenants.outbox import repository as outbox
+from tenants.outbox.repository import Due
+from tenants.posting import payments
+from tenants.posting import service as posting
 from workers.connections import visma_from
 
 log = logging.getLogger(__name__)

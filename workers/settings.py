@@ -20,7 +20,7 @@ from gateway.logs import request_id
 from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants import payments
+from tenants.posting import payments
 from workers import connections, documents, system
 
 MAX_JOBS = 20

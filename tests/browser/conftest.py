@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.db import Pool
 from gateway.secret import Secret
 from gateway.settings import Settings
-from tenants.ingest_secrets import SIGNATURE_HEADER, sign
+from tenants.shops.ingest_secrets import SIGNATURE_HEADER, sign
 from tests.factories import PASSWORD
 from tests.live import LiveSandbox, live_sandbox, serve
 from tests.test_ingest import event

@@ -28,9 +28,9 @@ from gateway.dinero.client import DEFAULT_TIMEOUT, DineroClient
 from gateway.dinero.models import ContactCreate, InvoiceCreate, InvoiceLine
 from gateway.dinero.oauth import TokenSet, VismaConnect, new_pkce
 from gateway.dinero.readmodels import Invoice
-from gateway.sandbox.state import Sandbox
 from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from sandbox.state import Sandbox
 from tests.contract.openapi import TrafficRecorder, require_spec
 from tests.live import LiveSandbox, live_sandbox
 from tests.sandbox.conftest import HtmlForm

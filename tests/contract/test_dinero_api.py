@@ -57,7 +57,7 @@ def cents(amount: Decimal) -> Decimal:
 
 
 def expected_totals(lines: Sequence[InvoiceLine], *, lines_incl_vat: bool) -> Expected:
-    """The rule in `gateway/sandbox/money.py`'s docstring, written again from the text:
+    """The rule in `sandbox/money.py`'s docstring, written again from the text:
     lines rounded half-up to the øre, VAT once per document and rate."""
     totals = tuple(
         cents(item.base_amount_value * item.quantity * (1 - item.discount / 100)) for item in lines

@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from gateway.sandbox import rules
-from gateway.sandbox.entries import CREDIT_NOTE, INVOICE
-from gateway.sandbox.ledger import Ledger, SalesDocument
+from sandbox import rules
+from sandbox.entries import CREDIT_NOTE, INVOICE
+from sandbox.ledger import Ledger, SalesDocument
 
 D = Decimal
 

@@ -20,11 +20,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.sandbox.app import create_sandbox_app
-from gateway.sandbox.grants import SCOPES, AuthorizeRequest, pkce_s256
-from gateway.sandbox.ledger import Ledger
-from gateway.sandbox.state import Sandbox
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from sandbox.app import create_sandbox_app
+from sandbox.grants import SCOPES, AuthorizeRequest, pkce_s256
+from sandbox.ledger import Ledger
+from sandbox.state import Sandbox
 from tests.sandbox.apiclient import Api
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

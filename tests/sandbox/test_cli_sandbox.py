@@ -13,7 +13,7 @@ from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 
 def gateway(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gateway.cli", *args]
+    return [sys.executable, "-m", "cli.main", *args]
 
 
 def environ(**env: str) -> dict[str, str]:

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from gateway.sandbox.grants import pkce_s256
-from gateway.sandbox.state import Sandbox
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from sandbox.grants import pkce_s256
+from sandbox.state import Sandbox
 from tests.contract.openapi import openapi_recorder_fixture
 from tests.sandbox.conftest import (
     NOT_PRO_ORG,

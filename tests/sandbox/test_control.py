@@ -16,10 +16,10 @@ import uvicorn
 from starlette.applications import Starlette
 
 from gateway.dinero.oauth import VismaConnect, new_pkce
-from gateway.sandbox.app import DroppedResponse, DroppedResponseLogFilter
-from gateway.sandbox.state import Sandbox
 from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from sandbox.app import DroppedResponse, DroppedResponseLogFilter
+from sandbox.state import Sandbox
 from tests.sandbox.conftest import OTHER_PRO_ORG, PRO_ORG, REDIRECT_URI, GetTokens
 
 NO_FAULTS = {

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.sandbox import rules
-from gateway.sandbox.entries import CREDIT_NOTE, INVOICE, STALE_TIMESTAMP
-from gateway.sandbox.errors import DineroApiError
-from gateway.sandbox.ledger import Ledger
+from sandbox import rules
+from sandbox.entries import CREDIT_NOTE, INVOICE, STALE_TIMESTAMP
+from sandbox.errors import DineroApiError
+from sandbox.ledger import Ledger
 from tests.sandbox.books import add_contact, booked, create, line
 from tests.sandbox.conftest import START, Clock
 

@@ -1,4 +1,4 @@
-"""The sandbox's totals rule (see `gateway.sandbox.money`'s docstring)."""
+"""The sandbox's totals rule (see `sandbox.money`'s docstring)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.sandbox.money import (
-    PricedLine,
-    document_totals,
-    gross_of,
-    line_total,
-    net_of,
-    round_half_up,
-)
+from sandbox.money import PricedLine, document_totals, gross_of, line_total, net_of, round_half_up
 
 D = Decimal
 U25 = D("0.25")

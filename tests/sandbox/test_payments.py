@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox import rules
-from gateway.sandbox.entries import INVOICE
-from gateway.sandbox.errors import DineroApiError
-from gateway.sandbox.ledger import Ledger
+from sandbox import rules
+from sandbox.entries import INVOICE
+from sandbox.errors import DineroApiError
+from sandbox.ledger import Ledger
 from tests.sandbox.books import booked
 
 D = Decimal

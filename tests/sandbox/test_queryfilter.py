@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.sandbox.queryfilter import (
+from sandbox.queryfilter import (
     MAX_PAGE_SIZE,
     Condition,
     Page,

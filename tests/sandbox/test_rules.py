@@ -7,8 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from gateway.sandbox import rules
-from gateway.sandbox.errors import DineroApiError
+from sandbox import rules
+from sandbox.errors import DineroApiError
 from tests.sandbox.books import line
 
 D = Decimal

@@ -7,8 +7,8 @@ import secrets
 import httpx
 import pytest
 
-from gateway.sandbox.grants import AuthorizeRequest, TokenPolicy, pkce_s256
-from gateway.sandbox.state import QUOTA_EXCEEDED, RATE_LIMIT, Client, Sandbox
+from sandbox.grants import AuthorizeRequest, TokenPolicy, pkce_s256
+from sandbox.state import QUOTA_EXCEEDED, RATE_LIMIT, Client, Sandbox
 from tests.sandbox.conftest import (
     NOT_PRO_ORG,
     OTHER_PRO_ORG,

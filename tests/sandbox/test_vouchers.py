@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox import rules
-from gateway.sandbox.errors import DineroApiError
-from gateway.sandbox.ledger import Ledger
-from gateway.sandbox.vouchers import MAX_FILE_SIZE
+from sandbox import rules
+from sandbox.errors import DineroApiError
+from sandbox.ledger import Ledger
+from sandbox.vouchers import MAX_FILE_SIZE
 from tests.sandbox.books import booked
 
 D = Decimal

@@ -1,0 +1,132 @@
+"""Demo data for `gateway dev`: one platform admin, one owner, two shops. Idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from uuid import UUID
+
+import httpx
+
+from gateway import passwords
+from gateway.db import Pool
+from gateway.dinero.client import DineroClient
+from gateway.dinero.oauth import VismaConnect, new_pkce
+from gateway.secret import Secret
+from gateway.vault import Vault
+from tenants.accounts import users
+from tenants.connections import service as connections
+from tenants.shops import repository as shops
+
+ADMIN_EMAIL: Final = "admin@example.com"
+ADMIN_PASSWORD: Final = "admin-demo-password"
+OWNER_EMAIL: Final = "owner@example.com"
+OWNER_PASSWORD: Final = "owner-demo-password"
+SHOP_NAMES: Final = ("Sokkeriet", "Strikkeriet")
+# Each demo shop shows one way of settling with Dinero (the sandbox's standard chart's
+# accounts): Sokkeriet's orders become invoices with the customer's payment registered on
+# them; Strikkeriet sends its own invoices, so its orders are booked as vouchers carrying
+# that invoice's PDF, against the bank (paid) or the debtors account (unpaid).
+_DEPOSIT_ACCOUNTS: Final = {"default": 55000, "card": 55010, "mobilepay": 55020}
+DEMO_SETTINGS: Final[dict[str, dict[str, object]]] = {
+    "Sokkeriet": {"document_kind": "invoice", "register_payments": True},
+    "Strikkeriet": {"document_kind": "voucher", "register_payments": False},
+}
+RECEIVABLE_ACCOUNT: Final = 5800
+
+
+@dataclass(frozen=True)
+class DemoShop:
+    id: UUID
+    name: str
+    ingest_secret: Secret
+
+
+async def seed(pool: Pool, vault: Vault) -> list[DemoShop]:
+    async with pool.acquire() as conn, conn.transaction():
+        # One seeder at a time, so two `gateway dev` runs never both create the owner.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gateway demo seed'))")
+        if await users.get_by_email(conn, ADMIN_EMAIL) is None:
+            await users.create_user(
+                conn,
+                email=ADMIN_EMAIL,
+                name="Demo Admin",
+                is_platform_admin=True,
+                password_hash=await asyncio.to_thread(passwords.hash_password, ADMIN_PASSWORD),
+            )
+        owner = await users.get_by_email(conn, OWNER_EMAIL)
+        if owner is None:
+            owner = await users.create_user(
+                conn,
+                email=OWNER_EMAIL,
+                name="Demo Owner",
+                password_hash=await asyncio.to_thread(passwords.hash_password, OWNER_PASSWORD),
+            )
+        demo: list[DemoShop] = []
+        for name in SHOP_NAMES:
+            shop_id = await conn.fetchval(
+                "SELECT id FROM shops WHERE slug = $1", shops.slugify(name)
+            )
+            if shop_id is None:
+                shop, secret = await shops.create_shop(conn, vault, name=name, owner_id=owner.id)
+                settings = DEMO_SETTINGS[name]
+                await conn.execute(
+                    "UPDATE shops SET document_kind = $2, register_payments = $3, "
+                    "payment_accounts = $4, receivable_account = $5 WHERE id = $1",
+                    shop.id,
+                    settings["document_kind"],
+                    settings["register_payments"],
+                    _DEPOSIT_ACCOUNTS,
+                    RECEIVABLE_ACCOUNT,
+                )
+                demo.append(DemoShop(shop.id, name, secret))
+            else:
+                stored = await shops.ingest_secret(conn, vault, shop_id)
+                assert stored is not None
+                demo.append(DemoShop(shop_id, name, stored))
+        return demo
+
+
+async def connect_to_sandbox(
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    dinero: Callable[[Secret], DineroClient],
+    *,
+    http: httpx.AsyncClient,
+    sandbox_url: str,
+    redirect_uri: str,
+    now: datetime,
+) -> str:
+    """Connects both demo shops to the sandbox's first Pro organisation, as if the owner had
+    pressed Connect and Approve. A fresh sandbox knows no earlier tokens, so `gateway dev`
+    does this at every start. Returns the organisation's name."""
+    pkce = new_pkce()
+    url = visma.authorization_url(
+        redirect_uri=redirect_uri, state=secrets.token_urlsafe(16), code_challenge=pkce.challenge
+    )
+    answer = await http.post(f"{sandbox_url}/_sandbox/consent", json={"authorize_url": url})
+    answer.raise_for_status()
+    tokens = await visma.exchange_code(
+        code=answer.json()["code"], redirect_uri=redirect_uri, code_verifier=pkce.verifier, now=now
+    )
+    organization = next(o for o in await dinero(tokens.access_token).organizations() if o.is_pro)
+    grant = connections.Grant(
+        organization_id=organization.id,
+        organization_name=organization.name or str(organization.id),
+        is_pro=True,
+        tokens=tokens,
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        for name in SHOP_NAMES:
+            shop_id = await conn.fetchval(
+                "SELECT id FROM shops WHERE slug = $1", shops.slugify(name)
+            )
+            await connections.connect_shop(
+                conn, vault, shop_id=shop_id, grant=grant, user_id=None, now=now
+            )
+    return grant.organization_name

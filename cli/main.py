@@ -1,0 +1,356 @@
+"""The `gateway` command.
+
+This module is the composition root: the one place in `gateway/` that reaches into
+`tenants/`, `web/` and `workers/`, lazily, inside the command that needs them. Settings are
+built here from the process environment and passed down; nothing below reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from gateway.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    # uvloop and httptools (C) rather than asyncio's loop and h11 (pure Python): they cut
+    # the web process's CPU per ingested event by about a third (bench/ingest.py).
+    run = functools.partial(
+        uvicorn.run,
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        proxy_headers=settings.is_production,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    if args.workers > 1:
+        # Each process builds its own app (pools, Redis client) on one shared socket.
+        run("cli.main:web_app", factory=True, workers=args.workers)
+    else:
+        run(web_app(settings))
+    return 0
+
+
+def web_app(settings: Settings | None = None) -> Starlette:
+    """The web app with logging set up: `gateway web` builds it in each of its processes."""
+    from gateway.logs import configure_logging
+    from web.app import create_app
+
+    settings = settings or _settings()
+    configure_logging(settings, process="web")
+    return create_app(settings)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from gateway.logs import configure_logging
+    from workers.settings import build_worker
+
+    settings = _settings()
+    if args.check:
+        return _check_worker(settings)
+    configure_logging(settings, process="worker")
+    build_worker(settings).run()
+    return 0
+
+
+def _check_worker(settings: Settings) -> int:
+    """Exit 0 when a worker on this host has beaten its heartbeat within the last minute."""
+    import socket
+
+    from gateway.queue import create_redis
+    from workers.system import live_workers
+
+    async def run() -> list[str]:
+        redis = create_redis(settings.redis_url)
+        try:
+            return await live_workers(redis, host=socket.gethostname())
+        finally:
+            await redis.aclose()
+
+    alive = asyncio.run(run())
+    print("\n".join(alive) if alive else "no live worker on this host")
+    return 0 if alive else 1
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from gateway.logs import configure_logging
+    from gateway.migrate import MigrationError, migrate
+
+    settings = _settings()
+    configure_logging(settings, process="migrate")
+    try:
+        applied = asyncio.run(migrate(settings.database_url))
+    except MigrationError as exc:
+        print(f"gateway migrate: {exc}", file=sys.stderr)
+        return 1
+    if applied:
+        for m in applied:
+            print(f"applied {m.version:04d}_{m.name}")
+    else:
+        print("database is up to date")
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from cli.dev import run_dev
+
+    return run_dev(os.environ, host=args.host, port=args.port)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from sandbox.app import DroppedResponseLogFilter, create_sandbox_app
+    from sandbox.state import Sandbox
+
+    # Not `_settings()`: the sandbox needs no database, and in production that would fail
+    # on a missing DATABASE_URL before it could say what is really wrong.
+    if os.environ.get("GATEWAY_ENV", "").strip() == "production":
+        print(
+            "gateway sandbox: refusing to start with GATEWAY_ENV=production; the sandbox is "
+            "a stand-in for Visma Connect and Dinero, for development, demos and tests only",
+            file=sys.stderr,
+        )
+        return 2
+    sandbox = Sandbox()
+    config = uvicorn.Config(
+        create_sandbox_app(sandbox), host=args.host, port=args.port, server_header=False
+    )
+    # After uvicorn.Config, which configures its loggers.
+    logging.getLogger("uvicorn.error").addFilter(DroppedResponseLogFilter())
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    client = next(iter(sandbox.clients.values()))
+    print(f"Dinero sandbox on http://{host}:{args.port}")
+    print(f"  client id {client.client_id}, secret {client.secret}")
+    print(f"  signed in as {sandbox.user.name} <{sandbox.user.email}>, organisations:")
+    for org in sandbox.organizations_of(sandbox.user):
+        print(f"    {org.id}  {org.name}{'' if org.is_pro else '  (not Pro)'}")
+    print(f"  control endpoints under http://{host}:{args.port}/_sandbox/", flush=True)
+    # Ctrl-C (to the terminal's whole group under `gateway dev`) is a normal way to stop.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run()
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from gateway.db import create_pool
+    from gateway.logs import configure_logging
+    from gateway.rotation import count_stale, rotate_keys
+    from gateway.vault import Vault, VaultError
+
+    settings = _settings()
+    configure_logging(settings, process="keys")
+    vault = Vault(settings.token_keys)
+
+    async def run() -> int:
+        pool = await create_pool(settings.database_url, application_name="gateway-keys", max_size=2)
+        try:
+            report = await rotate_keys(pool, vault, batch_size=args.batch_size)
+            left = await count_stale(pool, vault)
+        finally:
+            await pool.close()
+        print(f"{report}; newest key {vault.current_kid!r}")
+        if left:
+            print(f"{left} values were written with an older key meanwhile; run again")
+            return 1
+        print("every stored secret uses the newest key: older keys can now be removed")
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except VaultError as exc:
+        print(f"gateway keys rotate: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from gateway import passwords
+    from gateway.db import connect
+    from tenants.accounts import users
+
+    settings = _settings()
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            print("gateway: the passwords differ", file=sys.stderr)
+            return 2
+    try:
+        email = users.normalize_email(args.email)
+        passwords.check_policy(password)
+    except ValueError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> bool:
+        password_hash = await asyncio.to_thread(passwords.hash_password, password)
+        conn = await connect(settings.database_url, application_name="gateway-cli")
+        try:
+            async with conn.transaction():
+                _, created = await users.upsert_admin(
+                    conn, email=email, password_hash=password_hash
+                )
+            return created
+        finally:
+            await conn.close()
+
+    created = asyncio.run(run())
+    print(f"{'created' if created else 'updated'} platform admin {email}")
+    return 0
+
+
+def cmd_shops_create(args: argparse.Namespace) -> int:
+    from gateway.db import create_pool
+    from gateway.vault import Vault
+    from tenants.accounts import users
+    from tenants.shops import repository as shops
+
+    settings = _settings()
+    try:
+        users.normalize_email(args.owner)
+    except ValueError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    if not args.name.strip():
+        print("gateway: the shop needs a name", file=sys.stderr)
+        return 2
+
+    async def run() -> shops.CreatedShop:
+        pool = await create_pool(settings.database_url, application_name="gateway-cli", max_size=1)
+        try:
+            return await shops.create_shop_for_owner(
+                pool, Vault(settings.token_keys), name=args.name, owner_email=args.owner
+            )
+        finally:
+            await pool.close()
+
+    created = asyncio.run(run())
+    print(json.dumps(shops.created_shop_json(created, base_url=settings.base_url), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway",
+        description="Dinero Gateway: webshop orders to Dinero invoices, exactly once.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    web = sub.add_parser("web", help="serve the dashboard, ingest API and OAuth callback")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    web.add_argument("--port", type=int, default=8000, help="port to bind (default %(default)s)")
+    web.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the port (default %(default)s); one per core beside Postgres",
+    )
+    web.set_defaults(func=cmd_web)
+
+    worker = sub.add_parser("worker", help="run the arq worker (posting jobs and crons)")
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="do not run; exit 0 if a worker on this host is alive (for health checks)",
+    )
+    worker.set_defaults(func=cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="apply pending SQL migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="serve a local stand-in for Visma Connect and the Dinero API",
+        description="For development, demos and tests; refuses to start when "
+        "GATEWAY_ENV=production. State lives in memory and is lost on exit.",
+    )
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default %(default)s)"
+    )
+    sandbox.add_argument(
+        "--port", type=int, default=8081, help="port to bind (default %(default)s)"
+    )
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    keys = sub.add_parser("keys", help="manage the keys that encrypt stored secrets")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    rotate = keys_sub.add_parser(
+        "rotate",
+        help="re-encrypt every stored secret with the newest key (online, in batches)",
+        description="Put the new key first in GATEWAY_TOKEN_KEYS (kid:base64, comma-separated) "
+        "on every process, then run this until it reports nothing left; then drop the old key.",
+    )
+    rotate.add_argument(
+        "--batch-size", type=int, default=200, help="rows per transaction (default %(default)s)"
+    )
+    rotate.set_defaults(func=cmd_keys_rotate)
+
+    dev = sub.add_parser(
+        "dev",
+        help="run everything locally (starts Postgres/Redis if none are reachable)",
+        description="Reuses DATABASE_URL/REDIS_URL, or local servers on the default ports, "
+        "or starts its own with data in .dev/; migrates, seeds demo data, and runs web and "
+        "worker until Ctrl-C.",
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    dev.add_argument("--port", type=int, default=8000, help="web port; the next free one if taken")
+    dev.set_defaults(func=cmd_dev)
+
+    admin = sub.add_parser("create-admin", help="create a platform admin (or reset one)")
+    admin.add_argument("email", metavar="EMAIL")
+    admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    admin.set_defaults(func=cmd_create_admin)
+
+    shops = sub.add_parser("shops", help="manage shops")
+    shops_sub = shops.add_subparsers(dest="shops_command", required=True, metavar="ACTION")
+    create = shops_sub.add_parser(
+        "create",
+        help="create a shop (and its owner if new)",
+        description="Prints JSON with the shop id, its ingest secret and an invite link.",
+    )
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("--owner", required=True, metavar="EMAIL", help="the owner's e-mail")
+    create.set_defaults(func=cmd_shops_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""The sandbox as one Starlette app: `gateway sandbox` serves it, tests mount it in-process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sandbox import api, connect, control
+from sandbox.errors import DineroApiError, dinero_error_handler
+from sandbox.state import Sandbox
+
+_MUTATING: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def create_sandbox_app(sandbox: Sandbox | None = None) -> Starlette:
+    sandbox = sandbox if sandbox is not None else Sandbox()
+    app = Starlette(
+        routes=[
+            *connect.routes(),
+            *api.api_routes(),
+            *control.routes(),
+            *api.control_routes(),
+        ],
+        middleware=[Middleware(DropAfterCommit, sandbox=sandbox)],
+        exception_handlers={DineroApiError: dinero_error_handler},
+    )
+    app.state.sandbox = sandbox
+    return app
+
+
+class DroppedResponse(Exception):
+    """Raised after the response has started, so the server closes the connection."""
+
+
+class DropAfterCommit:
+    """The "commit, then drop the response" fault.
+
+    For a change to the Dinero API that succeeded, with the configured probability, the
+    status line goes out and the connection is then cut: the client cannot tell whether the
+    change happened (it did). This is the case the gateway's deterministic `Guid`s exist for.
+    """
+
+    def __init__(self, app: ASGIApp, *, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _MUTATING
+            or not path.startswith(("/v1/", "/v2/"))
+        ):
+            await self.app(scope, receive, send)
+            return
+        sandbox = self.sandbox
+        dropping = False
+
+        async def send_or_drop(message: Message) -> None:
+            nonlocal dropping
+            if message["type"] == "http.response.start":
+                dropping = 200 <= message["status"] < 300 and sandbox.should_drop_response()
+            elif dropping:
+                return  # swallow the body; the exception below cuts the connection
+            await send(message)
+
+        await self.app(scope, receive, send_or_drop)
+        if dropping:
+            raise DroppedResponse("dropped the response after commit (sandbox fault)")
+
+
+class DroppedResponseLogFilter(logging.Filter):
+    """Turns the server's traceback for a deliberately dropped response into one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], DroppedResponse):
+            record.msg, record.args = "%s", (record.exc_info[1],)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True

@@ -1,0 +1,249 @@
+"""A shop's settings as its owner sets them: when and how orders post, the invoice text and
+accounts, and settlement (payments, deposit accounts, invoice or voucher). All of their SQL
+is here.
+
+Settings are read when a document is posted, not when it was made, so a change reaches every
+document not yet posted. The document type is the exception: it is fixed in the document's
+kind when the order arrives. So saving a new type also converts the shop's documents that
+have not started (nothing of them can be in Dinero yet) to the new kind, in the same
+transaction; a document that has started, or already has a credit note or payment waiting
+on it, stays as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal, get_args
+from uuid import UUID
+
+from gateway.db import Connection, Pool
+from gateway.orders import PaymentMethod
+from tenants.outbox import identity
+
+Trigger = Literal["paid", "shipped", "created"]
+TRIGGERS: Final[tuple[Trigger, ...]] = get_args(Trigger)
+Mode = Literal["booked", "draft"]
+MODES: Final[tuple[Mode, ...]] = get_args(Mode)
+InvoiceLanguage = Literal["da-DK", "en-GB"]
+LANGUAGES: Final[tuple[InvoiceLanguage, ...]] = get_args(InvoiceLanguage)
+DocumentKind = Literal["invoice", "voucher"]
+DOCUMENT_KINDS: Final[tuple[DocumentKind, ...]] = get_args(DocumentKind)
+DEFAULT_ACCOUNT: Final = "default"  # payment_accounts' fallback key
+# The payment methods of the ingest API (`order.payment.method`), and the fallback's key.
+PAYMENT_METHODS: Final[tuple[PaymentMethod, ...]] = get_args(PaymentMethod)
+# Triggers under which an order can be posted before it is paid: in voucher mode its
+# voucher is then balanced against the receivable account.
+UNPAID_TRIGGERS: Final[frozenset[str]] = frozenset({"created", "shipped"})
+# A main document in one of these states, at step 'new', not leased and not uncertain, has
+# sent nothing to Dinero (the rule tenants/orders/ingest.py cancels by, too).
+_UNSTARTED: Final = ("queued", "waiting", "failed", "needs_reconnect")
+
+
+@dataclass(frozen=True)
+class ShopSettings:
+    """A shop's settings as stored: the owner's pages show them, and a worker reads them
+    when it posts a document, so a change reaches every document not yet posted."""
+
+    name: str
+    trigger: Trigger
+    mode: Mode
+    invoice_text: str
+    language: InvoiceLanguage
+    account_overrides: dict[str, int]  # an account role → the account the owner chose
+    ingest_secret_rolled_at: datetime
+    ingest_secret_previous_until: datetime | None
+    register_payments: bool
+    payment_accounts: dict[str, int]  # DEFAULT_ACCOUNT or a payment method → deposit account
+    document_kind: DocumentKind
+    receivable_account: int | None
+    connection_id: UUID | None  # the Dinero connection the shop posts through
+    organization_id: int | None  # of that connection
+
+    def deposit_account(self, method: str | None) -> int | None:
+        """Where a payment by `method` goes: the account chosen for the method, else the
+        default one; None when neither is chosen."""
+        chosen = self.payment_accounts.get(method) if method else None
+        return chosen if chosen is not None else self.payment_accounts.get(DEFAULT_ACCOUNT)
+
+
+def _numbers(stored: dict[str, object]) -> dict[str, int]:
+    # Stored by this module as account numbers; anything else was never valid, so it is
+    # neither shown nor posted with.
+    return {
+        key: number
+        for key, value in stored.items()
+        if (number := _account_number(value)) is not None
+    }
+
+
+def _account_number(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and 0 < value < 2**31:
+        return value
+    if isinstance(value, str) and value.isdigit() and 0 < int(value) < 2**31:
+        return int(value)
+    return None
+
+
+async def shop_settings(conn: Connection | Pool, shop_id: UUID) -> ShopSettings | None:
+    row = await conn.fetchrow(
+        "SELECT s.name, s.trigger, s.mode, s.invoice_text, s.language, s.account_overrides, "
+        "s.ingest_secret_rolled_at, s.ingest_secret_previous_until, s.register_payments, "
+        "s.payment_accounts, s.document_kind, s.receivable_account, "
+        "c.id AS connection_id, c.organization_id FROM shops s "
+        "LEFT JOIN dinero_connections c ON c.id = s.connection_id WHERE s.id = $1",
+        shop_id,
+    )
+    if row is None:
+        return None
+    values = dict(row)
+    values["account_overrides"] = _numbers(row["account_overrides"])
+    values["payment_accounts"] = {
+        key: number
+        for key, number in _numbers(row["payment_accounts"]).items()
+        if key == DEFAULT_ACCOUNT or key in PAYMENT_METHODS
+    }
+    return ShopSettings(**values)
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    trigger: Trigger
+    mode: Mode
+    invoice_text: str
+    language: InvoiceLanguage
+    account_overrides: dict[str, int]
+    register_payments: bool
+    payment_accounts: dict[str, int]
+    document_kind: DocumentKind
+    receivable_account: int | None
+
+
+@dataclass(frozen=True)
+class Saved:
+    converted: int  # documents not yet started that now have the new document type
+
+
+async def save_settings(
+    conn: Connection, shop_id: UUID, change: SettingsChange, *, now: datetime
+) -> Saved:
+    """Stores validated settings; call inside a transaction. They apply to every document
+    posted from now on: a document's text, accounts and settlement are read when it is
+    posted. (Its mode, booked or draft, is fixed when the document is made; its kind too,
+    except that a new document type converts the documents that have not started.)"""
+    # Locked, so two saves at once agree on what the type was and convert once. NO KEY
+    # UPDATE (the lock the UPDATE below takes anyway) leaves ingest and workers alone: their
+    # inserts only take KEY SHARE on the shop, through the foreign keys.
+    previous = await conn.fetchval(
+        "SELECT document_kind FROM shops WHERE id = $1 FOR NO KEY UPDATE", shop_id
+    )
+    await conn.execute(
+        "UPDATE shops SET trigger = $2, mode = $3, invoice_text = $4, language = $5, "
+        "account_overrides = $6, register_payments = $7, payment_accounts = $8, "
+        "document_kind = $9, receivable_account = $10, updated_at = $11 WHERE id = $1",
+        shop_id,
+        change.trigger,
+        change.mode,
+        change.invoice_text,
+        change.language,
+        change.account_overrides,
+        change.register_payments,
+        change.payment_accounts,
+        change.document_kind,
+        change.receivable_account,
+        now,
+    )
+    converted = 0
+    message = "Settings changed"
+    if previous is not None and previous != change.document_kind:
+        converted = await convert_unstarted(conn, shop_id, previous, change.document_kind, now=now)
+        message += (
+            f"; document type {previous} → {change.document_kind}, "
+            f"{converted} document(s) not yet started converted"
+        )
+    await conn.execute(
+        "INSERT INTO events (shop_id, kind, message, created_at) "
+        "VALUES ($1, 'shop.settings_changed', $2, $3)",
+        shop_id,
+        message,
+        now,
+    )
+    return Saved(converted=converted)
+
+
+async def convert_unstarted(
+    conn: Connection, shop_id: UUID, old: str, new: str, *, now: datetime
+) -> int:
+    """Turns the shop's main documents of kind `old` that have sent nothing to Dinero into
+    `new` ones, with the Guid and reference a `new` document of that order would have had.
+    Call inside a transaction.
+
+    The orders are locked first (ingest serialises an order's events on that lock), so no
+    credit note or payment can be added to a document while it changes kind; the update
+    then checks every condition again under the row locks, so a worker that leased a
+    document meanwhile keeps it as it was."""
+    candidates = await conn.fetch(
+        """
+        SELECT d.order_id FROM documents d
+        WHERE d.shop_id = $1 AND d.kind = $2 AND d.seq = 0 AND d.step = 'new'
+          AND NOT d.uncertain AND d.lease_owner IS NULL AND d.state = ANY($3::text[])
+        """,
+        shop_id,
+        old,
+        list(_UNSTARTED),
+    )
+    if not candidates:
+        return 0
+    locked = await conn.fetch(
+        "SELECT id, external_id FROM orders WHERE shop_id = $1 AND id = ANY($2::bigint[]) "
+        "ORDER BY id FOR UPDATE",
+        shop_id,
+        [row["order_id"] for row in candidates],
+    )
+    ids = [row["id"] for row in locked]
+    guids = [identity.client_guid(shop_id, row["external_id"], new, seq=0) for row in locked]
+    references = [
+        identity.external_reference(shop_id, row["external_id"], new, seq=0) for row in locked
+    ]
+    converted = await conn.fetch(
+        """
+        UPDATE documents d SET kind = $3, client_guid = c.guid, external_reference = c.ref,
+               updated_at = $8
+        FROM unnest($5::bigint[], $6::uuid[], $7::text[]) AS c(order_id, guid, ref)
+        WHERE d.shop_id = $1 AND d.order_id = c.order_id AND d.kind = $2 AND d.seq = 0
+          AND d.step = 'new' AND NOT d.uncertain AND d.lease_owner IS NULL
+          AND d.state = ANY($4::text[])
+          AND NOT EXISTS (SELECT 1 FROM documents child
+                          WHERE child.parent_id = d.id AND child.shop_id = d.shop_id)
+        RETURNING d.id
+        """,
+        shop_id,
+        old,
+        new,
+        list(_UNSTARTED),
+        ids,
+        guids,
+        references,
+        now,
+    )
+    if converted:
+        await conn.execute(
+            "INSERT INTO events (shop_id, document_id, kind, message, created_at) "
+            "SELECT $1, id, 'document.converted', $3, $4 FROM unnest($2::bigint[]) AS id",
+            shop_id,
+            [row["id"] for row in converted],
+            f"The shop's document type changed: this order will be posted as a {new}",
+            now,
+        )
+    return len(converted)
+
+
+async def record_secret_rolled(conn: Connection | Pool, shop_id: UUID, *, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO events (shop_id, kind, message, created_at) "
+        "VALUES ($1, 'shop.ingest_secret_rolled', 'Ingest secret rolled', $2)",
+        shop_id,
+        now,
+    )

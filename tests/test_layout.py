@@ -1,0 +1,78 @@
+"""The import contracts in pyproject.toml (`lint-imports`, run by `make test`) hold for the
+tree, and break when a wrong import is planted in a copy of it: the core reaching up into the
+web app, a domain module reaching into the workers, a cycle hidden behind TYPE_CHECKING, the
+product importing a sandbox."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("gateway", "tenants", "web", "workers", "sandbox", "cli")
+
+# lint-imports on the tree in the current directory. The project is installed editable, and
+# that finder would answer every import with the checkout's own packages: drop it, so the
+# copy's packages are the ones read.
+_LINT_HERE = """
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+sys.path.insert(0, ".")
+from importlinter.cli import lint_imports
+sys.exit(lint_imports(no_cache=True, no_logo=True))
+"""
+
+
+def lint(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _LINT_HERE], cwd=tree, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def plant(tree: Path, module: str, line: str) -> None:
+    path = tree / module
+    path.write_text(path.read_text() + "\n" + line + "\n")
+
+
+def test_the_tree_keeps_every_contract(tree: Path) -> None:
+    result = lint(tree)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        ("gateway/settings.py", "from web import app", "only the CLI composes them all"),
+        ("tenants/posting/service.py", "import workers.documents", "only the CLI composes"),
+        ("web/ingest.py", "from workers import settings", "only the CLI composes them all"),
+        ("tenants/outbox/repository.py", "from sandbox import state", "never imports a sandbox"),
+        ("sandbox/state.py", "import tenants.shops.repository", "the sandboxes stand apart"),
+        (
+            "tenants/accounts/users.py",
+            "import typing\nif typing.TYPE_CHECKING:\n    from tenants.dashboard import admin",
+            "no import cycles",
+        ),
+    ],
+)
+def test_a_planted_wrong_import_breaks_a_contract(
+    tree: Path, module: str, line: str, broken: str
+) -> None:
+    plant(tree, module, line)
+    result = lint(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{broken}" in result.stdout.split("Broken contracts")[-1], result.stdout
