@@ -13,13 +13,9 @@ from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 import pytest
-from arq.connections import ArqRedis
-from arq.constants import job_key_prefix, result_key_prefix
-from arq.jobs import Job
 
 from gateway.db import Pool
 from gateway.orders import InvalidEvent, parse_event, parse_order, parse_refund
-from gateway.queue import QUEUE_NAME, create_redis
 from gateway.rotation import rotate_keys
 from gateway.secret import Secret
 from gateway.settings import Settings, TokenKey
@@ -157,7 +153,7 @@ async def test_a_repeat_returns_the_stored_answer_and_enqueues_nothing(
     first = await record(pool, shop, body)
     again = await record(pool, shop, body)
     assert (first.repeated, again.repeated) == (False, True)
-    assert again.answer == first.answer
+    assert again.receipt == first.receipt
     assert again.enqueue == ()
     changed = dict(body, occurred_at=at(1))
     with pytest.raises(orders.EventIdReused):
@@ -170,7 +166,7 @@ async def test_a_refund_before_the_invoice_is_credited_once_the_invoice_exists(
     shop = await ingest_shop(pool, vault, trigger="shipped")
     await record(pool, shop, event("order.paid", occurred_at=at(0)))
     recorded = await record(pool, shop, refund_event("r1", "33.33", occurred_at=at(1)))
-    assert recorded.answer["documents"] == []
+    assert recorded.receipt["documents"] == []
     assert await pool.fetchval("SELECT count(*) FROM refunds") == 1
 
     shipped = await record(pool, shop, event("order.shipped", occurred_at=at(2)))
@@ -352,45 +348,3 @@ def test_a_signature_matches_only_its_body_time_and_secret() -> None:
     assert not ingest_secrets.matches(header, b"{}", [])
     moved = ingest_secrets.SignatureHeader(1700000001, header.signatures)
     assert not ingest_secrets.matches(moved, b"{}", [secret])
-
-
-# --- the enqueue -----------------------------------------------------------------------------
-
-
-async def test_enqueueing_writes_what_arqs_enqueue_job_writes(redis: ArqRedis) -> None:
-    await orders.enqueue_new_documents(redis, [7, 8])
-    theirs = await redis.enqueue_job(orders.POST_JOB, 9, _job_id=f"{orders.POST_JOB}:9:0")
-    assert theirs is not None
-    for document_id in (7, 8, 9):
-        job_id = f"{orders.POST_JOB}:{document_id}:0"
-        info = await Job(job_id, redis, _queue_name=QUEUE_NAME).info()
-        assert info is not None
-        assert (info.function, info.args, info.kwargs) == (orders.POST_JOB, (document_id,), {})
-        assert info.job_try is None
-        assert info.score == int(info.enqueue_time.timestamp() * 1000)
-        # arq keeps a job for a day (its expires_extra_ms) unless the job says otherwise.
-        ttl = await redis.pttl(job_key_prefix + job_id)
-        assert redis.expires_extra_ms - 60_000 < ttl <= redis.expires_extra_ms
-
-
-async def test_an_enqueued_or_finished_job_is_left_alone(redis: ArqRedis) -> None:
-    queued, finished = f"{orders.POST_JOB}:7:0", f"{orders.POST_JOB}:8:0"
-    await orders.enqueue_new_documents(redis, [7])
-    await redis.zrem(QUEUE_NAME, queued)  # a worker took it: the job key stays
-    await redis.set(result_key_prefix + finished, b"result")
-    first = await redis.get(job_key_prefix + queued)
-    await orders.enqueue_new_documents(redis, [7, 8])
-    assert await redis.get(job_key_prefix + queued) == first
-    assert not await redis.exists(job_key_prefix + finished)
-    assert await redis.zcard(QUEUE_NAME) == 0
-    await orders.enqueue_new_documents(redis, [9])
-    assert await redis.zrange(QUEUE_NAME, 0, -1) == [f"{orders.POST_JOB}:9:0".encode()]
-
-
-async def test_enqueueing_with_redis_down_only_logs(caplog: pytest.LogCaptureFixture) -> None:
-    down = create_redis("redis://127.0.0.1:1/0")
-    try:
-        await orders.enqueue_new_documents(down, [7])
-    finally:
-        await down.aclose()
-    assert "the sweeper will pick them up" in caplog.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from redis.asyncio import Redis
+from arq.connections import ArqRedis
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
@@ -64,8 +64,8 @@ def render(
     return templates.TemplateResponse(request, template, context or {}, status_code=status_code)
 
 
-def redis(request: Request) -> Redis:
-    value: Redis = request.state.redis
+def redis(request: Request) -> ArqRedis:
+    value: ArqRedis = request.state.redis
     return value
 
 

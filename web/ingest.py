@@ -147,7 +147,7 @@ async def _receive(request: Request) -> Response:
     # overload that keeps the server from taking on more than it finishes.
     redis: ArqRedis = request.state.redis
     await orders.enqueue_new_documents(redis, recorded.enqueue)
-    return Response(_render(recorded.answer), recorded.status, media_type="application/json")
+    return Response(_render(recorded.receipt), 202, media_type="application/json")
 
 
 def _valid_event(body: bytes, *, production: bool) -> Event:

@@ -1,7 +1,7 @@
 """The arq worker: what it runs, and the resources every job finds in `ctx`.
 
-Job names are stable strings (`"system.cleanup"`, later `"documents.post"`) so the web
-process enqueues by name and never imports worker code.
+Job names are stable strings, spelt once in `gateway.queue`, so the web process enqueues by
+name and never imports worker code.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from arq import cron
 from arq.cron import CronJob
 from arq.worker import Function, Worker, create_worker, func
 
+from gateway import queue
 from gateway.db import create_pool
 from gateway.logs import request_id
 from gateway.queue import QUEUE_NAME, redis_settings
@@ -63,22 +64,22 @@ class WorkerSettings:
     queue_name = QUEUE_NAME
     functions: ClassVar[list[Function]] = [
         # No result kept: the sweeper may enqueue the same attempt again the moment it ends.
-        func(documents.post, name="documents.post", keep_result=0),
+        func(documents.post, name=queue.POST_DOCUMENT, keep_result=0),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
-        cron(system.cleanup, name="system.cleanup", minute={7, 37}, second=0),
+        cron(system.cleanup, name=queue.CLEANUP, minute={7, 37}, second=0),
         # Every minute; a run finds the due connections with one index range scan.
-        cron(connections.refresh_due, name="connections.refresh_due", second=20, timeout=300),
+        cron(connections.refresh_due, name=queue.REFRESH_CONNECTIONS, second=20, timeout=300),
         cron(
             documents.sweep,
-            name="documents.sweep",
+            name=queue.SWEEP_DOCUMENTS,
             second=set(range(0, 60, documents.SWEEP_EVERY)),
             unique=True,
             timeout=60,
         ),
         cron(
             documents.confirm_payments,
-            name="documents.confirm_payments",
+            name=queue.CONFIRM_PAYMENTS,
             second=set(range(5, 60, payments.CONFIRM_EVERY)),
             unique=True,
             timeout=60,

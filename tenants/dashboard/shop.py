@@ -271,7 +271,7 @@ async def send_test_order(pool: Pool, shop_id: UUID, *, now: datetime) -> SentTe
         recorded = await orders.record_event(
             conn, shop, event, body_sha256=hashlib.sha256(raw).digest()
         )
-        document_id: int = recorded.answer["documents"][0]["id"]
+        document_id: int = recorded.receipt["documents"][0]["id"]
         await conn.execute(
             "INSERT INTO events (shop_id, document_id, kind, message, created_at) "
             "VALUES ($1, $2, $3, $4, $5)",

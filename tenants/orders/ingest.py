@@ -23,7 +23,6 @@ Rules, beyond the pipeline contract:
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -34,10 +33,8 @@ from uuid import UUID
 
 import asyncpg
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix, result_key_prefix
-from arq.jobs import serialize_job
-from arq.utils import timestamp_ms
 
+from gateway import queue
 from gateway.db import Connection
 from gateway.orders import Event, FieldError, InvalidEvent, Order, Refund
 from tenants.orders.documents import (
@@ -60,7 +57,6 @@ __all__ = [
     "ENQUEUE_AHEAD",
     "GATEWAY_NAMESPACE",
     "MAX_REFERENCE",
-    "POST_JOB",
     "EventIdReused",
     "IngestShop",
     "Recorded",
@@ -77,7 +73,6 @@ log = logging.getLogger(__name__)
 # New documents are enqueued directly only while the shop has fewer queued than this; the
 # sweeper hands out the rest fairly, so one shop's backlog cannot fill arq's FIFO queue.
 ENQUEUE_AHEAD: Final = 50
-POST_JOB: Final = "documents.post"
 _ENQUEUE_TIMEOUT: Final = 1.0
 
 
@@ -114,8 +109,11 @@ def _jsonable(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Recorded:
-    status: int
-    answer: dict[str, Any]  # the body of the answer, the same for every repeat
+    """What recording an event did: the receipt (which documents the order now has, the
+    same for every repeat of the event), whether this was a repeat, and the new documents to
+    wake a worker for once committed."""
+
+    receipt: dict[str, Any]
     repeated: bool
     enqueue: tuple[int, ...]  # new queued documents to enqueue, once committed
 
@@ -123,7 +121,7 @@ class Recorded:
 async def record_event(
     conn: Connection, shop: IngestShop, event: Event, *, body_sha256: bytes
 ) -> Recorded:
-    """Stores a valid, verified event in one transaction and returns the answer. Raises
+    """Stores a valid, verified event in one transaction and returns its receipt. Raises
     `EventIdReused` for a known id with another body, and `InvalidEvent` when a refund would
     take more than the order's total (nothing is stored then)."""
     async with conn.transaction():
@@ -143,7 +141,7 @@ async def record_event(
             await work.credit_refunds()
         await work.ensure_payments(event.order)
         await work.ensure_voucher_settlement(event.order)
-        answer = {
+        receipt = {
             "event_id": event.id,
             "order_id": event.order.id,
             "documents": [
@@ -151,9 +149,9 @@ async def record_event(
                 for d in sorted(work.documents, key=lambda d: d.id)
             ],
         }
-        queued_before = await _finish_delivery(conn, shop.id, event.id, answer, work.new_queued)
+        queued_before = await _finish_delivery(conn, shop.id, event.id, receipt, work.new_queued)
     enqueue = tuple(work.new_queued) if queued_before < ENQUEUE_AHEAD else ()
-    return Recorded(status=202, answer=answer, repeated=False, enqueue=enqueue)
+    return Recorded(receipt, repeated=False, enqueue=enqueue)
 
 
 def _trigger_met(trigger: str, order: OrderFacts) -> bool:
@@ -169,18 +167,17 @@ def _trigger_met(trigger: str, order: OrderFacts) -> bool:
 async def _first_answer(
     conn: Connection, shop_id: UUID, event: Event, body_sha256: bytes
 ) -> Recorded:
-    """The answer of the delivery that claimed the event id first (it has committed: the
+    """The receipt of the delivery that claimed the event id first (it has committed: the
     claim waited for it), or `EventIdReused` when that one had another body."""
     row = await conn.fetchrow(
-        "SELECT body_sha256, response_status, response_body FROM deliveries "
-        "WHERE shop_id = $1 AND event_id = $2",
+        "SELECT body_sha256, response_body FROM deliveries WHERE shop_id = $1 AND event_id = $2",
         shop_id,
         event.id,
     )
     assert row is not None  # deliveries are only deleted long after their tolerance window
     if bytes(row["body_sha256"]) != body_sha256:
         raise EventIdReused(event.id)
-    return Recorded(row["response_status"], row["response_body"], repeated=True, enqueue=())
+    return Recorded(row["response_body"], repeated=True, enqueue=())
 
 
 async def _finish_delivery(
@@ -337,52 +334,7 @@ async def _store_refund(conn: Connection, shop_id: UUID, event: Event, order: Or
 # --- after commit ----------------------------------------------------------------------------
 
 
-# arq's `enqueue_job` (0.28) for jobs without a delay, in one round trip instead of three
-# (WATCH, EXISTS, MULTI/EXEC) and for every document of the event at once: the same keys and
-# values, and a job id that exists (queued, running, or with its result kept) is left alone.
-# Atomic in Redis, where arq relies on WATCH. KEYS: the queue, then each job's job key and
-# result key; ARGV: expiry ms, score (the enqueue time), then each job's id and pickled job.
-_ENQUEUE_LUA: Final = """
-local added = 0
-for i = 2, #KEYS, 2 do  -- job i/2: keys i, i + 1; id and job ARGV[i + 1], ARGV[i + 2]
-    if redis.call('EXISTS', KEYS[i], KEYS[i + 1]) == 0 then
-        redis.call('PSETEX', KEYS[i], ARGV[1], ARGV[i + 2])
-        redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i + 1])
-        added = added + 1
-    end
-end
-return added
-"""
-
-
 async def enqueue_new_documents(redis: ArqRedis, document_ids: Sequence[int]) -> None:
-    """Wakes a worker for each new document. Call after commit only. Failure (Redis down or
-    slow) is logged and ignored: the rows are queued in Postgres and the sweeper finds them."""
-    if not document_ids:
-        return
-    try:
-        async with asyncio.timeout(_ENQUEUE_TIMEOUT):
-            await _enqueue_jobs(redis, document_ids)
-    except Exception as exc:  # any Redis failure: the sweeper is the safety net
-        log.warning(
-            "could not enqueue documents %s (%s); the sweeper will pick them up",
-            list(document_ids),
-            type(exc).__name__,
-        )
-
-
-async def _enqueue_jobs(redis: ArqRedis, document_ids: Sequence[int]) -> int:
-    """`redis.enqueue_job(POST_JOB, id, _job_id=f"{POST_JOB}:{id}:0")` for each id; returns
-    how many were new."""
-    enqueued_at = timestamp_ms()
-    keys: list[str] = [redis.default_queue_name]
-    args: list[str | int | bytes] = [redis.expires_extra_ms, enqueued_at]
-    for document_id in document_ids:
-        job_id = f"{POST_JOB}:{document_id}:0"
-        keys += [job_key_prefix + job_id, result_key_prefix + job_id]
-        job = serialize_job(
-            POST_JOB, (document_id,), {}, None, enqueued_at, serializer=redis.job_serializer
-        )
-        args += [job_id, job]
-    added = await redis.register_script(_ENQUEUE_LUA)(keys, args)
-    return int(added)
+    """Wakes a worker for each new document (its first attempt). Call after commit only;
+    Redis failing or slow is logged and ignored, as the sweeper finds the rows."""
+    await queue.enqueue_posts(redis, [(i, 0) for i in document_ids], wait_at_most=_ENQUEUE_TIMEOUT)

@@ -23,14 +23,13 @@ from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
-from redis.asyncio import Redis
+from arq.connections import ArqRedis
 
+from gateway import queue
 from gateway.db import Connection, Pool
 from tenants.connections import service as connections
 
 log = logging.getLogger(__name__)
-
-JOB_NAME: Final = "documents.post"
 
 
 class LeaseLost(Exception):
@@ -91,7 +90,7 @@ class Ready:
 
     @property
     def job_id(self) -> str:
-        return f"{JOB_NAME}:{self.id}:{self.attempts}"
+        return queue.post_job_id(self.id, self.attempts)
 
 
 @dataclass(frozen=True)
@@ -100,20 +99,11 @@ class Due(Ready):
     organization_id: int | None
 
 
-async def enqueue(redis: Redis, documents: list[Ready] | list[Due]) -> int:
+async def enqueue(redis: ArqRedis, documents: list[Ready] | list[Due]) -> int:
     """Wakes workers for these documents; answers how many jobs were new. Call after the
     commit that made them due. Redis being down is logged and ignored: the sweeper finds
     the rows later."""
-    added = 0
-    try:
-        for document in documents:
-            job = await redis.enqueue_job(  # type: ignore[attr-defined]  # an ArqRedis
-                JOB_NAME, document.id, _job_id=document.job_id
-            )
-            added += job is not None
-    except Exception as exc:
-        log.warning("could not enqueue documents (the sweeper will): %s", type(exc).__name__)
-    return added
+    return await queue.enqueue_posts(redis, [(d.id, d.attempts) for d in documents])
 
 
 # --- one attempt -----------------------------------------------------------------------------
