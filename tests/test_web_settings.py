@@ -27,7 +27,7 @@ from tests.live import LiveSandbox
 from tests.test_connections import connect
 from tests.test_web_accounts import login
 from tests.test_web_shops import owner_of_shop, vary
-from web import i18n, settings_pages, settlement_settings
+from web import i18n, settings_form, settlement_settings
 from web.app import create_app
 
 PREVIEW = {"HX-Request": "true", "HX-Target": "invoice-preview"}
@@ -41,7 +41,7 @@ STANDARD = {
 
 
 def form(csrf: str, **changes: str) -> dict[str, str]:
-    accounts = {f"account_{role}": "" for role in settings_pages.ROLES}
+    accounts = {f"account_{role}": "" for role in settings_form.ROLES}
     deposits = {f"payment_account_{key}": "" for key in settlement_settings.ACCOUNT_KEYS}
     return {
         "csrf_token": csrf,
@@ -223,14 +223,14 @@ async def test_the_preview_follows_the_text_as_it_is_typed(
 
 def test_template_problems_speak_both_languages() -> None:
     da, en = i18n.Translator("da"), i18n.Translator("en")
-    assert settings_pages.template_problems(en, "{shop} {number}") == []
-    assert settings_pages.template_problems(en, "x" * 1001) == [
+    assert settings_form.template_problems(en, "{shop} {number}") == []
+    assert settings_form.template_problems(en, "x" * 1001) == [
         "The text is longer than 1000 characters."
     ]
-    assert settings_pages.template_problems(da, "{number:>5}") == [
+    assert settings_form.template_problems(da, "{number:>5}") == [
         "{number:>5} er ikke en pladsholder: brug {shop}, {number}, {order_id}, {customer}."
     ]
-    assert settings_pages.template_problems(da, "}")[0].startswith("Tuborgklammerne")
+    assert settings_form.template_problems(da, "}")[0].startswith("Tuborgklammerne")
 
 
 # --- accounts from the organisation's chart ----------------------------------------------------

@@ -1,4 +1,6 @@
-"""`POST /api/v1/shops/{shop_id}/events`: signed order events in, documents out.
+"""`POST /api/v1/shops/{shop_id}/events`: signed order events in, documents out. The route of
+the signed-API source (`tenants.sources.signed_api`): it checks the transport, hands the
+request to the source, and answers what the source and ingest decided.
 
 Checks run cheapest first and each has its own status: 415 (not JSON), 413 (too large), 401
 (no signature, a stale timestamp, or no match), 400 (an unreadable signature header), 422
@@ -13,33 +15,23 @@ and stored with the delivery, so a repeat renders the same bytes from the stored
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import logging
 from typing import Any, Final
-from uuid import UUID
 
 from arq.connections import ArqRedis
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.accounting import vat_errors
-from gateway.db import Connection
 from gateway.orders import (
     MAX_PDF_BYTES,
-    Event,
     FieldError,
-    InconsistentOrder,
-    InvalidEvent,
-    parse_event,
 )
 from tenants.orders import ingest as orders
-from tenants.shops import ingest_secrets
-from tenants.shops.ingest_secrets import SIGNATURE_HEADER, TOLERANCE_SECONDS
+from tenants.shops.ingest_secrets import SIGNATURE_HEADER
+from tenants.sources import signed_api
+from tenants.sources.delivery import Reason, Refused, ingest
 from web import deps, openapi
-
-log = logging.getLogger(__name__)
 
 # An order fits in 1 MiB; a shop's own invoice may come inline as `pdf_base64`, up to
 # MAX_PDF_BYTES decoded (4/3 of that encoded), so the body may carry that much more.
@@ -81,16 +73,27 @@ class Problem(Exception):
         )
 
 
-def _unauthenticated(detail: str) -> Problem:
-    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": SIGNATURE_HEADER})
+# How each refusal is answered: status, title, problem type.
+_ANSWERS: Final[dict[Reason, tuple[int, str, str]]] = {
+    "unauthenticated": (401, "Unauthorized", "about:blank"),
+    "malformed_proof": (400, "Bad Request", "about:blank"),
+    "invalid": (422, "The event is invalid", INVALID_EVENT),
+    "inconsistent": (422, "The amounts do not add up", INCONSISTENT_ORDER),
+    "vat_mismatch": (422, "The VAT rates do not fit the customer", VAT_MISMATCH),
+    "event_id_reused": (409, "Event id already used", EVENT_ID_REUSED),
+}
 
 
-# Says nothing about which of shop id, secret or signature is wrong: that would tell a caller
-# which shop ids exist.
-_NOT_AUTHENTIC: Final = (
-    "The request could not be authenticated: check the shop id, the ingest secret and how "
-    "the Gateway-Signature is computed."
-)
+def _problem(refused: Refused) -> Problem:
+    status, title, type_ = _ANSWERS[refused.reason]
+    return Problem(
+        status,
+        title,
+        refused.detail,
+        type_=type_,
+        errors=list(refused.errors) if refused.errors or refused.reason == "invalid" else None,
+        headers={"WWW-Authenticate": SIGNATURE_HEADER} if status == 401 else None,
+    )
 
 
 def _render(body: dict[str, Any]) -> bytes:
@@ -107,88 +110,27 @@ async def receive_event(request: Request) -> Response:
 async def _receive(request: Request) -> Response:
     _require_json(request)
     body = await _read_body(request)
-    header = _signature_header(request)
-    now = dt.datetime.now(dt.UTC)
-    if not ingest_secrets.is_fresh(header, now):
-        raise _unauthenticated(
-            f"The signature's timestamp is more than {TOLERANCE_SECONDS} seconds away from "
-            "the server's clock: sign each request when sending it."
-        )
     # One connection for the shop lookup and the transaction: each checkout from the pool
     # costs a reset round trip when it is returned.
     async with deps.pool(request).acquire() as conn:
-        shop = await _shop(conn, request, now)
-        # Verified even for an unknown shop (against a throwaway key), so both take as long.
-        authentic = ingest_secrets.matches(header, body, shop.secrets if shop else ())
-        if shop is None or not authentic:
-            # For the operator: the caller learns nothing from it.
-            log.info(
-                "ingest refused: %s for shop %r",
-                "unknown shop" if shop is None else "no signature matches",
-                request.path_params["shop_id"][:64],
-            )
-            raise _unauthenticated(_NOT_AUTHENTIC)
-        event = _valid_event(body, production=deps.settings(request).is_production)
         try:
-            recorded = await orders.record_event(
-                conn, shop, event, body_sha256=hashlib.sha256(body).digest()
+            delivery = await signed_api.receive(
+                conn,
+                deps.vault(request),
+                shop_id=request.path_params["shop_id"],
+                signature=request.headers.get(SIGNATURE_HEADER),
+                body=body,
+                now=dt.datetime.now(dt.UTC),
+                production=deps.settings(request).is_production,
             )
-        except orders.EventIdReused:
-            raise Problem(
-                409,
-                "Event id already used",
-                f"Event {event.id!r} was received before with a different body; an event id "
-                "names one event and its body for ever.",
-                type_=EVENT_ID_REUSED,
-            ) from None
-        except InvalidEvent as exc:
-            raise _invalid(exc.errors) from None
+            recorded = await ingest(conn, delivery)
+        except Refused as refused:
+            raise _problem(refused) from None
     # Committed: now wake the workers. Before answering, not in a background task: under
     # overload that keeps the server from taking on more than it finishes.
     redis: ArqRedis = request.state.redis
     await orders.enqueue_new_documents(redis, recorded.enqueue)
     return Response(_render(recorded.receipt), 202, media_type="application/json")
-
-
-def _valid_event(body: bytes, *, production: bool) -> Event:
-    try:
-        event = parse_event(body)
-    except InconsistentOrder as exc:
-        raise Problem(
-            422,
-            "The amounts do not add up",
-            str(exc),
-            type_=INCONSISTENT_ORDER,
-            errors=exc.errors,
-        ) from None
-    except InvalidEvent as exc:
-        raise _invalid(exc.errors) from None
-    # Outside production a shop on this machine may serve its PDF over http; in production
-    # the worker would refuse it anyway (`gateway.pdf`): say so now.
-    pdf_url = event.order.invoice.pdf_url if event.order.invoice else None
-    if production and pdf_url is not None and not pdf_url.startswith("https://"):
-        raise _invalid([FieldError("/order/invoice/pdf_url", "must be an https:// URL")])
-    mismatches = vat_errors(event.order, event.refund)
-    if mismatches:
-        raise Problem(
-            422,
-            "The VAT rates do not fit the customer",
-            "; ".join(f"{e.pointer}: {e.message}" for e in mismatches),
-            type_=VAT_MISMATCH,
-            errors=mismatches,
-        )
-    return event
-
-
-def _invalid(errors: list[FieldError]) -> Problem:
-    count = len(errors)
-    return Problem(
-        422,
-        "The event is invalid",
-        f"{count} field{'s are' if count != 1 else ' is'} invalid; see errors.",
-        type_=INVALID_EVENT,
-        errors=errors,
-    )
 
 
 def _require_json(request: Request) -> None:
@@ -212,29 +154,6 @@ async def _read_body(request: Request) -> bytes:
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _signature_header(request: Request) -> ingest_secrets.SignatureHeader:
-    value = request.headers.get(SIGNATURE_HEADER)
-    if value is None:
-        raise _unauthenticated(f"The {SIGNATURE_HEADER} header is missing.")
-    try:
-        return ingest_secrets.parse_signature_header(value)
-    except ingest_secrets.MalformedSignature as exc:
-        raise Problem(
-            400,
-            "Bad Request",
-            f"The {SIGNATURE_HEADER} header is malformed: {exc}. Expected "
-            "t=<unix seconds>,v1=<hex HMAC-SHA256>.",
-        ) from None
-
-
-async def _shop(conn: Connection, request: Request, now: dt.datetime) -> orders.IngestShop | None:
-    try:
-        shop_id = UUID(request.path_params["shop_id"])
-    except ValueError:
-        return None  # not a shop: the same 401 as any unknown shop
-    return await orders.shop_for_ingest(conn, deps.vault(request), shop_id, now)
 
 
 async def openapi_document(request: Request) -> Response:

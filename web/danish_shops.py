@@ -1,0 +1,166 @@
+"""The Danish for an owner's shop pages: the shop list, the shop page with its set-up guide
+and Dinero connection, connecting to Dinero, and the shop's documents.
+
+One part of the catalogue that web/i18n.py translates with; the English sentences are the keys.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# English message → Danish. Keep the entries grouped by page, in the order they appear.
+DANISH: Final[dict[str, str]] = {
+    # The owner's shops and their connection
+    "You have no shops yet.": "Du har ingen butikker endnu.",
+    "Not connected": "Ikke forbundet",
+    "Connect the shop to the Dinero organisation its orders should be booked in.": "Forbind "
+    "butikken med den Dinero-organisation, som dens ordrer skal bogføres i.",
+    "Connect to Dinero": "Forbind med Dinero",
+    "Organisation": "Organisation",
+    "Status": "Status",
+    "Connected": "Forbundet",
+    "Needs reconnect": "Skal forbindes igen",
+    "Token valid until": "Adgang gyldig til",
+    "Last renewal": "Seneste fornyelse",
+    "Last problem": "Seneste problem",
+    "Dinero no longer accepts this connection. Orders wait safely until you reconnect.": "Dinero "
+    "godtager ikke længere forbindelsen. Ordrerne venter sikkert, til du forbinder igen.",
+    "Reconnect": "Forbind igen",
+    "Disconnect": "Afbryd forbindelsen",
+    # Connecting (web/connect.py and tenants/connections/oauth_flows.py say these in English)
+    "Choose a Dinero organisation": "Vælg en Dinero-organisation",
+    "Which Dinero organisation?": "Hvilken Dinero-organisation?",
+    "Your Visma login reaches several organisations. Orders will be booked in the one you "
+    "choose.": "Dit Visma-login giver adgang til flere organisationer. Ordrerne bogføres i "
+    "den, du vælger.",
+    "Organisations": "Organisationer",
+    "Needs Dinero Pro: the API is only open to Pro organisations": "Kræver Dinero Pro: API'et "
+    "er kun åbent for Pro-organisationer",
+    "Connect": "Forbind",
+    "Choose one of the organisations with Dinero Pro.": "Vælg en af organisationerne med "
+    "Dinero Pro.",
+    "The connection was not made": "Forbindelsen blev ikke oprettet",
+    "You declined access in Visma Connect, so nothing was changed.": "Du afviste adgang i "
+    "Visma Connect, så intet er ændret.",
+    "Visma Connect did not grant access, so nothing was changed.": "Visma Connect gav ikke "
+    "adgang, så intet er ændret.",
+    "Visma Connect did not accept the sign-in (it may have expired). Please try again.": "Visma "
+    "Connect godtog ikke login (det kan være udløbet). Prøv igen.",
+    "Dinero or Visma Connect did not answer as expected. Please try again shortly.": "Dinero "
+    "eller Visma Connect svarede ikke som ventet. Prøv igen om lidt.",
+    "This connection attempt is not valid any more (it was used, it expired, or it was "
+    "started in another browser). Please start again.": "Dette forsøg på at forbinde er ikke "
+    "gyldigt længere (det er brugt, udløbet eller startet i en anden browser). Start forfra.",
+    "This choice is not valid any more. Please connect again.": "Valget er ikke gyldigt "
+    "længere. Forbind igen.",
+    "Back to the shop": "Tilbage til butikken",
+    "Back to your shops": "Tilbage til dine butikker",
+    # The owner's shop list, shop page and set-up guide (web/shops.py)
+    "Failing documents": "Fejlende dokumenter",
+    "Setting up": "Sættes op",
+    "Overview": "Overblik",
+    "Live since {when}": "I drift siden {when}",
+    "Last successful post": "Seneste vellykkede bogføring",
+    "None yet": "Ingen endnu",
+    "Dinero calls in the last minute": "Kald til Dinero det seneste minut",
+    "{used} of {limit}": "{used} af {limit}",
+    "Posted in the last 24 hours": "Bogført de seneste 24 timer",
+    "Set-up guide": "Kom godt i gang",
+    "Done": "Klaret",
+    "Choose the Dinero organisation the shop's invoices go to.": "Vælg den "
+    "Dinero-organisation, som butikkens fakturaer skal til.",
+    "Send one test order as a draft": "Send én testordre som kladde",
+    "A small, clearly marked order goes through the whole way and is left as a draft invoice "
+    "in Dinero, whatever your settings say. Look at it there, then delete the draft.": "En "
+    "lille, tydeligt mærket ordre går hele vejen igennem og ender som en fakturakladde i "
+    "Dinero, uanset hvad dine indstillinger siger. Se den dér, og slet så kladden.",
+    "Test order {number}": "Testordre {number}",
+    "Show the document": "Vis dokumentet",
+    "Send another test order": "Send en testordre mere",
+    "Send a test order": "Send en testordre",
+    "Connect to Dinero first.": "Forbind med Dinero først.",
+    "Activate": "Aktivér",
+    "From then on your orders become documents in Dinero as your settings say.": "Derefter "
+    "bliver dine ordrer til dokumenter i Dinero, sådan som dine indstillinger siger.",
+    "Activate the shop": "Aktivér butikken",
+    "We recommend sending a test order first.": "Vi anbefaler at sende en testordre først.",
+    "Disconnect {shop} from Dinero?": "Afbryd forbindelsen mellem {shop} og Dinero?",
+    "The shop stops posting to {organisation}. Orders that arrive meanwhile wait safely in "
+    "the gateway and are posted once you connect again. Nothing already in Dinero is "
+    "changed.": "Butikken holder op med at bogføre i {organisation}. Ordrer, der kommer i "
+    "mellemtiden, venter sikkert i gatewayen og bogføres, når du forbinder igen. Intet, der "
+    "allerede er i Dinero, bliver ændret.",
+    "Cancel": "Annullér",
+    # A shop's documents (web/documents.py)
+    "Order number": "Ordrenummer",
+    "The exact order number or order id": "Det nøjagtige ordrenummer eller ordre-id",
+    "Order": "Ordre",
+    "Document": "Dokument",
+    "Amount": "Beløb",
+    "State": "Tilstand",
+    "Dinero number": "Nummer i Dinero",
+    "draft": "kladde",
+    "No documents for order {number}.": "Ingen dokumenter for ordre {number}.",
+    "No documents here yet.": "Ingen dokumenter her endnu.",
+    "Newest": "Nyeste",
+    "Newer": "Nyere",
+    "Older": "Ældre",
+    "Invoice": "Faktura",
+    "Credit note": "Kreditnota",
+    "Voucher": "Bilag",
+    "Payment": "Betaling",
+    "Document {id}": "Dokument {id}",
+    "All documents": "Alle dokumenter",
+    "order {number}": "ordre {number}",
+    "Left as a draft": "Efterladt som kladde",
+    "Dinero's answer or the problem found": "Dineros svar eller det fundne problem",
+    "Retry": "Prøv igen",
+    "Fix the cause first (a setting, an account, the connection): the document is built "
+    "again from the order and the settings as they are when it is retried.": "Ret først "
+    "årsagen (en indstilling, en konto, forbindelsen): dokumentet bygges igen ud fra ordren "
+    "og indstillingerne, som de er, når det prøves igen.",
+    "Progress": "Forløb",
+    "Not sent yet": "Ikke sendt endnu",
+    "Customer found in Dinero": "Kunden fundet i Dinero",
+    "Invoice file uploaded": "Fakturafil overført",
+    "Created in Dinero": "Oprettet i Dinero",
+    "Booked": "Bogført",
+    "Payment registered": "Betaling registreret",
+    "(checking in Dinero whether the last attempt arrived)": "(undersøger i Dinero, om "
+    "sidste forsøg kom frem)",
+    "Dinero id": "Id i Dinero",
+    "(not in Dinero yet)": "(ikke i Dinero endnu)",
+    "Reference in Dinero": "Reference i Dinero",
+    "Attempts": "Forsøg",
+    "{count} failed in a row": "{count} fejlet i træk",
+    "Next attempt": "Næste forsøg",
+    "For": "Til",
+    "Followed by": "Efterfulgt af",
+    "number {number}": "nummer {number}",
+    "Timeline": "Forløb i tid",
+    "Details": "Detaljer",
+    "Will try again": "Prøver igen",
+    "Queued again": "Sat i kø igen",
+    "Interrupted": "Afbrudt",
+    "Test order": "Testordre",
+    # Settlement on the document pages (documents/_document.html, _list.html)
+    "Paid": "Betalt",
+    "Overpaid": "Overbetalt",
+    "Partly paid": "Delvist betalt",
+    "Registered, awaiting Dinero's confirmation": "Registreret, afventer bekræftelse fra Dinero",
+    "Not registered yet": "Ikke registreret endnu",
+    "Not given": "Ikke oplyst",
+    "Voucher number in Dinero": "Bilagsnummer i Dinero",
+    "Attachment": "Vedhæftet fil",
+    "Not uploaded yet": "Ikke overført endnu",
+    "Balanced against account": "Modpostering på konto",
+    "Payment method": "Betalingsmåde",
+    "Deposit account": "Indbetalingskonto",
+    "Dinero status": "Status i Dinero",
+    "Settles": "Betaler",
+    "Reverses": "Tilbagefører",
+    "Document type changed": "Dokumenttype ændret",
+    "Payment status from Dinero": "Betalingsstatus fra Dinero",
+    "The shop's invoice": "Butikkens faktura",
+    "Total differs in Dinero": "Beløbet afviger i Dinero",
+}
