@@ -21,14 +21,9 @@ from pathlib import Path
 from types import FrameType
 
 from gateway.db import create_pool
-from gateway.localservices import (
-    DEV_DATABASE,
-    ensure_services,
-    free_port,
-    parent_death_signal,
-    stop,
-)
+from gateway.localservices import DEV_DATABASE, ensure_services, free_port
 from gateway.migrate import MigrationError, migrate
+from gateway.processes import parent_death_signal, stop
 from gateway.settings import Settings, SettingsError
 from gateway.vault import Vault
 

@@ -50,6 +50,7 @@ from sandbox.settlement_api import (
     list_payments,
     upload_file,
 )
+from sandbox.state import sandbox_of
 from sandbox.wire import DineroJSONResponse, enter, parse_query
 
 # --- accounts and VAT types ------------------------------------------------------------------
@@ -172,11 +173,10 @@ def _document_routes(kind: DocumentKind, collection: str, item: str) -> list[Rou
 
 def _control_ledger(request: Request) -> Ledger:
     organization_id: int = request.path_params["id"]
-    sandbox = request.app.state.sandbox
+    sandbox = sandbox_of(request)
     if organization_id not in sandbox.organizations:
         raise _NoSuchOrganization(organization_id)
-    ledger: Ledger = sandbox.ledger(organization_id)
-    return ledger
+    return sandbox.ledger(organization_id)
 
 
 class _NoSuchOrganization(Exception):

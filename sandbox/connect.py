@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from sandbox.errors import DineroApiError
 from sandbox.grants import SCOPES, AuthorizeRequest, GrantError, TokenSet
-from sandbox.state import Organization, Sandbox
+from sandbox.state import Organization, Sandbox, sandbox_of
 
 _LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 _PKCE_VALUE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
@@ -56,11 +56,6 @@ def routes() -> list[BaseRoute]:
         Route("/connect/token", token, methods=["POST"]),
         Route("/v1/organizations", list_organizations, methods=["GET"]),
     ]
-
-
-def _sandbox(request: Request) -> Sandbox:
-    sandbox: Sandbox = request.app.state.sandbox
-    return sandbox
 
 
 async def discovery(request: Request) -> Response:
@@ -166,7 +161,7 @@ def parse_authorize_request(sandbox: Sandbox, params: QueryParams | FormData) ->
 
 
 async def authorize(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     params: QueryParams | FormData = (
         await request.form() if request.method == "POST" else request.query_params
     )
@@ -275,7 +270,7 @@ def _form_str(form: FormData, name: str) -> str | None:
 
 
 async def token(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     form = await request.form()
     grant_type = _form_str(form, "grant_type") or ""
     counted = grant_type if grant_type in ("authorization_code", "refresh_token") else "other"
@@ -362,7 +357,7 @@ def _organization_model(organization: Organization) -> dict[str, object]:
 
 
 async def list_organizations(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     user = await sandbox.enter_user_api(request)
     known = {name.lower(): name for name in _ORGANIZATION_FIELDS}
     asked = [f.strip() for f in (request.query_params.get("fields") or _DEFAULT_FIELDS).split(",")]

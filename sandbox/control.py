@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.connect import AuthorizeError, parse_authorize_request
 from sandbox.grants import REFRESH_MODES
-from sandbox.state import Faults, Organization, Sandbox
+from sandbox.state import Faults, Organization, sandbox_of
 
 
 def routes() -> list[BaseRoute]:
@@ -40,11 +40,6 @@ class _Invalid(Exception):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("invalid input")
         self.errors = errors
-
-
-def _sandbox(request: Request) -> Sandbox:
-    sandbox: Sandbox = request.app.state.sandbox
-    return sandbox
 
 
 async def _body(request: Request, *, allowed: set[str]) -> dict[str, Any]:
@@ -91,7 +86,7 @@ def _invalid(exc: _Invalid) -> Response:
 
 async def faults(request: Request) -> Response:
     """POST replaces every fault with what the body names; `{}` clears them all."""
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     if request.method == "POST":
         names = {f.name for f in dataclasses.fields(Faults)}
         try:
@@ -113,7 +108,7 @@ async def faults(request: Request) -> Response:
 async def settings(request: Request) -> Response:
     """The client's token behaviour (a new refresh mode applies from the next consent), and
     the calls a minute each organisation allows (Dinero's 100 unless a test raises it)."""
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     if request.method == "POST":
         policy = sandbox.grants.policy
         bounds = {
@@ -148,7 +143,7 @@ def _organization_json(organization: Organization) -> dict[str, Any]:
 
 
 async def organizations(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     if request.method == "GET":
         return JSONResponse([_organization_json(o) for o in sandbox.organizations_of(sandbox.user)])
     try:
@@ -166,7 +161,7 @@ async def organizations(request: Request) -> Response:
 
 
 async def revoke(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     organization_id: int = request.path_params["id"]
     if organization_id not in sandbox.organizations:
         return JSONResponse({"errors": {"id": "no such organisation"}}, status_code=404)
@@ -174,7 +169,7 @@ async def revoke(request: Request) -> Response:
 
 
 async def expire_tokens(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     try:
         data = await _body(request, allowed={"organization_id"})
         organization_id = data.get("organization_id")
@@ -188,7 +183,7 @@ async def expire_tokens(request: Request) -> Response:
 
 
 async def clock(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     if request.method == "POST":
         try:
             data = await _body(request, allowed={"advance_seconds"})
@@ -202,11 +197,11 @@ async def clock(request: Request) -> Response:
 
 
 async def stats(request: Request) -> Response:
-    return JSONResponse(_sandbox(request).stats.to_json())
+    return JSONResponse(sandbox_of(request).stats.to_json())
 
 
 async def reset(request: Request) -> Response:
-    _sandbox(request).reset()
+    sandbox_of(request).reset()
     return JSONResponse({"reset": True})
 
 
@@ -214,7 +209,7 @@ async def consent(request: Request) -> Response:
     """`{"authorize_url": ...}` → `{"code", "state"}`: the sandbox user presses Approve on
     that consent page without a browser (for scripts such as `gateway dev`'s demo set-up).
     The request is checked exactly as the consent page checks it."""
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     try:
         data = await _body(request, allowed={"authorize_url"})
         url = data.get("authorize_url")

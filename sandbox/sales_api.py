@@ -21,7 +21,7 @@ from sandbox import queryfilter, rules
 from sandbox.entries import CREDIT_NOTE, INVOICE, DocumentKind
 from sandbox.errors import validation_error
 from sandbox.ledger import SalesDocument
-from sandbox.queryfilter import ListQuery, QueryError
+from sandbox.queryfilter import ListQuery
 from sandbox.readmodels import (
     contact_model,
     credit_note_model,
@@ -29,7 +29,7 @@ from sandbox.readmodels import (
     invoice_model,
     list_model,
 )
-from sandbox.wire import DineroJSONResponse, enter, json_body, path_guid
+from sandbox.wire import DineroJSONResponse, enter, json_body, parse_query, path_guid
 
 CONTACT_FILTERABLE = (
     "ExternalReference",
@@ -93,10 +93,7 @@ async def list_contacts(request: Request) -> Response:
 
 
 def _list_query(request: Request, **how: Any) -> ListQuery:
-    try:
-        return ListQuery.parse(request.query_params, **how)
-    except QueryError as exc:
-        raise validation_error(str(exc)) from None
+    return parse_query(lambda: ListQuery.parse(request.query_params, **how))
 
 
 def _matches(conditions: list[queryfilter.Condition], model: Mapping[str, Any]) -> bool:

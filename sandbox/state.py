@@ -120,6 +120,12 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def sandbox_of(request: Request) -> Sandbox:
+    """The sandbox behind the app serving `request` (`app.create_sandbox_app` puts it there)."""
+    sandbox: Sandbox = request.app.state.sandbox
+    return sandbox
+
+
 class Sandbox:
     def __init__(
         self,

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from sandbox.errors import validation_error
 from sandbox.ledger import Ledger
 from sandbox.queryfilter import QueryError
+from sandbox.state import sandbox_of
 
 T = TypeVar("T")
 
@@ -82,7 +83,7 @@ async def json_body(request: Request, *, optional: bool = False) -> object | Non
 async def enter(request: Request) -> tuple[Ledger, str]:
     """Passes the sandbox's gate for the path's organisation: its ledger, the client's id."""
     organization_id: int = request.path_params["organization_id"]
-    context = await request.app.state.sandbox.enter_api(request, organization_id)
+    context = await sandbox_of(request).enter_api(request, organization_id)
     return context.ledger, context.client_id
 
 

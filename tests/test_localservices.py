@@ -21,13 +21,16 @@ import asyncpg
 import pytest
 import redis.asyncio
 
-from gateway.localservices import _Launcher, _postgres_bindirs, ensure_services, free_port, main
+from gateway import services_postgres
+from gateway.localservices import ensure_services, free_port, main
+from gateway.services_launcher import Launcher
 
 PATH = os.environ.get("PATH", os.defpath)
 ENVIRON = {"PATH": PATH}  # no DATABASE_URL/REDIS_URL, even when `make test` sets them for us
 
 needs_servers = pytest.mark.skipif(
-    os.geteuid() != 0 and not (_postgres_bindirs(PATH) and shutil.which("redis-server", path=PATH)),
+    os.geteuid() != 0
+    and not (services_postgres.bindirs(PATH) and shutil.which("redis-server", path=PATH)),
     reason="needs Postgres and Redis binaries (or root, to install them)",
 )
 
@@ -124,8 +127,8 @@ def test_apt_install_uses_sudo_only_when_it_needs_no_password(
     lines: list[str] = []
     environ = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
     with contextlib.ExitStack() as stack:
-        launcher = _Launcher(stack, tmp_path, "dev", environ, lines.append)
-        installed = launcher._apt_install("redis-server")
+        launcher = Launcher(stack, tmp_path, "dev", environ, lines.append)
+        installed = launcher.apt_install("redis-server")
     apt = bin_dir / "apt-get"
     if sudo_asks:  # not ours to do
         assert not installed and lines == []

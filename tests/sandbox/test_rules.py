@@ -1,4 +1,5 @@
-"""Request-body rules (`rules.py`): binding, every violation at once, strict JSON types."""
+"""Request-body rules (`rules.py`, bound by `binding.py`): binding, every violation at once,
+strict JSON types."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from uuid import uuid4
 import pytest
 
 from sandbox import rules
+from sandbox.binding import Model
 from sandbox.errors import DineroApiError
 from tests.sandbox.books import line
 
 D = Decimal
 
 
-def bind_errors(model: rules.Model, body: object) -> dict[str, str]:
+def bind_errors(model: Model, body: object) -> dict[str, str]:
     with pytest.raises(DineroApiError) as caught:
         rules.bind(model, body)
     assert caught.value.status == 400
