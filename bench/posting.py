@@ -72,6 +72,7 @@ from gateway.vault import Vault
 from tenants.accounts import users
 from tenants.connections import service as connections
 from tenants.outbox import repository as outbox
+from tenants.outbox.models import Ready
 from tenants.posting.service import Outcome, Poster, post_document
 from tenants.shops import repository as shops
 from web.openapi import EXAMPLE_EVENT
@@ -296,7 +297,7 @@ async def add_orders(
 
 
 async def enqueue(env: Env, document_ids: list[int]) -> None:
-    await outbox.enqueue(env.redis, [outbox.Ready(i, 0) for i in document_ids])
+    await outbox.enqueue(env.redis, [Ready(i, 0) for i in document_ids])
 
 
 async def posted_count(env: Env, document_ids: list[int]) -> int:

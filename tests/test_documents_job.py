@@ -21,6 +21,7 @@ from gateway.vault import Vault
 from sandbox.state import Faults
 from tenants.connections import service as connections
 from tenants.outbox import repository as outbox
+from tenants.outbox.models import Ready
 from tenants.posting.service import Poster
 from tests.live import LiveSandbox
 from tests.test_connections import connect
@@ -111,7 +112,7 @@ async def test_a_real_worker_posts_what_is_enqueued_and_its_released_children(
     order_id = await make_order(pool, shop.id)
     invoice = await make_document(pool, shop.id, order_id)
     note = await make_credit_note(pool, shop.id, order_id, invoice, refund_body("r1"), 1)
-    await outbox.enqueue(redis, [outbox.Ready(invoice, 0)])
+    await outbox.enqueue(redis, [Ready(invoice, 0)])
 
     complete, failed = await run_worker(settings, sandbox_server)
 

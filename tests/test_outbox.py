@@ -17,8 +17,10 @@ from arq.connections import ArqRedis
 from gateway.db import Pool
 from gateway.queue import QUEUE_NAME
 from gateway.vault import Vault
+from tenants.connections import service as connections
 from tenants.outbox import repository as outbox
-from tenants.outbox.repository import Document, LeaseLost
+from tenants.outbox import sweeps
+from tenants.outbox.models import Document, LeaseLost, Ready
 from tests.factories import make_shop
 from web.openapi import EXAMPLE_EVENT
 
@@ -339,7 +341,7 @@ async def test_parking_an_organisation_parks_every_queued_document_of_its_shops(
     documents = [await make_document(pool, s, await make_order(pool, s)) for s in shops]
     untouched = await make_document(pool, elsewhere, await make_order(pool, elsewhere))
 
-    await outbox.park_organization(pool, connection, "token refused", now=datetime.now(UTC))
+    await connections.mark_needs_reconnect(pool, connection, "token refused", now=datetime.now(UTC))
 
     assert [(await row(pool, d))["state"] for d in documents] == ["needs_reconnect"] * 2
     assert (await row(pool, untouched))["state"] == "queued"
@@ -368,7 +370,7 @@ async def test_a_backlog_does_not_delay_another_shops_first_document(
     )
     newest = await make_document(pool, quiet, await make_order(pool, quiet))
 
-    due = await outbox.due_for_sweep(pool, now=datetime.now(UTC), limit=10, per_shop=5)
+    due = await sweeps.due_for_sweep(pool, now=datetime.now(UTC), limit=10, per_shop=5)
 
     assert len(due) == 6  # five of the backlog, one of the quiet shop: limit never reached
     assert newest in [d.id for d in due[:2]]
@@ -386,7 +388,7 @@ async def test_shops_of_one_organisation_take_turns(pool: Pool, vault: Vault) ->
             )
             owner[document_id] = shop
 
-    due = await outbox.due_for_sweep(pool, now=datetime.now(UTC), limit=6, per_shop=10)
+    due = await sweeps.due_for_sweep(pool, now=datetime.now(UTC), limit=6, per_shop=10)
 
     assert len(due) == 6
     assert [owner[d.id] for d in due[:3]] != [owner[due[0].id]] * 3
@@ -402,7 +404,7 @@ async def test_leased_and_future_documents_are_not_due(pool: Pool, vault: Vault)
     await make_document(pool, shop, order_id, seq=1, next_attempt_at=now + timedelta(minutes=5))
     due_one = await make_document(pool, shop, order_id, seq=2)
 
-    due = await outbox.due_for_sweep(pool, now=datetime.now(UTC), limit=100, per_shop=100)
+    due = await sweeps.due_for_sweep(pool, now=datetime.now(UTC), limit=100, per_shop=100)
 
     assert [d.id for d in due] == [due_one]
     assert due[0].organization_id is None
@@ -414,8 +416,8 @@ async def test_expired_leases_are_recovered_as_uncertain(pool: Pool, vault: Vaul
     now = datetime.now(UTC)
     await leased(pool, document_id, now)
 
-    assert await outbox.recover_expired_leases(pool, now=now + LEASE / 2) == 0
-    assert await outbox.recover_expired_leases(pool, now=now + LEASE * 2) == 1
+    assert await sweeps.recover_expired_leases(pool, now=now + LEASE / 2) == 0
+    assert await sweeps.recover_expired_leases(pool, now=now + LEASE * 2) == 1
 
     after = await row(pool, document_id)
     assert (after["lease_owner"], after["uncertain"], after["state"]) == (None, True, "queued")
@@ -436,7 +438,7 @@ async def test_orphaned_children_follow_their_parent(pool: Pool, vault: Vault) -
     cancelled_order = await pool.fetchval("SELECT order_id FROM documents WHERE id = $1", cancelled)
     to_cancel = await make_credit_note(pool, shop, cancelled_order, cancelled, refund_body("r2"), 1)
 
-    released = await outbox.release_orphans(pool, now=now)
+    released = await sweeps.release_orphans(pool, now=now)
 
     assert [r.id for r in released] == [to_release]
     assert (await row(pool, to_release))["state"] == "queued"
@@ -448,7 +450,7 @@ async def test_enqueue_puts_an_attempt_in_the_queue_once(
 ) -> None:
     shop = await shop_on(pool, vault, None)
     document_id = await make_document(pool, shop, await make_order(pool, shop))
-    ready = [outbox.Ready(document_id, 0)]
+    ready = [Ready(document_id, 0)]
 
     assert await outbox.enqueue(redis, ready) == 1
     assert await outbox.enqueue(redis, ready) == 0
@@ -461,6 +463,6 @@ async def test_enqueue_with_redis_down_is_not_an_error(pool: Pool) -> None:
 
     down = create_redis("redis://127.0.0.1:1/0")
     try:
-        assert await outbox.enqueue(down, [outbox.Ready(1, 0)]) == 0
+        assert await outbox.enqueue(down, [Ready(1, 0)]) == 0
     finally:
         await down.aclose()

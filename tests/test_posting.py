@@ -26,6 +26,7 @@ from gateway.vault import Vault
 from sandbox.state import Faults
 from tenants.connections import service as connections
 from tenants.outbox import repository as outbox
+from tenants.outbox import sweeps
 from tenants.posting import contacts
 from tenants.posting.service import Outcome, Poster, Result, post_document
 from tests.conftest import Call
@@ -764,7 +765,7 @@ async def test_partial_and_repeated_refunds_each_get_a_credit_note(
             pool, shop.id, order_id, invoice, refund_body("r2", 2, shipping=True), 2
         ),
     ]
-    await outbox.release_orphans(pool, now=datetime.now(UTC))  # created after the invoice posted
+    await sweeps.release_orphans(pool, now=datetime.now(UTC))  # created after the invoice posted
 
     for note in notes:
         assert (await post(poster, note)).outcome is Outcome.POSTED

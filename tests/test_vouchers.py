@@ -26,7 +26,7 @@ from gateway.pdf import FetchPolicy
 from gateway.vault import Vault
 from sandbox.chart import SALES_VAT_ACCOUNT
 from sandbox.state import Faults
-from tenants.outbox.repository import Document
+from tenants.outbox.models import Document
 from tenants.posting.service import Outcome, Poster
 from tenants.posting.vouchers import _owes_settlement, _settlement_account_of
 from tenants.shops.settings import ShopSettings

@@ -7,7 +7,7 @@ starts by leasing the row. `documents.sweep` runs every two seconds on one worke
 not queued already (the job id carries the attempt count, so a row never sits in the queue
 twice), which also re-creates jobs Redis lost, expired (arq drops jobs after a day, a Dinero
 outage may last longer) or never got (the web's enqueue failed). It deals rows out fairly
-(`outbox.due_for_sweep`), no faster than each organisation's call budget can take them, a
+(`sweeps.due_for_sweep`), no faster than each organisation's call budget can take them, a
 few per organisation at a time, and only while arq's queue is short. So a shop with a
 backlog of thousands neither buries another shop's order in arq's FIFO queue nor makes
 workers lease rows only to defer them again.
@@ -29,7 +29,8 @@ from gateway.queue import QUEUE_NAME
 from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, BudgetKey, RateBudget
 from gateway.settings import Settings
 from tenants.outbox import repository as outbox
-from tenants.outbox.repository import Due
+from tenants.outbox import sweeps
+from tenants.outbox.models import Due
 from tenants.posting import payments
 from tenants.posting import service as posting
 from workers.connections import visma_from
@@ -114,10 +115,10 @@ async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str
     now = now or datetime.now(UTC)
     pool = ctx["pool"]
     poster: posting.Poster = ctx.get("poster") or poster_from(ctx)
-    recovered = await outbox.recover_expired_leases(pool, now=now)
-    requeued = await outbox.requeue_reconnected(pool, now=now)
-    released = await outbox.release_orphans(pool, now=now)
-    due = await outbox.due_for_sweep(pool, now=now, limit=SWEEP_LIMIT, per_shop=PER_SHOP)
+    recovered = await sweeps.recover_expired_leases(pool, now=now)
+    requeued = await sweeps.requeue_reconnected(pool, now=now)
+    released = await sweeps.release_orphans(pool, now=now)
+    due = await sweeps.due_for_sweep(pool, now=now, limit=SWEEP_LIMIT, per_shop=PER_SHOP)
     chosen = await within_budget(poster.budget, poster.client_id, due, within=SWEEP_EVERY + 1)
     room = max(0, QUEUE_TARGET - await ctx["redis"].zcard(QUEUE_NAME))
     enqueued = await outbox.enqueue(ctx["redis"], [*released, *chosen[:room]])

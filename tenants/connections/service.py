@@ -35,6 +35,7 @@ from gateway.dinero.oauth import (
 )
 from gateway.secret import Secret
 from gateway.vault import Vault, row_aad
+from tenants.outbox import sweeps
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,7 @@ async def _mark_needs_reconnect(
     )
     if status is None:
         return  # already parked by someone else: one event is enough
-    await park_documents(conn, connection_id, now=now)
+    await sweeps.park_documents(conn, connection_id, now=now)
     await _connection_event(
         conn,
         connection_id,
@@ -323,30 +324,6 @@ async def _mark_needs_reconnect(
         now=now,
     )
     log.warning("connection %s needs reconnect: %s", connection_id, reason)
-
-
-async def park_documents(conn: Connection, connection_id: UUID, *, now: datetime) -> int:
-    """Parks every queued document of the shops on this connection until a reconnect."""
-    result = await conn.execute(
-        "UPDATE documents SET state = 'needs_reconnect', updated_at = $2 "
-        "WHERE state = 'queued' AND shop_id IN "
-        "(SELECT id FROM shops WHERE connection_id = $1)",
-        connection_id,
-        now,
-    )
-    return int(result.split()[-1])
-
-
-async def release_documents(conn: Connection, connection_id: UUID, *, now: datetime) -> int:
-    """Makes every parked document of the shops on this connection due now."""
-    result = await conn.execute(
-        "UPDATE documents SET state = 'queued', next_attempt_at = $2, updated_at = $2 "
-        "WHERE state = 'needs_reconnect' AND shop_id IN "
-        "(SELECT id FROM shops WHERE connection_id = $1)",
-        connection_id,
-        now,
-    )
-    return int(result.split()[-1])
 
 
 async def _connection_event(
@@ -449,7 +426,7 @@ async def connect_shop(
         )
         if previous is not None:
             await _forget_if_unused(conn, previous, now=now)
-    released = await release_documents(conn, connection_id, now=now)
+    released = await sweeps.release_documents(conn, connection_id, now=now)
     await _connection_event(
         conn,
         connection_id,

@@ -1,5 +1,6 @@
 """The outbox: every state change of a document after it was created, and the sweeper's
-questions. All SQL on `documents` that posting needs lives here.
+outcomes. The outbox's SQL on `documents` is here and in `sweeps` (its types are `models`,
+its history lines `events`).
 
 A worker owns a document while it holds its lease (`lease_owner` is a token unique to that
 lease): every write made during an attempt checks the token, so a worker whose lease
@@ -16,87 +17,19 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
 
-import asyncpg
 from arq.connections import ArqRedis
 
 from gateway import queue
 from gateway.db import Connection, Pool
-from tenants.connections import service as connections
+from tenants.outbox import events
+from tenants.outbox.events import event, event_for
+from tenants.outbox.models import COLUMNS, Document, Due, LeaseLost, Ready, from_row
 
 log = logging.getLogger(__name__)
-
-
-class LeaseLost(Exception):
-    """The lease expired and another worker took the document over."""
-
-
-@dataclass(frozen=True)
-class Document:
-    id: int
-    shop_id: UUID
-    order_id: int
-    kind: str
-    seq: int
-    source_ref: str | None
-    parent_id: int | None
-    organization_id: int | None
-    state: str
-    step: str
-    mode: str
-    payload: dict[str, Any]
-    currency: str
-    amount: Decimal
-    client_guid: UUID
-    dinero_guid: UUID | None
-    external_reference: str
-    contact_guid: UUID | None
-    dinero_timestamp: str | None
-    dinero_number: int | None
-    dinero_status: str | None
-    file_guid: str | None
-    file_name: str | None
-    settlement_account: int | None
-    uncertain: bool
-    attempts: int
-    failures: int
-    next_attempt_at: datetime
-    lease_owner: str | None
-    lease_expires_at: datetime | None
-    last_error: str | None
-    last_error_code: str | None
-    posted_at: datetime | None
-
-
-_COLUMNS: Final = ", ".join(Document.__dataclass_fields__)
-
-
-def _document(row: asyncpg.Record) -> Document:
-    return Document(**{key: row[key] for key in Document.__dataclass_fields__})
-
-
-@dataclass(frozen=True)
-class Ready:
-    """A document to wake a worker for. The job id carries the attempt count, so a row is
-    in arq's queue at most once per attempt whoever enqueues it."""
-
-    id: int
-    attempts: int
-
-    @property
-    def job_id(self) -> str:
-        return queue.post_job_id(self.id, self.attempts)
-
-
-@dataclass(frozen=True)
-class Due(Ready):
-    shop_id: UUID
-    organization_id: int | None
 
 
 async def enqueue(redis: ArqRedis, documents: list[Ready] | list[Due]) -> int:
@@ -122,23 +55,23 @@ async def lease(
             updated_at = $3
         WHERE id = $1 AND state = 'queued' AND next_attempt_at <= $3
             AND (lease_expires_at IS NULL OR lease_expires_at < $3)
-        RETURNING {_COLUMNS}
+        RETURNING {COLUMNS}
         """,  # noqa: S608 - constant column list
         document_id,
         f"{worker_id}/{secrets.token_hex(4)}",
         now,
         lease_for,
     )
-    return _document(row) if row else None
+    return from_row(row) if row else None
 
 
 async def get(conn: Connection | Pool, shop_id: UUID, document_id: int) -> Document | None:
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM documents WHERE id = $2 AND shop_id = $1",  # noqa: S608
+        f"SELECT {COLUMNS} FROM documents WHERE id = $2 AND shop_id = $1",  # noqa: S608
         shop_id,
         document_id,
     )
-    return _document(row) if row else None
+    return from_row(row) if row else None
 
 
 _STEP_FIELDS: Final = frozenset(
@@ -168,7 +101,7 @@ async def record_step(pool: Pool, document: Document, *, now: datetime, **fields
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=4))
     row = await pool.fetchrow(
         f"UPDATE documents SET {assignments}, updated_at = $3 "  # noqa: S608 - allow-listed names
-        f"WHERE id = $1 AND lease_owner = $2 RETURNING {_COLUMNS}",
+        f"WHERE id = $1 AND lease_owner = $2 RETURNING {COLUMNS}",
         document.id,
         document.lease_owner,
         now,
@@ -176,7 +109,7 @@ async def record_step(pool: Pool, document: Document, *, now: datetime, **fields
     )
     if row is None:
         raise LeaseLost(f"document {document.id}")
-    return _document(row)
+    return from_row(row)
 
 
 async def defer(
@@ -211,7 +144,7 @@ async def defer(
         if updated is None:
             raise LeaseLost(f"document {document.id}")
         if failure is not None:
-            await _event(
+            await event(
                 conn,
                 document,
                 "document.retrying",
@@ -235,7 +168,7 @@ async def fail(
             sets="state = 'failed', failures = failures + 1, last_error = $4, last_error_code = $5",
             args=(message, code),
         )
-        await _event(conn, document, "document.failed", "error", message, {"code": code}, now=now)
+        await event(conn, document, "document.failed", "error", message, {"code": code}, now=now)
 
 
 async def posted(
@@ -261,7 +194,7 @@ async def posted(
             "uncertain = false, last_error = NULL, last_error_code = NULL",
             args=(step, number, status, timestamp),
         )
-        label = _label(document)
+        label = events.label(document)
         if document.kind == "payment":
             message = f"Payment of {document.amount} {document.currency} registered"
         elif number:
@@ -269,7 +202,7 @@ async def posted(
         else:
             message = f"{label} left as a draft"
         data = {"number": number, "status": status, "guid": str(document.dinero_guid)}
-        await _event(conn, document, "document.posted", "info", message, data, now=now)
+        await event(conn, document, "document.posted", "info", message, data, now=now)
         rows = await conn.fetch(
             "UPDATE documents SET state = 'queued', next_attempt_at = $2, updated_at = $2 "
             "WHERE parent_id = $1 AND state = 'waiting' RETURNING id, attempts",
@@ -291,7 +224,7 @@ async def cancelled(
     more: a cancelled order's draft invoice was deleted)."""
     async with pool.acquire() as conn, conn.transaction():
         await _finish(conn, document, now=now, sets="state = 'cancelled', last_error = NULL")
-        await _event(conn, document, "document.cancelled", "info", message, {}, now=now)
+        await event(conn, document, "document.cancelled", "info", message, {}, now=now)
         if parent_id is not None:
             await conn.execute(
                 "UPDATE documents SET state = 'cancelled', updated_at = $3 "
@@ -300,7 +233,7 @@ async def cancelled(
                 document.shop_id,
                 now,
             )
-            await _event_for(
+            await event_for(
                 conn, document.shop_id, parent_id, "document.cancelled", "info", message, now=now
             )
             # Its other credit notes waiting for it will never have an invoice to credit.
@@ -329,13 +262,7 @@ async def park(pool: Pool, document: Document, *, now: datetime, reason: str) ->
             sets="state = 'needs_reconnect', last_error = $4, last_error_code = 'needs_reconnect'",
             args=(reason,),
         )
-        await _event(conn, document, "document.needs_reconnect", "warning", reason, {}, now=now)
-
-
-async def park_organization(pool: Pool, connection_id: UUID, reason: str, *, now: datetime) -> None:
-    """Dinero refused the organisation's freshly renewed token: the connection needs a
-    reconnect and every queued document of its shops is parked until then."""
-    await connections.mark_needs_reconnect(pool, connection_id, reason, now=now)
+        await event(conn, document, "document.needs_reconnect", "warning", reason, {}, now=now)
 
 
 async def _finish(
@@ -377,177 +304,7 @@ async def retry(pool: Pool, shop_id: UUID, document_id: int, *, now: datetime) -
         )
         if row is None:
             return None
-        await _event_for(
+        await event_for(
             conn, shop_id, document_id, "document.retried", "info", "Queued again", now=now
         )
     return Ready(row["id"], row["attempts"])
-
-
-# --- the sweeper's questions -------------------------------------------------------------------
-
-
-async def due_for_sweep(pool: Pool, *, now: datetime, limit: int, per_shop: int) -> list[Due]:
-    """Due documents, fairly: at most `per_shop` from each shop, dealt out round-robin,
-    first across organisations (each has its own call budget) and within one across its
-    shops. So the first document of a shop with nothing queued comes in the first round,
-    however long another shop's backlog is.
-
-    Each shop's due rows come from its own index range (`documents_shop_due_idx`), so the
-    cost follows the number of shops, not the length of a backlog.
-    """
-    rows = await pool.fetch(
-        """
-        WITH picked AS (
-            SELECT d.id, d.attempts, s.id AS shop_id,
-                coalesce(d.organization_id, c.organization_id) AS organization_id,
-                row_number() OVER (PARTITION BY s.id ORDER BY d.next_attempt_at, d.id)
-                    AS shop_rank
-            FROM shops s
-            LEFT JOIN dinero_connections c ON c.id = s.connection_id
-            CROSS JOIN LATERAL (
-                SELECT id, attempts, organization_id, next_attempt_at FROM documents
-                WHERE shop_id = s.id AND state = 'queued' AND next_attempt_at <= $1
-                    AND (lease_expires_at IS NULL OR lease_expires_at < $1)
-                ORDER BY next_attempt_at, id
-                LIMIT $3
-            ) d
-        ), dealt AS (
-            SELECT *, row_number() OVER (
-                PARTITION BY organization_id ORDER BY shop_rank, shop_id) AS round
-            FROM picked
-        )
-        SELECT id, attempts, shop_id, organization_id FROM dealt
-        ORDER BY round, organization_id NULLS LAST, shop_id
-        LIMIT $2
-        """,
-        now,
-        limit,
-        per_shop,
-    )
-    return [Due(r["id"], r["attempts"], r["shop_id"], r["organization_id"]) for r in rows]
-
-
-async def recover_expired_leases(pool: Pool, *, now: datetime) -> int:
-    """Releases leases whose worker died mid-attempt. What it was doing may have reached
-    Dinero, so the document is `uncertain`: its next attempt looks before creating."""
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "UPDATE documents SET lease_owner = NULL, lease_expires_at = NULL, "
-            "uncertain = true, next_attempt_at = least(next_attempt_at, $1), updated_at = $1 "
-            "WHERE lease_owner IS NOT NULL AND lease_expires_at < $1 RETURNING id, shop_id",
-            now,
-        )
-        for row in rows:
-            await _event_for(
-                conn,
-                row["shop_id"],
-                row["id"],
-                "document.lease_expired",
-                "warning",
-                "A worker stopped in the middle of posting; the document will be checked "
-                "in Dinero and posted again",
-                now=now,
-            )
-    return len(rows)
-
-
-async def release_orphans(pool: Pool, *, now: datetime) -> list[Ready]:
-    """Waiting children whose parent's fate is settled but who missed the moment (a credit
-    note created in the same instant its invoice was posted): released if the parent is
-    posted, cancelled with it if it was cancelled."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "UPDATE documents c SET state = 'cancelled', updated_at = $1 FROM documents p "
-            "WHERE c.state = 'waiting' AND p.id = c.parent_id AND p.shop_id = c.shop_id "
-            "AND p.state = 'cancelled'",
-            now,
-        )
-        rows = await conn.fetch(
-            "UPDATE documents c SET state = 'queued', next_attempt_at = $1, updated_at = $1 "
-            "FROM documents p WHERE c.state = 'waiting' AND p.id = c.parent_id "
-            "AND p.shop_id = c.shop_id AND p.state = 'posted' RETURNING c.id, c.attempts",
-            now,
-        )
-    return [Ready(r["id"], r["attempts"]) for r in rows]
-
-
-async def requeue_reconnected(pool: Pool, *, now: datetime) -> int:
-    """Parked documents whose shop's connection is active: due again now. A document is
-    parked on what its attempt read of the connection, which a reconnect may change before
-    the attempt has parked it; the reconnect has then released the others already and would
-    leave this one parked for ever. So "parked only while the connection is not active"
-    is kept here rather than by a lock every attempt would take."""
-    result = await pool.execute(
-        "UPDATE documents d SET state = 'queued', next_attempt_at = $1, updated_at = $1 "
-        "FROM shops s JOIN dinero_connections c ON c.id = s.connection_id "
-        "WHERE d.state = 'needs_reconnect' AND d.shop_id = s.id AND c.status = 'active'",
-        now,
-    )
-    return int(result.split()[-1])
-
-
-# --- events ----------------------------------------------------------------------------------
-
-
-def _label(document: Document) -> str:
-    return _LABELS.get(document.kind, "Invoice")
-
-
-_LABELS: Final = {
-    "invoice": "Invoice",
-    "credit_note": "Credit note",
-    "voucher": "Voucher",
-    "payment": "Payment",
-}
-
-
-async def _event(
-    conn: Connection,
-    document: Document,
-    kind: str,
-    level: str,
-    message: str,
-    data: dict[str, Any],
-    *,
-    now: datetime,
-) -> None:
-    await _event_for(conn, document.shop_id, document.id, kind, level, message, data, now=now)
-
-
-async def _event_for(
-    conn: Connection,
-    shop_id: UUID,
-    document_id: int,
-    kind: str,
-    level: str,
-    message: str,
-    data: dict[str, Any] | None = None,
-    *,
-    now: datetime,
-) -> None:
-    await conn.execute(
-        "INSERT INTO events (shop_id, document_id, kind, level, message, data, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        shop_id,
-        document_id,
-        kind,
-        level,
-        message,
-        {k: v for k, v in (data or {}).items() if v is not None},
-        now,
-    )
-
-
-async def note(
-    pool: Pool,
-    document: Document,
-    kind: str,
-    level: str,
-    message: str,
-    data: dict[str, Any] | None = None,
-    *,
-    now: datetime,
-) -> None:
-    """An event about the document that changes nothing about its state."""
-    async with pool.acquire() as conn:
-        await _event(conn, document, kind, level, message, data or {}, now=now)

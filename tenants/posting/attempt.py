@@ -41,10 +41,11 @@ from gateway.dinero.oauth import VismaConnect
 from gateway.pdf import FetchPolicy
 from gateway.ratelimit import BookingLock, RateBudget
 from gateway.vault import Vault
+from tenants.connections import service as connections
 from tenants.connections.dinero_session import BudgetExhausted, ConnectionRejected, DineroSession
 from tenants.connections.service import ConnectionUnusable, RefreshUnavailable
 from tenants.outbox import repository as outbox
-from tenants.outbox.repository import Document, Ready
+from tenants.outbox.models import Document, LeaseLost, Ready
 from tenants.posting.drafts import CannotPost
 from tenants.shops.settings import ShopSettings
 
@@ -258,7 +259,7 @@ class Attempt:
         """Turns whatever stopped the attempt into the row's next state."""
         pool, doc, now = self.p.pool, self.doc, self.now
         match exc:
-            case outbox.LeaseLost():
+            case LeaseLost():
                 raise exc
             case CannotPost(message=message, code=code):
                 await outbox.fail(pool, doc, now=now, message=message, code=code)
@@ -299,7 +300,9 @@ class Attempt:
                     if isinstance(exc, Forbidden)
                     else "Dinero refused the token right after it was renewed"
                 )
-                await outbox.park_organization(pool, self.api().connection_id, reason, now=now)
+                await connections.mark_needs_reconnect(
+                    pool, self.api().connection_id, reason, now=now
+                )
                 await outbox.park(pool, doc, now=now, reason=reason)
                 return Result(Outcome.PARKED)
             case ValidationFailed():

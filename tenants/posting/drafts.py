@@ -37,7 +37,7 @@ from gateway.voucher_lines import (
     refund_voucher,
     sale_voucher,
 )
-from tenants.outbox.repository import Document
+from tenants.outbox.models import Document
 from tenants.shops.settings import ShopSettings, shop_settings
 
 

@@ -44,7 +44,7 @@ from tenants.connections.dinero_session import BudgetExhausted, ConnectionReject
 from tenants.connections.service import ConnectionUnusable, RefreshUnavailable
 from tenants.orders.documents import ORDER_PAYMENT
 from tenants.outbox import repository as outbox
-from tenants.outbox.repository import Document
+from tenants.outbox.models import Document
 from tenants.posting import drafts
 from tenants.posting.attempt import Attempt, Outcome, Park, Poster, Result, session_for
 from tenants.posting.drafts import CannotPost

@@ -42,8 +42,9 @@ from gateway.accounting import DocumentDraft
 from gateway.dinero.errors import NotFound, TimestampOutdated, ValidationFailed
 from gateway.dinero.readmodels import SalesDocument
 from gateway.orders import Order
+from tenants.outbox import events
 from tenants.outbox import repository as outbox
-from tenants.outbox.repository import Document
+from tenants.outbox.models import Document, LeaseLost
 from tenants.posting import contacts, drafts, payments, vouchers
 from tenants.posting.attempt import (
     BACKOFF_BASE,
@@ -87,7 +88,7 @@ async def post_document(poster: Poster, document_id: int, *, now: datetime) -> R
             return await attempt.run()
         except Exception as exc:  # every failure ends in a row state
             return await attempt.settle(exc)
-    except outbox.LeaseLost:
+    except LeaseLost:
         log.warning("document %s: lease lost to another worker", document_id)
         return Result(Outcome.LEASE_LOST)
 
@@ -320,7 +321,7 @@ class SalesAttempt(Attempt):
             timestamp=found.timestamp,
         )
         if self.mismatch:
-            await outbox.note(
+            await events.note(
                 self.p.pool,
                 self.doc,
                 "document.total_mismatch",

@@ -47,7 +47,7 @@ from gateway.pdf import (
     fetch_pdf,
 )
 from tenants.outbox import repository as outbox
-from tenants.outbox.repository import Document
+from tenants.outbox.models import Document
 from tenants.posting import drafts
 from tenants.posting.attempt import Attempt, Defer, Outcome, Park, Result
 from tenants.posting.drafts import CannotPost, VoucherPlan

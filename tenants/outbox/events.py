@@ -1,0 +1,75 @@
+"""The events table's lines about documents: what the owner and the admin read in a
+document's history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
+
+from gateway.db import Connection, Pool
+from tenants.outbox.models import Document
+
+
+def label(document: Document) -> str:
+    return _LABELS.get(document.kind, "Invoice")
+
+
+_LABELS: Final = {
+    "invoice": "Invoice",
+    "credit_note": "Credit note",
+    "voucher": "Voucher",
+    "payment": "Payment",
+}
+
+
+async def event(
+    conn: Connection,
+    document: Document,
+    kind: str,
+    level: str,
+    message: str,
+    data: dict[str, Any],
+    *,
+    now: datetime,
+) -> None:
+    await event_for(conn, document.shop_id, document.id, kind, level, message, data, now=now)
+
+
+async def event_for(
+    conn: Connection,
+    shop_id: UUID,
+    document_id: int,
+    kind: str,
+    level: str,
+    message: str,
+    data: dict[str, Any] | None = None,
+    *,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO events (shop_id, document_id, kind, level, message, data, created_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        shop_id,
+        document_id,
+        kind,
+        level,
+        message,
+        {k: v for k, v in (data or {}).items() if v is not None},
+        now,
+    )
+
+
+async def note(
+    pool: Pool,
+    document: Document,
+    kind: str,
+    level: str,
+    message: str,
+    data: dict[str, Any] | None = None,
+    *,
+    now: datetime,
+) -> None:
+    """An event about the document that changes nothing about its state."""
+    async with pool.acquire() as conn:
+        await event(conn, document, kind, level, message, data or {}, now=now)
