@@ -70,7 +70,7 @@ from gateway.ratelimit import BookingLock, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
 from tenants.accounts import users
-from tenants.connections import service as connections
+from tenants.connections import linking
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Ready
 from tenants.posting.service import Outcome, Poster, post_document
@@ -240,7 +240,7 @@ async def connected_shop(env: Env, name: str) -> tuple[UUID, int]:
     )
     created.raise_for_status()
     organization_id: int = created.json()["id"]
-    grant = connections.Grant(
+    grant = linking.Grant(
         organization_id=organization_id,
         organization_name=name,
         is_pro=True,
@@ -248,7 +248,7 @@ async def connected_shop(env: Env, name: str) -> tuple[UUID, int]:
     )
     async with env.pool.acquire() as conn, conn.transaction():
         shop, _ = await shops.create_shop(conn, env.vault, name=name, owner_id=env.owner)
-        await connections.connect_shop(
+        await linking.connect_shop(
             conn, env.vault, shop_id=shop.id, grant=grant, user_id=None, now=datetime.now(UTC)
         )
     return shop.id, organization_id

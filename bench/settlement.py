@@ -5,7 +5,7 @@ Each order comes in as ingest records it (`tenants.orders.ingest.record_event`, 
 example order with a card payment), so the payment document is the real code's. Its
 documents are posted one attempt at a time with `tenants.posting.service.post_document`, the
 invoice first and then what its posting released (the payment). Then
-`documents.confirm_payments`'s service (`tenants.posting.payments.confirm_payments`) runs
+`documents.confirm_payments`'s service (`tenants.posting.payment_status.confirm_payments`) runs
 as its cron would after the batch: every
 `CONFIRM_EVERY` seconds until it has confirmed (a run that finds the organisation's budget
 spent by posting leaves it alone, without a call). Its calls are shown apart, divided over
@@ -37,7 +37,7 @@ from typing import Any, Final
 from bench.posting import ORDER, Env, connected_shop, direct_poster
 from gateway.orders import parse_event
 from tenants.orders import ingest as orders
-from tenants.posting import payments
+from tenants.posting import payment_status
 from tenants.posting.service import Outcome, Poster, post_document
 from web.openapi import EXAMPLE_EVENT
 
@@ -164,14 +164,14 @@ async def confirm(env: Env, poster: Poster, shop: Shop) -> Confirmed:
     before, started = await env.calls(shop.organization_id), time.perf_counter()
     skipped = 0
     while True:
-        later = datetime.now(UTC) + payments.CONFIRM_AFTER
-        counts = await payments.confirm_payments(poster, now=later)
+        later = datetime.now(UTC) + payment_status.CONFIRM_AFTER
+        counts = await payment_status.confirm_payments(poster, now=later)
         if not counts["skipped"]:
             break
         skipped += 1
-        if skipped * payments.CONFIRM_EVERY > CONFIRM_PATIENCE:
+        if skipped * payment_status.CONFIRM_EVERY > CONFIRM_PATIENCE:
             raise SystemExit(f"the payments were not confirmed in {CONFIRM_PATIENCE} s")
-        await asyncio.sleep(payments.CONFIRM_EVERY)
+        await asyncio.sleep(payment_status.CONFIRM_EVERY)
     calls = await env.calls(shop.organization_id) - before
     return Confirmed(calls, skipped, time.perf_counter() - started)
 

@@ -19,7 +19,7 @@ from gateway.dinero.oauth import VismaConnect, new_pkce
 from gateway.secret import Secret
 from gateway.vault import Vault
 from tenants.accounts import users
-from tenants.connections import service as connections
+from tenants.connections import linking
 from tenants.shops import repository as shops
 
 ADMIN_EMAIL: Final = "admin@example.com"
@@ -115,7 +115,7 @@ async def connect_to_sandbox(
         code=answer.json()["code"], redirect_uri=redirect_uri, code_verifier=pkce.verifier, now=now
     )
     organization = next(o for o in await dinero(tokens.access_token).organizations() if o.is_pro)
-    grant = connections.Grant(
+    grant = linking.Grant(
         organization_id=organization.id,
         organization_name=organization.name or str(organization.id),
         is_pro=True,
@@ -126,7 +126,7 @@ async def connect_to_sandbox(
             shop_id = await conn.fetchval(
                 "SELECT id FROM shops WHERE slug = $1", shops.slugify(name)
             )
-            await connections.connect_shop(
+            await linking.connect_shop(
                 conn, vault, shop_id=shop_id, grant=grant, user_id=None, now=now
             )
     return grant.organization_name

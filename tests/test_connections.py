@@ -30,6 +30,7 @@ from sandbox.state import (
     Sandbox,
     TokenPolicy,
 )
+from tenants.connections import linking
 from tenants.connections import service as connections
 from tenants.shops import repository as shops
 from tests.factories import make_shop
@@ -79,14 +80,14 @@ async def connect(
     if shop is None:
         shop, _, _ = await make_shop(pool, vault)
     tokens = await consent(live, visma, now=now)
-    grant = connections.Grant(
+    grant = linking.Grant(
         organization_id=organization_id,
         organization_name=live.sandbox.organizations[organization_id].name,
         is_pro=True,
         tokens=tokens,
     )
     async with pool.acquire() as conn, conn.transaction():
-        connection_id = await connections.connect_shop(
+        connection_id = await linking.connect_shop(
             conn, vault, shop_id=shop.id, grant=grant, user_id=None, now=now
         )
     return shop, connection_id
@@ -368,7 +369,7 @@ async def test_shops_share_an_organisation_and_leave_it_one_by_one(
     now = sandbox_server.sandbox.now()
 
     async with pool.acquire() as conn, conn.transaction():
-        await connections.disconnect_shop(conn, shop_id=first.id, now=now)
+        await linking.disconnect_shop(conn, shop_id=first.id, now=now)
     connection = await connections.for_shop(pool, second.id)
     assert connection is not None and connection.status == "active"
     assert await connections.for_shop(pool, first.id) is None
@@ -376,7 +377,7 @@ async def test_shops_share_an_organisation_and_leave_it_one_by_one(
     assert token.reveal().startswith("sbx_at_")
 
     async with pool.acquire() as conn, conn.transaction():
-        await connections.disconnect_shop(conn, shop_id=second.id, now=now)
+        await linking.disconnect_shop(conn, shop_id=second.id, now=now)
     row = await pool.fetchrow(
         "SELECT status, access_token_enc, refresh_token_enc FROM dinero_connections"
     )

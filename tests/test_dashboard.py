@@ -15,6 +15,8 @@ from gateway.accounting import AccountPlan, invoice_for
 from gateway.db import Pool
 from gateway.orders import parse_order
 from gateway.vault import Vault
+from tenants.dashboard import documents as shop_documents
+from tenants.dashboard import sample_order as sample_orders
 from tenants.dashboard import shop as dashboard
 from tests.factories import make_shop, make_user
 from tests.test_admin import add_document, make_connection
@@ -123,7 +125,7 @@ async def test_counts_stop_at_the_cap(pool: Pool, vault: Vault) -> None:
     shop = await shop_id(pool, vault)
     await many_documents(pool, shop, dashboard.COUNT_CAP + 200)
     health = await dashboard.health(pool, shop, now=datetime.now(UTC))
-    counts = await dashboard.state_counts(pool, shop)
+    counts = await shop_documents.state_counts(pool, shop)
     assert health.queued == dashboard.COUNT_CAP and counts["queued"] == dashboard.COUNT_CAP
     assert counts["failed"] == (dashboard.COUNT_CAP + 200) // 10 and counts["posted"] == 0
 
@@ -139,7 +141,7 @@ async def test_a_test_order_is_recorded_like_ingest_with_a_draft_invoice(
     await pool.execute("UPDATE shops SET trigger = 'shipped', mode = 'booked' WHERE id = $1", shop)
     now = datetime.now(UTC)
 
-    sent = await dashboard.send_test_order(pool, shop, now=now)
+    sent = await sample_orders.send_test_order(pool, shop, now=now)
 
     document = await pool.fetchrow(
         "SELECT d.kind, d.state, d.mode, d.amount, o.external_id, o.number, o.payload "
@@ -165,7 +167,7 @@ async def test_a_test_order_is_recorded_like_ingest_with_a_draft_invoice(
     # The guide finds it; a second one gets ids of its own.
     setup = await dashboard.setup(pool, shop)
     assert setup.test_order is not None and setup.test_order.document_id == sent.document_id
-    again = await dashboard.send_test_order(pool, shop, now=now)
+    again = await sample_orders.send_test_order(pool, shop, now=now)
     assert again.document_id != sent.document_id and again.order_number != sent.order_number
     latest = (await dashboard.setup(pool, shop)).test_order
     assert latest is not None and latest.document_id == again.document_id
@@ -173,7 +175,7 @@ async def test_a_test_order_is_recorded_like_ingest_with_a_draft_invoice(
 
 async def test_a_test_order_for_a_missing_shop_is_refused(pool: Pool) -> None:
     with pytest.raises(LookupError):
-        await dashboard.send_test_order(pool, UUID(int=1), now=datetime.now(UTC))
+        await sample_orders.send_test_order(pool, UUID(int=1), now=datetime.now(UTC))
 
 
 async def test_activation_happens_once(pool: Pool, vault: Vault) -> None:
@@ -197,36 +199,36 @@ async def test_pages_filters_and_search(pool: Pool, vault: Vault) -> None:
     await many_documents(pool, shop, 25)
     await many_documents(pool, other, 5, prefix="theirs")
 
-    first = await dashboard.documents_page(pool, shop, size=10)
+    first = await shop_documents.documents_page(pool, shop, size=10)
     assert len(first.items) == 10 and first.newer is None and first.older is not None
     assert [d.created_at for d in first.items] == sorted(
         (d.created_at for d in first.items), reverse=True
     )
-    second = await dashboard.documents_page(pool, shop, before=first.older, size=10)
-    third = await dashboard.documents_page(pool, shop, before=second.older, size=10)
+    second = await shop_documents.documents_page(pool, shop, before=first.older, size=10)
+    third = await shop_documents.documents_page(pool, shop, before=second.older, size=10)
     assert len(third.items) == 5 and third.older is None and third.newer is not None
     seen = [d.id for page in (first, second, third) for d in page.items]
     assert len(set(seen)) == 25
-    back = await dashboard.documents_page(pool, shop, after=third.newer, size=10)
+    back = await shop_documents.documents_page(pool, shop, after=third.newer, size=10)
     assert [d.id for d in back.items] == [d.id for d in second.items]
     assert back.newer is not None and back.older is not None
-    top = await dashboard.documents_page(pool, shop, after=second.newer, size=10)
+    top = await shop_documents.documents_page(pool, shop, after=second.newer, size=10)
     assert [d.id for d in top.items] == [d.id for d in first.items] and top.newer is None
 
-    failed = await dashboard.documents_page(pool, shop, state="failed")
+    failed = await shop_documents.documents_page(pool, shop, state="failed")
     assert failed.items and all(d.state == "failed" for d in failed.items)
-    assert await dashboard.documents_page(pool, shop, state="posted") == dashboard.DocumentPage(
-        [], None, None
-    )
+    assert await shop_documents.documents_page(
+        pool, shop, state="posted"
+    ) == shop_documents.DocumentPage([], None, None)
 
-    by_number = await dashboard.documents_page(pool, shop, search="10003")
-    by_id = await dashboard.documents_page(pool, shop, search="bulk-3")
+    by_number = await shop_documents.documents_page(pool, shop, search="10003")
+    by_id = await shop_documents.documents_page(pool, shop, search="bulk-3")
     assert [d.order_number for d in by_number.items] == ["10003"]
     assert by_id.items == by_number.items
     # Another shop's order numbers and document ids find nothing here.
-    assert not (await dashboard.documents_page(pool, shop, search="theirs-1")).items
+    assert not (await shop_documents.documents_page(pool, shop, search="theirs-1")).items
     theirs = await pool.fetchval("SELECT max(id) FROM documents WHERE shop_id = $1", other)
-    assert not (await dashboard.documents_page(pool, shop, before=theirs)).items
+    assert not (await shop_documents.documents_page(pool, shop, before=theirs)).items
 
 
 async def test_a_document_with_its_family_and_timeline(pool: Pool, vault: Vault) -> None:
@@ -243,20 +245,20 @@ async def test_a_document_with_its_family_and_timeline(pool: Pool, vault: Vault)
     await event(pool, shop, invoice, "document.failed", now - timedelta(minutes=2))
     await event(pool, shop, invoice, "document.posted", now - timedelta(minutes=1))
 
-    detail = await dashboard.document_detail(pool, shop, invoice)
+    detail = await shop_documents.document_detail(pool, shop, invoice)
     assert detail is not None
     assert detail.parent is None and [c.id for c in detail.children] == [note]
     assert [e.kind for e in detail.timeline] == ["document.failed", "document.posted"]
     assert detail.order_number == "1001" and detail.settled and not detail.retryable
 
-    credit = await dashboard.document_detail(pool, shop, note)
+    credit = await shop_documents.document_detail(pool, shop, note)
     assert credit is not None and credit.parent is not None and credit.parent.id == invoice
     assert credit.children == [] and not credit.settled
 
     stranger = await shop_id(pool, vault)
-    assert await dashboard.document_detail(pool, stranger, invoice) is None
-    assert not await dashboard.document_exists(pool, stranger, invoice)
-    assert await dashboard.document_exists(pool, shop, invoice)
+    assert await shop_documents.document_detail(pool, stranger, invoice) is None
+    assert not await shop_documents.document_exists(pool, stranger, invoice)
+    assert await shop_documents.document_exists(pool, shop, invoice)
 
 
 def literal(value: Any) -> str:
@@ -302,7 +304,7 @@ async def test_document_pages_stay_on_their_indexes(pool: Pool, vault: Vault) ->
     cursor = await pool.fetchval("SELECT min(id) + 2500 FROM documents WHERE shop_id = $1", shop)
 
     def page(**kwargs: Any) -> Any:
-        return lambda conn: dashboard.documents_page(conn, shop, **kwargs)
+        return lambda conn: shop_documents.documents_page(conn, shop, **kwargs)
 
     for kwargs, index in [
         ({}, "documents_shop_created_idx"),
@@ -340,11 +342,11 @@ async def test_settlement_facts_of_a_document_and_its_payments(pool: Pool, vault
         payment,
     )
 
-    detail = await dashboard.document_detail(pool, shop, payment)
+    detail = await shop_documents.document_detail(pool, shop, payment)
     assert detail is not None and detail.parent is not None and detail.parent.id == invoice
     assert (detail.settlement_account, detail.payment_method) == (55020, "mobilepay")
     assert detail.dinero_status == "Paid" and detail.file_guid is None
-    of_invoice = await dashboard.document_detail(pool, shop, invoice)
+    of_invoice = await shop_documents.document_detail(pool, shop, invoice)
     assert of_invoice is not None and of_invoice.followers == []
     [paid] = of_invoice.payments
     assert (paid.id, paid.dinero_status, paid.amount, paid.currency) == (
@@ -353,7 +355,7 @@ async def test_settlement_facts_of_a_document_and_its_payments(pool: Pool, vault
         Decimal("100.00"),
         "DKK",
     )
-    page = await dashboard.documents_page(pool, shop)
+    page = await shop_documents.documents_page(pool, shop)
     statuses = {row.id: row.payment_status for row in page.items}
     assert statuses == {invoice: "Paid", payment: "Paid"}
     # A cancelled payment (payments turned off before it was sent) pays nothing.
@@ -362,5 +364,5 @@ async def test_settlement_facts_of_a_document_and_its_payments(pool: Pool, vault
         "WHERE id = $1",
         payment,
     )
-    page = await dashboard.documents_page(pool, shop)
+    page = await shop_documents.documents_page(pool, shop)
     assert {row.id: row.payment_status for row in page.items} == {invoice: None, payment: None}

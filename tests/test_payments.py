@@ -25,7 +25,7 @@ from sandbox.entries import CREDIT_NOTE, INVOICE, DocumentKind
 from sandbox.state import Faults
 from tenants.orders import ingest as orders
 from tenants.outbox import repository as outbox
-from tenants.posting import payments
+from tenants.posting import payment_status, payments
 from tenants.posting.service import Outcome, Poster
 from tests.conftest import Call
 from tests.live import LiveSandbox
@@ -507,7 +507,7 @@ async def test_a_booked_and_paid_invoice_costs_three_calls_or_four_for_a_new_cus
 
 def after_a_while() -> datetime:
     """When payments registered just now are due to be asked about."""
-    return datetime.now(UTC) + payments.CONFIRM_AFTER
+    return datetime.now(UTC) + payment_status.CONFIRM_AFTER
 
 
 async def test_the_confirmation_stores_dineros_status_once_it_says_paid(
@@ -527,10 +527,10 @@ async def test_the_confirmation_stores_dineros_status_once_it_says_paid(
     await post_all(poster, pool, shop.id)
     calls.clear()
     # Right after posting nothing is asked: payments gather for one listing.
-    early = await payments.confirm_payments(poster, now=datetime.now(UTC))
+    early = await payment_status.confirm_payments(poster, now=datetime.now(UTC))
     assert early["organizations"] == 0 and calls == []
 
-    counts = await payments.confirm_payments(poster, now=after_a_while())
+    counts = await payment_status.confirm_payments(poster, now=after_a_while())
 
     assert counts == {"organizations": 1, "confirmed": 3, "partly_paid": 0, "skipped": 0}
     # One listing per kind of document paid, whatever the number of payments.
@@ -538,7 +538,7 @@ async def test_the_confirmation_stores_dineros_status_once_it_says_paid(
     statuses = [p["dinero_status"] for p in await documents_of(pool, shop.id, "payment")]
     assert statuses == ["Paid", "Paid", "Paid"]
     calls.clear()
-    again = await payments.confirm_payments(poster, now=after_a_while())
+    again = await payment_status.confirm_payments(poster, now=after_a_while())
     assert again["confirmed"] == 0
     assert calls == []  # nothing left to ask about
 
@@ -557,17 +557,19 @@ async def test_a_partly_paid_invoice_is_read_on_its_own_after_a_while(
     [payment] = await documents_of(pool, shop.id, "payment")
 
     calls.clear()
-    soon = await payments.confirm_payments(poster, now=after_a_while())
+    soon = await payment_status.confirm_payments(poster, now=after_a_while())
     assert (soon["confirmed"], soon["partly_paid"]) == (0, 0)
     assert (await row(pool, payment["id"]))["dinero_status"] == "Registered"
     assert shapes(calls) == ["GET invoices"]
     calls.clear()
     # Still unpaid, but just asked about: not asked again at every run.
-    assert (await payments.confirm_payments(poster, now=after_a_while()))["organizations"] == 0
+    assert (await payment_status.confirm_payments(poster, now=after_a_while()))[
+        "organizations"
+    ] == 0
     assert calls == []
 
-    later = datetime.now(UTC) + payments.FALLBACK_AFTER + timedelta(seconds=1)
-    counts = await payments.confirm_payments(poster, now=later)
+    later = datetime.now(UTC) + payment_status.FALLBACK_AFTER + timedelta(seconds=1)
+    counts = await payment_status.confirm_payments(poster, now=later)
 
     assert counts["partly_paid"] == 1
     assert shapes(calls) == ["GET invoices", "GET invoices/payments"]
@@ -596,10 +598,10 @@ async def test_the_confirmation_leaves_an_organisation_alone_while_its_budget_is
     calls.clear()
 
     async def busy(*_: Any, **__: Any) -> int:
-        return payments.CONFIRM_RESERVE - 1
+        return payment_status.CONFIRM_RESERVE - 1
 
     monkeypatch.setattr(poster.budget, "free_slots", busy)
-    counts = await payments.confirm_payments(poster, now=after_a_while())
+    counts = await payment_status.confirm_payments(poster, now=after_a_while())
 
     assert counts["skipped"] == 1
     assert calls == []
@@ -615,7 +617,7 @@ async def test_the_confirmation_is_a_unique_cron_job_of_the_worker(
 ) -> None:
     [job] = [c for c in WorkerSettings.cron_jobs if c.name == "documents.confirm_payments"]
     assert job.unique
-    assert job.second == set(range(5, 60, payments.CONFIRM_EVERY))
+    assert job.second == set(range(5, 60, payment_status.CONFIRM_EVERY))
     shop = await settling_shop(pool, vault, sandbox_server, visma)
     await ingest(pool, shop, paid())
     await post_all(poster, pool, shop.id)

@@ -78,7 +78,7 @@ from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from gateway.vault import Vault
 from sandbox.state import Sandbox
-from tenants.posting import payments
+from tenants.posting import payment_status
 from tenants.shops.ingest_secrets import SIGNATURE_HEADER, sign
 from tests.factories import make_shop, make_user
 from tests.live import LiveSandbox, live_sandbox, serve
@@ -682,7 +682,7 @@ async def confirm(worker: Worker, pool: Pool) -> dict[str, int]:
     minute from now: it asks an organisation about its payments once the oldest unconfirmed
     one has waited `CONFIRM_AFTER`, which waiting for would add a minute to this test. After
     it, no posted payment may still say only "Registered": Dinero's status is on each."""
-    later = datetime.now(UTC) + payments.CONFIRM_AFTER
+    later = datetime.now(UTC) + payment_status.CONFIRM_AFTER
     counts = await documents.confirm_payments(worker.ctx, now=later)
     left = await pool.fetch(
         "SELECT id, shop_id, source_ref, dinero_status FROM documents "

@@ -13,7 +13,7 @@ from arq.connections import ArqRedis
 from gateway.db import Pool
 from gateway.queue import QUEUE_NAME
 from gateway.vault import Vault
-from tenants.dashboard import shop as dashboard
+from tenants.dashboard import documents as shop_documents
 from tests.factories import make_shop
 from tests.test_dashboard import many_documents
 from tests.test_outbox import make_document, make_order
@@ -90,10 +90,10 @@ async def test_keyset_pages_forward_and_back(
     client: httpx.AsyncClient, pool: Pool, vault: Vault
 ) -> None:
     shop, _ = await owner_of_shop(client, pool, vault)
-    await many_documents(pool, shop.id, dashboard.PAGE_SIZE + 7)
+    await many_documents(pool, shop.id, shop_documents.PAGE_SIZE + 7)
 
     first = await client.get(f"/shops/{shop.id}/documents")
-    assert len(listed(first.text)) == dashboard.PAGE_SIZE and 'rel="prev"' not in first.text
+    assert len(listed(first.text)) == shop_documents.PAGE_SIZE and 'rel="prev"' not in first.text
     older = await client.get(link(first.text, "next"), headers=LIST)
     assert len(listed(older.text)) == 7 and 'rel="next"' not in older.text
     assert not set(listed(first.text)) & set(listed(older.text))

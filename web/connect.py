@@ -23,8 +23,7 @@ from starlette.routing import Route
 from gateway.dinero.errors import DineroError, RateLimited, ServerError
 from gateway.dinero.oauth import ConnectError, InvalidGrant, TokenSet
 from tenants.accounts import sessions
-from tenants.connections import oauth_flows
-from tenants.connections import service as connections
+from tenants.connections import linking, oauth_flows
 from web import auth, deps
 from web.shops import shop_for_request
 
@@ -181,11 +180,11 @@ async def _link(
         except oauth_flows.FlowError as exc:
             return _problem(request, "The connection was not made", str(exc), shop_id=None)
         chosen = next(o for o in pick.organizations if o.id == organization_id)
-        await connections.connect_shop(
+        await linking.connect_shop(
             conn,
             deps.vault(request),
             shop_id=pick.shop_id,
-            grant=connections.Grant(
+            grant=linking.Grant(
                 organization_id=chosen.id,
                 organization_name=chosen.name,
                 is_pro=chosen.is_pro,

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from tenants.dashboard import documents as shop_documents
 from tenants.dashboard import shop as dashboard
 from tenants.outbox import repository as outbox
 from web import auth, deps
@@ -29,9 +30,9 @@ _MAX_SEARCH: Final = 200
 _ID: Final = re.compile(r"^[0-9]{1,18}$")
 
 
-def _state(request: Request) -> dashboard.State | None:
+def _state(request: Request) -> shop_documents.State | None:
     value = request.query_params.get("state")
-    return next((s for s in dashboard.STATES if s == value), None)
+    return next((s for s in shop_documents.STATES if s == value), None)
 
 
 def _cursor(request: Request, name: str) -> int | None:
@@ -57,7 +58,7 @@ async def document_list(request: Request) -> Response:
     pool = deps.pool(request)
     state = _state(request)
     search = request.query_params.get("q", "").strip()[:_MAX_SEARCH]
-    page = await dashboard.documents_page(
+    page = await shop_documents.documents_page(
         pool,
         shop.id,
         state=state,
@@ -71,9 +72,9 @@ async def document_list(request: Request) -> Response:
         "tab": "documents",
         "page": page,
         "state": state,
-        "states": dashboard.STATES,
+        "states": shop_documents.STATES,
         "search": search,
-        "counts": await dashboard.state_counts(pool, shop.id),
+        "counts": await shop_documents.state_counts(pool, shop.id),
         "cap": dashboard.COUNT_CAP,
         "path": path,
         "filter_url": lambda s: _url(path, state=s, q=search),
@@ -88,7 +89,7 @@ async def document_page(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
     document_id = _document_id(request)
-    document = await dashboard.document_detail(deps.pool(request), shop.id, document_id)
+    document = await shop_documents.document_detail(deps.pool(request), shop.id, document_id)
     if document is None:
         raise HTTPException(404)
     context = {"shop": shop, "tab": "documents", "document": document}
@@ -109,7 +110,7 @@ async def retry(request: Request) -> Response:
     ready = await outbox.retry(pool, shop.id, document_id, now=auth.now())
     if ready is not None:
         await outbox.enqueue(deps.redis(request), [ready])
-    elif not await dashboard.document_exists(pool, shop.id, document_id):
+    elif not await shop_documents.document_exists(pool, shop.id, document_id):
         raise HTTPException(404)
     return RedirectResponse(f"/shops/{shop.id}/documents/{document_id}", 303)
 

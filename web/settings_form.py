@@ -23,7 +23,7 @@ from gateway.accounting import (
     invoice_text,
 )
 from gateway.orders import parse_order
-from tenants.dashboard import shop as dashboard
+from tenants.dashboard import sample_order as sample_orders
 from tenants.shops import settings as shop_settings
 from tenants.shops.settings import ShopSettings
 from web import i18n
@@ -218,7 +218,7 @@ def sample_preview(shop_name: str, template: str) -> str | None:
     if check_template(template):
         return None
     order = parse_order(
-        dashboard.sample_order(
+        sample_orders.sample_order(
             external_id="1001", number="1001", now=datetime.now(UTC), language="da-DK"
         )
         | {"customer": _SAMPLE_CUSTOMER}

@@ -20,7 +20,9 @@ from starlette.routing import Route
 
 from gateway.ratelimit import BudgetKey, RateBudget
 from tenants.accounts import sessions
+from tenants.connections import linking
 from tenants.connections import service as connections
+from tenants.dashboard import sample_order as sample_orders
 from tenants.dashboard import shop as dashboard
 from tenants.orders import ingest as orders
 from tenants.shops import repository as shops
@@ -121,7 +123,7 @@ async def _probe_due(request: Request, connection_id: UUID) -> bool:
 
 
 async def _probe(request: Request, connection_id: UUID) -> None:
-    await connections.probe(
+    await linking.probe(
         deps.pool(request),
         deps.vault(request),
         deps.visma(request),
@@ -145,7 +147,7 @@ async def disconnect(request: Request) -> Response:
     shop = await shop_for_request(request, session)
     await auth.checked_form(request, session)
     async with deps.pool(request).acquire() as conn, conn.transaction():
-        await connections.disconnect_shop(conn, shop_id=shop.id, now=auth.now())
+        await linking.disconnect_shop(conn, shop_id=shop.id, now=auth.now())
     return RedirectResponse(f"/shops/{shop.id}", 303)
 
 
@@ -157,7 +159,7 @@ async def send_test_order(request: Request) -> Response:
     await auth.checked_form(request, session)
     pool = deps.pool(request)
     if await _connected(request, shop.id):
-        sent = await dashboard.send_test_order(pool, shop.id, now=auth.now())
+        sent = await sample_orders.send_test_order(pool, shop.id, now=auth.now())
         await orders.enqueue_new_documents(request.state.redis, sent.enqueue)
     return RedirectResponse(f"/shops/{shop.id}#setup", 303)
 

@@ -12,9 +12,9 @@ few per organisation at a time, and only while arq's queue is short. So a shop w
 backlog of thousands neither buries another shop's order in arq's FIFO queue nor makes
 workers lease rows only to defer them again.
 
-`documents.confirm_payments` (every `payments.CONFIRM_EVERY` seconds, on one worker) asks
+`documents.confirm_payments` (every `payment_status.CONFIRM_EVERY` seconds, on one worker) asks
 Dinero whether the invoices and credit notes our payments were registered on are paid now
-(`tenants.posting.payments.confirm_payments`).
+(`tenants.posting.payment_status.confirm_payments`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from gateway.settings import Settings
 from tenants.outbox import repository as outbox
 from tenants.outbox import sweeps
 from tenants.outbox.models import Due
-from tenants.posting import payments
+from tenants.posting import payment_status
 from tenants.posting import service as posting
 from workers.connections import visma_from
 
@@ -157,7 +157,7 @@ async def within_budget(
 async def confirm_payments(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
     """`documents.confirm_payments`: Dinero's payment status onto registered payments."""
     poster: posting.Poster = ctx.get("poster") or poster_from(ctx)
-    counts = await payments.confirm_payments(poster, now=now or datetime.now(UTC))
+    counts = await payment_status.confirm_payments(poster, now=now or datetime.now(UTC))
     if counts["confirmed"] or counts["partly_paid"]:
         log.info("payment confirmation: %s", counts)
     return counts

@@ -21,7 +21,7 @@ from gateway.logs import request_id
 from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants.posting import payments
+from tenants.posting import payment_status
 from workers import connections, documents, system
 
 MAX_JOBS = 20
@@ -80,7 +80,7 @@ class WorkerSettings:
         cron(
             documents.confirm_payments,
             name=queue.CONFIRM_PAYMENTS,
-            second=set(range(5, 60, payments.CONFIRM_EVERY)),
+            second=set(range(5, 60, payment_status.CONFIRM_EVERY)),
             unique=True,
             timeout=60,
         ),
