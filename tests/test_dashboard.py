@@ -18,6 +18,7 @@ from gateway.vault import Vault
 from tenants.dashboard import documents as shop_documents
 from tenants.dashboard import sample_order as sample_orders
 from tenants.dashboard import shop as dashboard
+from tenants.shops import repository as shops
 from tests.factories import make_shop, make_user
 from tests.test_admin import add_document, make_connection
 from tests.test_outbox import make_document, make_order
@@ -182,8 +183,8 @@ async def test_activation_happens_once(pool: Pool, vault: Vault) -> None:
     shop = await shop_id(pool, vault)
     now = datetime.now(UTC)
     assert (await dashboard.setup(pool, shop)).activated_at is None
-    assert await dashboard.activate(pool, shop, now=now)
-    assert not await dashboard.activate(pool, shop, now=now + timedelta(hours=1))
+    assert await shops.activate(pool, shop, now=now)
+    assert not await shops.activate(pool, shop, now=now + timedelta(hours=1))
     setup = await dashboard.setup(pool, shop)
     assert setup.activated_at is not None and abs(setup.activated_at - now) < timedelta(seconds=1)
     kinds = await pool.fetch("SELECT kind FROM events WHERE shop_id = $1", shop)

@@ -170,7 +170,7 @@ async def activate(request: Request) -> Response:
     shop = await shop_for_request(request, session)
     await auth.checked_form(request, session)
     if await _connected(request, shop.id):
-        await dashboard.activate(deps.pool(request), shop.id, now=auth.now())
+        await shops.activate(deps.pool(request), shop.id, now=auth.now())
     return RedirectResponse(f"/shops/{shop.id}", 303)
 
 

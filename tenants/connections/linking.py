@@ -22,6 +22,7 @@ from gateway.vault import Vault
 from tenants.connections import service
 from tenants.connections.service import ConnectionUnusable, RefreshUnavailable
 from tenants.outbox import sweeps
+from tenants.shops import repository as shops
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +84,9 @@ async def connect_shop(
         now,
         service.next_refresh(tokens.expires_at, now),
     )
-    previous: UUID | None = await conn.fetchval(
-        "SELECT connection_id FROM shops WHERE id = $1 FOR UPDATE", shop_id
-    )
-    if previous != connection_id:
-        await conn.execute(
-            "UPDATE shops SET connection_id = $2, updated_at = $3 WHERE id = $1",
-            shop_id,
-            connection_id,
-            now,
-        )
-        if previous is not None:
-            await _forget_if_unused(conn, previous, now=now)
+    previous = await shops.set_connection(conn, shop_id, connection_id, now=now)
+    if previous is not None and previous != connection_id:
+        await _forget_if_unused(conn, previous, now=now)
     released = await sweeps.release_documents(conn, connection_id, now=now)
     await service.connection_event(
         conn,
@@ -110,14 +102,9 @@ async def connect_shop(
 
 async def disconnect_shop(conn: Connection, *, shop_id: UUID, now: datetime) -> None:
     """Unlinks the shop; the connection keeps serving other shops, or is forgotten."""
-    previous: UUID | None = await conn.fetchval(
-        "SELECT connection_id FROM shops WHERE id = $1 FOR UPDATE", shop_id
-    )
+    previous = await shops.set_connection(conn, shop_id, None, now=now)
     if previous is None:
         return
-    await conn.execute(
-        "UPDATE shops SET connection_id = NULL, updated_at = $2 WHERE id = $1", shop_id, now
-    )
     await conn.execute(
         "INSERT INTO events (shop_id, connection_id, kind, message, created_at) "
         "VALUES ($1, $2, 'connection.disconnected', 'Disconnected from Dinero', $3)",

@@ -162,21 +162,3 @@ async def setup(conn: Connection | Pool, shop_id: UUID) -> Setup:
             sent_at=row["sent_at"],
         )
     return Setup(activated_at=row["activated_at"], test_order=test)
-
-
-async def activate(conn: Connection | Pool, shop_id: UUID, *, now: datetime) -> bool:
-    """Marks the shop as live (once). False when it already was."""
-    activated = await conn.fetchval(
-        "UPDATE shops SET activated_at = $2, updated_at = $2 "
-        "WHERE id = $1 AND activated_at IS NULL RETURNING true",
-        shop_id,
-        now,
-    )
-    if activated:
-        await conn.execute(
-            "INSERT INTO events (shop_id, kind, message, created_at) "
-            "VALUES ($1, 'shop.activated', 'The shop went live', $2)",
-            shop_id,
-            now,
-        )
-    return bool(activated)

@@ -175,3 +175,39 @@ async def get_for_user(conn: Connection | Pool, user_id: UUID, shop_id: UUID) ->
         shop_id,
     )
     return _shop(row) if row else None
+
+
+async def set_connection(
+    conn: Connection, shop_id: UUID, connection_id: UUID | None, *, now: datetime
+) -> UUID | None:
+    """Links the shop to a Dinero connection (None unlinks it) under the shop row's lock;
+    answers the connection it had before. Call inside a transaction."""
+    previous: UUID | None = await conn.fetchval(
+        "SELECT connection_id FROM shops WHERE id = $1 FOR UPDATE", shop_id
+    )
+    if previous != connection_id:
+        await conn.execute(
+            "UPDATE shops SET connection_id = $2, updated_at = $3 WHERE id = $1",
+            shop_id,
+            connection_id,
+            now,
+        )
+    return previous
+
+
+async def activate(conn: Connection | Pool, shop_id: UUID, *, now: datetime) -> bool:
+    """Marks the shop as live (once). False when it already was."""
+    activated = await conn.fetchval(
+        "UPDATE shops SET activated_at = $2, updated_at = $2 "
+        "WHERE id = $1 AND activated_at IS NULL RETURNING true",
+        shop_id,
+        now,
+    )
+    if activated:
+        await conn.execute(
+            "INSERT INTO events (shop_id, kind, message, created_at) "
+            "VALUES ($1, 'shop.activated', 'The shop went live', $2)",
+            shop_id,
+            now,
+        )
+    return bool(activated)
