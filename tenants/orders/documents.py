@@ -31,13 +31,15 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
-from uuid import UUID
 
 import asyncpg
 
 from gateway.db import Connection
 from gateway.orders import Order
+from tenants.outbox import creation
+from tenants.outbox.creation import OrderDocument
 from tenants.outbox.identity import client_guid, external_reference
+from tenants.shops import repository as shops
 from tenants.shops.ingest_secrets import IngestShop
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,6 @@ CANCEL_REF: Final = "cancel"
 SETTLEMENT_REF: Final = "payment"
 RESERVED_REFS: Final = frozenset({CANCEL_REF, SETTLEMENT_REF})
 ORDER_PAYMENT: Final = "order"  # the source_ref of the payment of the order itself
-# An invoice in one of these states, at step 'new', not leased and not uncertain, has not
-# reached Dinero: cancelling it needs nothing from Dinero.
-_UNSTARTED: Final = frozenset({"queued", "waiting", "failed", "needs_reconnect"})
 
 
 @dataclass(frozen=True)
@@ -63,45 +62,6 @@ class OrderFacts:
     shipped_at: dt.datetime | None
     cancelled_at: dt.datetime | None
     newly_paid: bool = False  # this event is the first to say the order is paid
-
-
-@dataclass
-class OrderDocument:
-    id: int
-    kind: str
-    seq: int
-    source_ref: str | None
-    state: str
-    mode: str
-    amount: Decimal
-    payload: dict[str, Any]
-    step: str = "new"
-    leased: bool = False
-    uncertain: bool = False
-
-    @property
-    def unstarted(self) -> bool:
-        return (
-            self.state in _UNSTARTED
-            and self.step == "new"
-            and not self.leased
-            and not self.uncertain
-        )
-
-
-async def documents_of(conn: Connection, shop_id: UUID, order_id: int) -> list[OrderDocument]:
-    # Locked, so a worker cannot lease the invoice while we decide to cancel it.
-    rows = await conn.fetch(
-        """
-        SELECT id, kind, seq, source_ref, state, mode, amount, payload, step, uncertain,
-               coalesce(lease_expires_at > now(), false) AS leased
-        FROM documents WHERE shop_id = $1 AND order_id = $2
-        ORDER BY id FOR UPDATE
-        """,
-        shop_id,
-        order_id,
-    )
-    return [OrderDocument(**dict(row)) for row in rows]
 
 
 class OrderDocuments:
@@ -138,9 +98,7 @@ class OrderDocuments:
         # trusting what was read before it began: an owner switching invoice <-> voucher
         # meanwhile converts unstarted documents under the orders' locks, so this one is
         # either made with the new kind or converted with the rest.
-        document_kind = await self.conn.fetchval(
-            "SELECT document_kind FROM shops WHERE id = $1", self.shop.id
-        )
+        document_kind = await shops.document_kind(self.conn, self.shop.id)
         kind = "voucher" if document_kind == "voucher" else "invoice"
         await self._insert(kind, seq=0, source_ref=None, parent=None, payload={})
         self.invoice_created = True
@@ -152,15 +110,7 @@ class OrderDocuments:
         if invoice.unstarted:
             # Nothing of the order has reached Dinero (a child is never posted before its
             # parent), so everything it is owed is cancelled: credit notes, payments, all.
-            await self.conn.execute(
-                """
-                UPDATE documents SET state = 'cancelled', lease_owner = NULL,
-                       lease_expires_at = NULL, updated_at = now()
-                WHERE shop_id = $1 AND order_id = $2 AND state <> 'posted'
-                """,
-                self.shop.id,
-                self.order.id,
-            )
+            await creation.cancel_unposted(self.conn, self.shop.id, self.order.id)
             for document in self.documents:
                 if document.state != "posted":
                     document.state = "cancelled"
@@ -362,41 +312,40 @@ class OrderDocuments:
         # releases it then.
         state = "waiting" if parent is not None and parent.state != "posted" else "queued"
         amount = self.order.total if amount is None else amount
-        row = await self.conn.fetchrow(
-            """
-            INSERT INTO documents (shop_id, order_id, kind, seq, source_ref, parent_id, state,
-                                   mode, payload, currency, amount, client_guid,
-                                   external_reference)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-            ON CONFLICT DO NOTHING
-            RETURNING id
-            """,
-            self.shop.id,
-            self.order.id,
-            kind,
-            seq,
-            source_ref,
-            parent.id if parent else None,
-            state,
-            self.shop.mode,
-            payload,
-            self.order.currency,
-            amount,
-            client_guid(self.shop.id, self.external_id, kind, seq=seq, source_ref=source_ref),
-            external_reference(self.shop.id, self.external_id, kind, seq=seq),
+        document_id = await creation.insert(
+            self.conn,
+            creation.NewDocument(
+                shop_id=self.shop.id,
+                order_id=self.order.id,
+                kind=kind,
+                seq=seq,
+                source_ref=source_ref,
+                parent_id=parent.id if parent else None,
+                state=state,
+                mode=self.shop.mode,
+                payload=payload,
+                currency=self.order.currency,
+                amount=amount,
+                client_guid=client_guid(
+                    self.shop.id, self.external_id, kind, seq=seq, source_ref=source_ref
+                ),
+                external_reference=external_reference(
+                    self.shop.id, self.external_id, kind, seq=seq
+                ),
+            ),
         )
         # The order's lock makes a conflict impossible; if one came anyway, the unique key
         # has done its job and the existing row stands.
-        if row is None:
+        if document_id is None:
             log.warning("document %s/%s of order %s already exists", kind, seq, self.order.id)
             return
         document = OrderDocument(
-            row["id"], kind, seq, source_ref, state, self.shop.mode, amount, payload
+            document_id, kind, seq, source_ref, state, self.shop.mode, amount, payload
         )
         self.documents.append(document)
         self.created.append(document)
         if state == "queued":
-            self.new_queued.append(row["id"])
+            self.new_queued.append(document_id)
 
 
 def _credit_kind(invoice: OrderDocument) -> str:

@@ -42,8 +42,8 @@ from tenants.orders.documents import (
     RESERVED_REFS,
     OrderDocuments,
     OrderFacts,
-    documents_of,
 )
+from tenants.outbox import creation
 from tenants.outbox.identity import (
     GATEWAY_NAMESPACE,
     MAX_REFERENCE,
@@ -128,7 +128,7 @@ async def record_event(
         order = await _claim_and_upsert(conn, shop.id, event, body_sha256)
         if order is None:
             return await _first_answer(conn, shop.id, event, body_sha256)
-        documents = [] if order.inserted else await documents_of(conn, shop.id, order.id)
+        documents = [] if order.inserted else await creation.documents_of(conn, shop.id, order.id)
         work = OrderDocuments(conn, shop, event.order.id, order, documents)
         if order.applied:
             if event.type == "order.cancelled":

@@ -37,6 +37,7 @@ from gateway.voucher_lines import (
     refund_voucher,
     sale_voucher,
 )
+from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
 from tenants.shops.settings import ShopSettings, shop_settings
 
@@ -234,11 +235,10 @@ def _method(document: Document) -> str | None:
 
 async def _parent_settlement_account(pool: Pool, document: Document) -> int:
     """The account the order's voucher was balanced against: what a payment clears."""
-    account: int | None = await pool.fetchval(
-        "SELECT settlement_account FROM documents WHERE id = $1 AND shop_id = $2",
-        document.parent_id,
-        document.shop_id,
-    )
+    parent = None
+    if document.parent_id is not None:
+        parent = await outbox.get(pool, document.shop_id, document.parent_id)
+    account = parent.settlement_account if parent is not None else None
     if account is None:
         raise CannotPost("The order's voucher names no account to clear", "no_parent")
     return account

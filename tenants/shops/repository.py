@@ -211,3 +211,9 @@ async def activate(conn: Connection | Pool, shop_id: UUID, *, now: datetime) -> 
             now,
         )
     return bool(activated)
+
+
+async def document_kind(conn: Connection | Pool, shop_id: UUID) -> str | None:
+    """What the shop's orders become: "invoice" or "voucher"."""
+    kind: str | None = await conn.fetchval("SELECT document_kind FROM shops WHERE id = $1", shop_id)
+    return kind

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from gateway.db import Connection, Pool
 from gateway.orders import PaymentMethod
-from tenants.outbox import identity
+from tenants.outbox import repository as outbox
 
 Trigger = Literal["paid", "shipped", "created"]
 TRIGGERS: Final[tuple[Trigger, ...]] = get_args(Trigger)
@@ -35,9 +35,6 @@ PAYMENT_METHODS: Final[tuple[PaymentMethod, ...]] = get_args(PaymentMethod)
 # Triggers under which an order can be posted before it is paid: in voucher mode its
 # voucher is then balanced against the receivable account.
 UNPAID_TRIGGERS: Final[frozenset[str]] = frozenset({"created", "shipped"})
-# A main document in one of these states, at step 'new', not leased and not uncertain, has
-# sent nothing to Dinero (the rule tenants/orders/ingest.py cancels by, too).
-_UNSTARTED: Final = ("queued", "waiting", "failed", "needs_reconnect")
 
 
 @dataclass(frozen=True)
@@ -158,7 +155,9 @@ async def save_settings(
     converted = 0
     message = "Settings changed"
     if previous is not None and previous != change.document_kind:
-        converted = await convert_unstarted(conn, shop_id, previous, change.document_kind, now=now)
+        converted = await outbox.convert_unstarted(
+            conn, shop_id, previous, change.document_kind, now=now
+        )
         message += (
             f"; document type {previous} → {change.document_kind}, "
             f"{converted} document(s) not yet started converted"
@@ -171,73 +170,6 @@ async def save_settings(
         now,
     )
     return Saved(converted=converted)
-
-
-async def convert_unstarted(
-    conn: Connection, shop_id: UUID, old: str, new: str, *, now: datetime
-) -> int:
-    """Turns the shop's main documents of kind `old` that have sent nothing to Dinero into
-    `new` ones, with the Guid and reference a `new` document of that order would have had.
-    Call inside a transaction.
-
-    The orders are locked first (ingest serialises an order's events on that lock), so no
-    credit note or payment can be added to a document while it changes kind; the update
-    then checks every condition again under the row locks, so a worker that leased a
-    document meanwhile keeps it as it was."""
-    candidates = await conn.fetch(
-        """
-        SELECT d.order_id FROM documents d
-        WHERE d.shop_id = $1 AND d.kind = $2 AND d.seq = 0 AND d.step = 'new'
-          AND NOT d.uncertain AND d.lease_owner IS NULL AND d.state = ANY($3::text[])
-        """,
-        shop_id,
-        old,
-        list(_UNSTARTED),
-    )
-    if not candidates:
-        return 0
-    locked = await conn.fetch(
-        "SELECT id, external_id FROM orders WHERE shop_id = $1 AND id = ANY($2::bigint[]) "
-        "ORDER BY id FOR UPDATE",
-        shop_id,
-        [row["order_id"] for row in candidates],
-    )
-    ids = [row["id"] for row in locked]
-    guids = [identity.client_guid(shop_id, row["external_id"], new, seq=0) for row in locked]
-    references = [
-        identity.external_reference(shop_id, row["external_id"], new, seq=0) for row in locked
-    ]
-    converted = await conn.fetch(
-        """
-        UPDATE documents d SET kind = $3, client_guid = c.guid, external_reference = c.ref,
-               updated_at = $8
-        FROM unnest($5::bigint[], $6::uuid[], $7::text[]) AS c(order_id, guid, ref)
-        WHERE d.shop_id = $1 AND d.order_id = c.order_id AND d.kind = $2 AND d.seq = 0
-          AND d.step = 'new' AND NOT d.uncertain AND d.lease_owner IS NULL
-          AND d.state = ANY($4::text[])
-          AND NOT EXISTS (SELECT 1 FROM documents child
-                          WHERE child.parent_id = d.id AND child.shop_id = d.shop_id)
-        RETURNING d.id
-        """,
-        shop_id,
-        old,
-        new,
-        list(_UNSTARTED),
-        ids,
-        guids,
-        references,
-        now,
-    )
-    if converted:
-        await conn.execute(
-            "INSERT INTO events (shop_id, document_id, kind, message, created_at) "
-            "SELECT $1, id, 'document.converted', $3, $4 FROM unnest($2::bigint[]) AS id",
-            shop_id,
-            [row["id"] for row in converted],
-            f"The shop's document type changed: this order will be posted as a {new}",
-            now,
-        )
-    return len(converted)
 
 
 async def record_secret_rolled(conn: Connection | Pool, shop_id: UUID, *, now: datetime) -> None:
