@@ -266,3 +266,12 @@ class ManualVoucherCreate:
             FileGuid=self.file_guid,
             ExternalReference=self.external_reference,
         )
+
+
+def timestamp_body(timestamp: str, *, number: int | None = None) -> JsonObject:
+    """The body of the calls that name a document's latest `Timestamp` (deleting a draft,
+    generating a credit note), and of booking (`BookModel`), which may also give the number
+    to book under."""
+    if not timestamp:
+        raise ValueError("a Timestamp is required")
+    return _present(Timestamp=timestamp, Number=number)
