@@ -12,13 +12,11 @@ own code: U25 adds VAT, UEUV/UVV mark reverse charge and export for the VAT retu
 invoice); the VAT-free accounts of the plan (`no_vat`, `rounding`) say `"none"`, so a
 default code an organisation put on them cannot add VAT we did not charge.
 
-Exactness. Dinero computes a voucher line's VAT on that line, half-up to the øre
-(`sandbox/vouchers.py`), not per document as on an invoice. So the net amount of a
-VAT-bearing account is chosen so that net + VAT gives back the account's gross amount; where
-no net amount can (at 25 %, one gross amount in five is unreachable) or where the shop
-priced excl. VAT and rounded differently, the øre left over becomes one explicit rounding
-line on the plan's VAT-free rounding account, at most `ROUNDING_LIMIT`. Beyond that,
-`CannotMatchVoucher`. The settlement account then receives exactly the shop's total.
+Exactness. Dinero computes a voucher line's VAT on that line, so each account's net amount is
+chosen to give back its gross amount (`voucher_amounts`); the øre left over becomes one
+explicit rounding line on the plan's VAT-free rounding account, at most `ROUNDING_LIMIT`.
+Beyond that, `CannotMatchVoucher`. The settlement account then receives exactly the shop's
+total.
 
 A reversing voucher (a refund, a cancellation) swaps the sides — `AccountNumber` is the
 sales account with its VAT code, `BalancingAccountNumber` the settlement account — so every
@@ -36,35 +34,34 @@ Manual vouchers carry no currency: voucher mode books DKK orders only.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
 
-from gateway.accounting import (
-    ROUNDING_LIMIT,
-    AccountingError,
-    AccountPlan,
+from gateway.accounting.accounts import AccountPlan, Treatment, vat_treatment
+from gateway.accounting.documents import (
     DocumentDraft,
-    Treatment,
-    allocate,
     copenhagen_date,
     credit_note_for_refund,
-    dinero_line_total,
     full_credit_for,
     invoice_for,
-    invoice_text,
-    vat_treatment,
 )
+from gateway.accounting.errors import ROUNDING_LIMIT, AccountingError
+from gateway.accounting.texts import WORDS, Words, invoice_text
 from gateway.dinero.models import Language, ManualVoucherCreate, ManualVoucherLine
 from gateway.orders import Order, Refund, round_half_up
+from gateway.voucher_amounts import (
+    NO_VAT_CODE,
+    SalesAmount,
+    line_postings,
+    sales_amounts,
+    share,
+)
 
 VOUCHER_CURRENCY: Final = "DKK"
-NO_VAT_CODE: Final = "none"
 MAX_DESCRIPTION: Final = 250
 
 _ZERO: Final = Decimal("0.00")
-_OERE: Final = Decimal("0.01")
 
 VoucherKind = Literal["sale", "refund", "cancellation", "payment"]
 
@@ -85,54 +82,6 @@ class NotDkk(AccountingError):
             f"The order is in {currency}, but Dinero's manual vouchers carry no currency: "
             f"voucher mode can book {VOUCHER_CURRENCY} orders only. Use invoice mode for it."
         )
-
-
-@dataclass(frozen=True)
-class _Words:
-    invoice: str
-    order: str
-    refund: str
-    cancellation: str
-    payment: str
-    rounding: str
-
-
-_WORDS: Final[dict[Language, _Words]] = {
-    "da-DK": _Words(
-        invoice="Faktura {number}",
-        order="Ordre {number}",
-        refund="Refusion {refund} af {document}",
-        cancellation="Annullering af {document}",
-        payment="Betaling af {document}",
-        rounding="Øreafrunding",
-    ),
-    "en-GB": _Words(
-        invoice="Invoice {number}",
-        order="Order {number}",
-        refund="Refund {refund} of {document}",
-        cancellation="Cancellation of {document}",
-        payment="Payment of {document}",
-        rounding="Rounding",
-    ),
-}
-
-
-@dataclass(frozen=True)
-class SalesAmount:
-    """What one sales account receives: `net` excl. VAT and `vat` as Dinero computes it on
-    a voucher line (half-up on the line). Negative for an account the order takes money off."""
-
-    account: int
-    rate: Decimal
-    net: Decimal
-
-    @property
-    def vat(self) -> Decimal:
-        return line_vat(self.net, self.rate)
-
-    @property
-    def incl_vat(self) -> Decimal:
-        return self.net + self.vat
 
 
 @dataclass(frozen=True)
@@ -165,9 +114,6 @@ class VoucherDraft:
         )
 
 
-# --- building --------------------------------------------------------------------------------
-
-
 def sale_voucher(
     order: Order,
     *,
@@ -183,18 +129,14 @@ def sale_voucher(
     draft = invoice_for(
         order, shop_name=shop_name, text_template=text_template, plan=plan, language=language
     )
-    words = _WORDS[language]
-    description = _describe(_document_words(words, order), order, shop_name, text_template)
+    words = WORDS[language]
     return _voucher(
         "sale",
         draft,
-        _sales_amounts(draft, plan),
-        target=draft.totals.total_incl_vat,
         settlement_account=settlement_account,
         plan=plan,
-        words=words,
         date=date or copenhagen_date(order.created_at),
-        description=description,
+        description=_describe(_document_words(words, order), order, shop_name, text_template),
     )
 
 
@@ -220,17 +162,13 @@ def refund_voucher(
         language=language,
         date=date,
     )
-    words = _WORDS[language]
-    document = _document_words(words, order)
-    head = words.refund.format(refund=refund.id, document=document)
+    words = WORDS[language]
+    head = words.refund_of.format(refund=refund.id, document=_document_words(words, order))
     return _voucher(
         "refund",
         draft,
-        _sales_amounts(draft, plan),
-        target=draft.totals.total_incl_vat,
         settlement_account=settlement_account,
         plan=plan,
-        words=words,
         date=date,
         description=_describe(head, order, shop_name, text_template),
     )
@@ -262,19 +200,14 @@ def cancellation_voucher(
         raise AccountingError(
             f"A cancellation can reverse between 0.01 and the order total {whole}, not {remaining}"
         )
-    amounts = _sales_amounts(draft, plan)
-    if remaining != whole:
-        amounts = _share(amounts, remaining)
-    words = _WORDS[language]
-    head = words.cancellation.format(document=_document_words(words, order))
+    words = WORDS[language]
+    head = words.cancellation_of.format(document=_document_words(words, order))
     return _voucher(
         "cancellation",
         draft,
-        amounts,
         target=remaining,
         settlement_account=settlement_account,
         plan=plan,
-        words=words,
         date=date,
         description=_describe(head, order, shop_name, text_template),
     )
@@ -297,8 +230,8 @@ def payment_voucher(
     _check_currency(order)
     if amount <= 0:
         raise AccountingError("a payment of nothing has nothing to book")
-    words = _WORDS[language]
-    head = words.payment.format(document=_document_words(words, order))
+    words = WORDS[language]
+    head = words.payment_of.format(document=_document_words(words, order))
     description = _describe(head, order, shop_name, text_template)
     line = ManualVoucherLine(
         amount=amount,
@@ -327,10 +260,10 @@ def _check_currency(order: Order) -> None:
         raise NotDkk(order.currency)
 
 
-def _document_words(words: _Words, order: Order) -> str:
+def _document_words(words: Words, order: Order) -> str:
     """The shop's own invoice number, or the order number when the shop sent none."""
     if order.invoice is not None:
-        return words.invoice.format(number=order.invoice.number)
+        return words.shop_invoice.format(number=order.invoice.number)
     return words.order.format(number=order.number)
 
 
@@ -340,46 +273,23 @@ def _describe(head: str, order: Order, shop_name: str, template: str) -> str:
     return described[:MAX_DESCRIPTION]
 
 
-def _sales_amounts(draft: DocumentDraft, plan: AccountPlan) -> list[SalesAmount]:
-    """The draft's amounts per account, without its own rounding line (the voucher has its
-    own arithmetic, and its own rounding line)."""
-    lines = draft.lines[:-1] if draft.rounding else draft.lines
-    entered: dict[int, Decimal] = {}
-    for line in lines:
-        entered[line.account_number] = entered.get(line.account_number, _ZERO) + (
-            dinero_line_total(line)
-        )
-    amounts = []
-    for account, amount in entered.items():
-        rate = plan.vat_rate_of(account)
-        net = net_for_gross(amount, rate) if draft.show_lines_incl_vat else amount
-        amounts.append(SalesAmount(account, rate, net))
-    return amounts
-
-
-def _share(amounts: Sequence[SalesAmount], remaining: Decimal) -> list[SalesAmount]:
-    weights = [max(amount.incl_vat, _ZERO) for amount in amounts]
-    if not any(weights):
-        raise AccountingError("The order has no positive amount to reverse a share of")
-    parts = allocate(remaining, weights)
-    return [
-        SalesAmount(amount.account, amount.rate, net_for_gross(part, amount.rate))
-        for amount, part in zip(amounts, parts, strict=True)
-    ]
-
-
 def _voucher(
     kind: VoucherKind,
     draft: DocumentDraft,
-    amounts: Sequence[SalesAmount],
     *,
-    target: Decimal,
     settlement_account: int,
     plan: AccountPlan,
-    words: _Words,
     date: dt.date,
     description: str,
+    target: Decimal | None = None,
 ) -> VoucherDraft:
+    """The voucher for `draft`'s accounts: for its whole total, or for `target` of it, shared
+    over the accounts."""
+    amounts = sales_amounts(draft, plan)
+    if target is None:
+        target = draft.totals.total_incl_vat
+    elif target != draft.totals.total_incl_vat:
+        amounts = share(amounts, target)
     amounts = [amount for amount in amounts if amount.net]
     if not amounts and not target:
         raise AccountingError("The order charges nothing, so there is nothing to book as a voucher")
@@ -393,7 +303,7 @@ def _voucher(
     ]
     if rounding:
         rounding_amount = SalesAmount(plan.rounding, Decimal(0), rounding)
-        text = f"{words.rounding}: {description}"[:MAX_DESCRIPTION]
+        text = f"{WORDS[draft.language].rounding}: {description}"[:MAX_DESCRIPTION]
         lines.append(_line(rounding_amount, settlement_account, plan, text, reverse=reverse))
     voucher = VoucherDraft(
         kind=kind,
@@ -464,66 +374,3 @@ def _check_balance(voucher: VoucherDraft, plan: AccountPlan) -> None:
     expected = -voucher.total if voucher.reversing else voucher.total
     if moved != expected:  # pragma: no cover - would be a bug here, not bad input
         raise AccountingError(f"voucher lines move {moved} where {expected} was meant")
-
-
-# --- Dinero's arithmetic ---------------------------------------------------------------------
-
-
-def line_vat(net: Decimal, rate: Decimal) -> Decimal:
-    """A voucher line's VAT at a sales rate: half-up on the line, symmetric for negatives."""
-    vat = round_half_up(abs(net) * rate)
-    return -vat if net < 0 else vat
-
-
-def net_for_gross(gross: Decimal, rate: Decimal) -> Decimal:
-    """The net amount whose line VAT brings it closest to `gross` — exactly there when any
-    net amount can; else the one just below, leaving one øre to a rounding line."""
-    if not rate:
-        return gross
-    target = abs(gross)
-    start = round_half_up(target / (1 + rate))
-    candidates = [start + step * _OERE for step in range(-2, 3)]
-    candidates = [net for net in candidates if net >= 0]
-
-    def miss(net: Decimal) -> tuple[Decimal, bool]:
-        total = net + line_vat(net, rate)
-        return abs(target - total), total > target
-
-    best = min(candidates, key=miss)
-    return -best if gross < 0 else best
-
-
-def line_postings(
-    line: ManualVoucherLine, rate_of_account: Callable[[int], Decimal]
-) -> list[tuple[int | None, Decimal]]:
-    """(account, amount) as Dinero posts a line, debit positive: a positive amount debits
-    `AccountNumber` and credits `BalancingAccountNumber`; at a sales rate the amount is excl.
-    VAT and the VAT goes to the VAT account (`None` here). Only the codes this module writes
-    (`None`: the account's own rate; `"none"`: no VAT) are understood."""
-
-    def rate(account: int | None, code: str | None) -> Decimal:
-        if code is not None and code.lower() != NO_VAT_CODE:
-            raise ValueError(f"VAT code {code!r} is not one this module writes")
-        if account is None or code is not None:
-            return _ZERO
-        return rate_of_account(account)
-
-    account_rate = rate(line.account_number, line.account_vat_code)
-    balancing_rate = rate(line.balancing_account_number, line.balancing_account_vat_code)
-    if account_rate and balancing_rate:
-        raise ValueError("only one side of a voucher line may carry VAT")
-    vat = line_vat(line.amount, account_rate or balancing_rate)
-    incl = line.amount + vat
-    if account_rate:
-        return [
-            (line.account_number, line.amount),
-            (line.balancing_account_number, -incl),
-            (None, vat),
-        ]
-    postings: list[tuple[int | None, Decimal]] = [
-        (line.account_number, incl),
-        (line.balancing_account_number, -line.amount),
-    ]
-    if vat:
-        postings.append((None, -vat))
-    return postings

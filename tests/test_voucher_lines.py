@@ -19,14 +19,11 @@ from gateway.accounting import ROUNDING_LIMIT, AccountingError, AccountPlan, Tre
 from gateway.dinero import jsonmoney
 from gateway.dinero.models import Language, ManualVoucherLine
 from gateway.orders import Order, ShopInvoice, parse_refund, round_half_up
+from gateway.voucher_amounts import NO_VAT_CODE, line_postings, line_vat, net_for_gross
 from gateway.voucher_lines import (
-    NO_VAT_CODE,
     NotDkk,
     VoucherDraft,
     cancellation_voucher,
-    line_postings,
-    line_vat,
-    net_for_gross,
     refund_voucher,
     sale_voucher,
 )
