@@ -205,7 +205,7 @@ def no_token_in_any_log_line() -> Iterator[None]:
     assert not watch.leaks, "tokens reached the logs:\n" + "\n".join(watch.leaks)
 
 
-# --- posting against the sandbox (tests/test_posting.py, test_payments.py, test_vouchers.py) -
+# --- posting against the sandbox (tests/tenants/posting/: posting, payments, vouchers) ------
 
 
 Call = tuple[str, str, int | None]

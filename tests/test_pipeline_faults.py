@@ -42,8 +42,8 @@ Time. Dinero allows 100 calls a minute per organisation (our budget: 95 per 62 s
 limit to 1,000 a minute (`/_sandbox/settings` `rate_limit_per_minute`) and the workers'
 budget with it, and shortens the waits after a failure (`workers.documents.Pace`, which only
 tests pass, in the worker's ctx). The code paths are the production ones; only the numbers
-differ. That the budget keeps under the real limit is shown by `tests/test_ratelimit.py`,
-`tests/test_documents_job.py` and `bench/posting.py`, and here as well: apart from the
+differ. That the budget keeps under the real limit is shown by `tests/gateway/test_ratelimit.py`,
+`tests/workers/test_documents.py` and `bench/posting.py`, and here as well: apart from the
 injected ones, the sandbox answers no 429.
 
 `GATEWAY_FAULT_SEED=<n>` draws other orders and faults (the timing differs from run to run
@@ -94,8 +94,8 @@ from tests.pipeline_books import (
     ShopUnderTest,
     check_books,
 )
-from tests.test_connections import connect
-from tests.test_web_accounts import CSRF, login
+from tests.tenants.connections.test_connections import connect
+from tests.web.test_accounts import CSRF, login
 from web.app import create_app
 from workers import documents
 from workers.documents import Pace

@@ -49,7 +49,7 @@ from gateway.settings import Settings
 from tenants.shops.ingest_secrets import SIGNATURE_HEADER, sign
 from tests.factories import PASSWORD
 from tests.live import LiveSandbox, live_sandbox, serve
-from tests.test_ingest import event
+from tests.web.test_ingest import event
 from web.app import create_app
 from workers.settings import build_worker
 
@@ -131,7 +131,7 @@ class Stack:
 
     async def post_order(self, shop_id: UUID, secret: Secret, **changes: Any) -> int:
         """Sends a signed `order.paid` event as the shop would (DESIGN.md's example, with
-        `changes` as `tests.test_ingest.event` takes them); returns its invoice's (or
+        `changes` as `tests.web.test_ingest.event` takes them); returns its invoice's (or
         voucher's) id."""
         body = json.dumps(event(**changes)).encode()
         answer = await self.http.post(

@@ -1,5 +1,5 @@
 """The signed-API source on its own: each refusal names its reason (the endpoint's statuses
-are `tests/test_ingest.py`'s), a verified delivery is the canonical event, and the one
+are `tests/web/test_ingest.py`'s), a verified delivery is the canonical event, and the one
 ingest transaction answers a reused event id as a refusal with nothing stored."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tenants.shops.ingest_secrets import sign
 from tenants.sources import signed_api
 from tenants.sources.delivery import Refused, ingest
 from tests.factories import make_shop
-from tests.test_ingest import event
+from tests.web.test_ingest import event
 
 
 async def receive(pool: Pool, vault: Vault, body: dict[str, Any], **given: Any) -> Any:

@@ -20,8 +20,8 @@ from tenants.dashboard import sample_order as sample_orders
 from tenants.dashboard import shop as dashboard
 from tenants.shops import repository as shops
 from tests.factories import make_shop, make_user
-from tests.test_admin import add_document, make_connection
-from tests.test_outbox import make_document, make_order
+from tests.tenants.outbox.test_outbox import make_document, make_order
+from tests.web.test_admin import add_document, make_connection
 
 
 async def shop_id(pool: Pool, vault: Vault, **kwargs: Any) -> UUID:

@@ -17,7 +17,7 @@ from gateway.vault import Vault
 from tenants.dashboard import admin
 from tenants.shops import repository as shops
 from tests.factories import make_shop, make_user
-from tests.test_web_accounts import login
+from tests.web.test_accounts import login
 
 PARTIAL = {"HX-Request": "true", "HX-Target": "connections"}
 

@@ -15,9 +15,9 @@ from gateway.queue import QUEUE_NAME
 from gateway.vault import Vault
 from tenants.dashboard import documents as shop_documents
 from tests.factories import make_shop
-from tests.test_dashboard import many_documents
-from tests.test_outbox import make_document, make_order
-from tests.test_web_shops import owner_of_shop, vary
+from tests.tenants.dashboard.test_shop import many_documents
+from tests.tenants.outbox.test_outbox import make_document, make_order
+from tests.web.test_shops import owner_of_shop, vary
 
 LIST = {"HX-Request": "true", "HX-Target": "documents"}
 CARD = {"HX-Request": "true", "HX-Target": "document"}

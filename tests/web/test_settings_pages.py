@@ -24,9 +24,9 @@ from tenants.shops import ingest_secrets
 from tests.conftest import app_client
 from tests.factories import make_shop
 from tests.live import LiveSandbox
-from tests.test_connections import connect
-from tests.test_web_accounts import login
-from tests.test_web_shops import owner_of_shop, vary
+from tests.tenants.connections.test_connections import connect
+from tests.web.test_accounts import login
+from tests.web.test_shops import owner_of_shop, vary
 from web import i18n, settings_form, settlement_settings
 from web.app import create_app
 

@@ -30,14 +30,7 @@ from gateway.voucher_lines import (
 from sandbox import rules
 from sandbox.chart import SALES_VAT_ACCOUNT, Chart
 from sandbox.vouchers import Vouchers
-from tests.test_accounting import (
-    ALLOWED,
-    VALID_VAT,
-    line,
-    make_order,
-    orders,
-    shop_total,
-)
+from tests.gateway.test_accounting import ALLOWED, VALID_VAT, line, make_order, orders, shop_total
 
 Q = Decimal
 PLAN = AccountPlan()

@@ -29,10 +29,10 @@ from tenants.posting import payment_status, payments
 from tenants.posting.service import Outcome, Poster
 from tests.conftest import Call
 from tests.live import LiveSandbox
-from tests.test_connections import connect
-from tests.test_ingest import event, refund_event
-from tests.test_outbox import make_document, make_order, row
-from tests.test_posting import ORG, due_now, post, shapes, stored
+from tests.tenants.connections.test_connections import connect
+from tests.tenants.outbox.test_outbox import make_document, make_order, row
+from tests.tenants.posting.test_posting import ORG, due_now, post, shapes, stored
+from tests.web.test_ingest import event, refund_event
 from workers.settings import WorkerSettings
 
 CARD = {

@@ -15,7 +15,7 @@ import web
 from gateway.db import Pool
 from gateway.vault import Vault
 from tests.factories import make_shop, make_user
-from tests.test_web_accounts import login
+from tests.web.test_accounts import login
 from web import errors, i18n
 from web.app import create_templates
 

@@ -14,8 +14,8 @@ from gateway.orders import InvalidEvent
 from gateway.vault import Vault
 from tenants.orders import ingest as orders
 from tests.factories import make_shop
-from tests.test_ingest import event, refund_event
-from tests.test_orders_store import NOW, at, documents, record
+from tests.tenants.orders.test_ingest import NOW, at, documents, record
+from tests.web.test_ingest import event, refund_event
 
 CARD = {
     "method": "card",

@@ -31,7 +31,7 @@ from tenants.shops.ingest_secrets import (
     secrets_for_verification,
 )
 from tests.factories import make_shop
-from tests.test_ingest import event, refund_event
+from tests.web.test_ingest import event, refund_event
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ from tests.conftest import app_client
 from tests.factories import make_shop
 from tests.live import LiveSandbox
 from tests.sandbox.conftest import HtmlForm
-from tests.test_web_accounts import CSRF, login
+from tests.web.test_accounts import CSRF, login
 from web import connect
 from web.app import create_app
 

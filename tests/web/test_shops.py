@@ -25,9 +25,9 @@ from tenants.shops import repository as shops
 from tests.conftest import app_client
 from tests.factories import make_shop, make_user
 from tests.live import LiveSandbox
-from tests.test_admin import add_document, make_connection
-from tests.test_connections import connect
-from tests.test_web_accounts import login
+from tests.tenants.connections.test_connections import connect
+from tests.web.test_accounts import login
+from tests.web.test_admin import add_document, make_connection
 from web.app import create_app
 
 CARD = {"HX-Request": "true", "HX-Target": "connection"}

@@ -37,8 +37,8 @@ from tenants.connections import oauth_flows
 from tenants.shops import ingest_secrets
 from tests.conftest import app_client
 from tests.factories import make_shop
-from tests.test_admin import add_document
-from tests.test_web_accounts import login
+from tests.web.test_accounts import login
+from tests.web.test_admin import add_document
 from web.app import create_app
 
 
@@ -76,9 +76,9 @@ WITHOUT_TENANT_IDS: dict[str, str] = {
     "/static": "vendored assets",
     "/api/openapi.json": "the public API description",
     "/oauth/dinero/callback": "no ids: the flow is found by its single-use state, bound to "
-    "the session that started it (tests/test_web_connect.py)",
+    "the session that started it (tests/web/test_connect.py)",
     "/invite/{token}": "the link's token is the credential, not a tenant's id; a wrong, "
-    "used or expired one is a 404 (tests/test_web_accounts.py)",
+    "used or expired one is a 404 (tests/web/test_accounts.py)",
     "/reset/{token}": "as /invite/{token}",
 }
 

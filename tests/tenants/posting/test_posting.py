@@ -31,8 +31,8 @@ from tenants.posting import contacts
 from tenants.posting.service import Outcome, Poster, Result, post_document
 from tests.conftest import Call
 from tests.live import LiveSandbox
-from tests.test_connections import connect, refreshes
-from tests.test_outbox import (
+from tests.tenants.connections.test_connections import connect, refreshes
+from tests.tenants.outbox.test_outbox import (
     make_credit_note,
     make_document,
     make_order,

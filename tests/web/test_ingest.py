@@ -653,7 +653,7 @@ def _validator(name: str) -> Draft202012Validator:
 
 
 def _design_example() -> dict[str, Any] | None:
-    design = Path(__file__).resolve().parents[2] / "shared" / "DESIGN.md"
+    design = Path(__file__).resolve().parents[3] / "shared" / "DESIGN.md"
     if not design.exists():
         return None
     text = design.read_text()

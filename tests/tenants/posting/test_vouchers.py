@@ -31,11 +31,18 @@ from tenants.posting.service import Outcome, Poster
 from tenants.posting.vouchers import _owes_settlement, _settlement_account_of
 from tenants.shops.settings import ShopSettings
 from tests.conftest import Call
+from tests.gateway.test_pdf import PDF, Host, pdf_host_app
 from tests.live import LiveSandbox, serve
-from tests.test_connections import connect
-from tests.test_outbox import make_document, make_order, make_refund, order_body, refund_body, row
-from tests.test_pdf import PDF, Host, pdf_host_app
-from tests.test_posting import ORG, due_now, post, shapes, stored
+from tests.tenants.connections.test_connections import connect
+from tests.tenants.outbox.test_outbox import (
+    make_document,
+    make_order,
+    make_refund,
+    order_body,
+    refund_body,
+    row,
+)
+from tests.tenants.posting.test_posting import ORG, due_now, post, shapes, stored
 
 BANK, CLEARING, RECEIVABLE = 55000, 55010, 5800
 LOCAL = FetchPolicy(allow_http=True, allow_loopback=True)

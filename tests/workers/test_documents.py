@@ -24,8 +24,8 @@ from tenants.outbox import repository as outbox
 from tenants.outbox.models import Ready
 from tenants.posting.service import Poster
 from tests.live import LiveSandbox
-from tests.test_connections import connect
-from tests.test_outbox import (
+from tests.tenants.connections.test_connections import connect
+from tests.tenants.outbox.test_outbox import (
     make_connection,
     make_credit_note,
     make_document,
