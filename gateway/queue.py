@@ -72,7 +72,7 @@ return added
 """
 # The script writes arq 0.28's layout. Another arq may lay its keys out otherwise, and
 # workers would then never see what the web enqueued: refuse to start instead.
-# (tests/test_queue.py compares the script's keys and values with arq's own enqueue_job.)
+# (tests/gateway/test_queue.py compares the script's keys and values with arq's own enqueue_job.)
 if not ARQ_VERSION.startswith("0.28.") or (job_key_prefix, result_key_prefix) != (
     "arq:job:",
     "arq:result:",
