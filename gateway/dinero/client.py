@@ -12,36 +12,13 @@ how every call is sent, timed and logged is `transport`'s.
 
 from __future__ import annotations
 
-from gateway.dinero.contacts import CONTACT_FIELDS, ContactCalls
+from gateway.dinero.contacts import ContactCalls
 from gateway.dinero.creditnotes import CreditNoteCalls
-from gateway.dinero.files import FileCalls, FileStatus
+from gateway.dinero.files import FileCalls
 from gateway.dinero.invoices import InvoiceCalls
-from gateway.dinero.organizations import (
-    DEPOSIT_ACCOUNT_FIELDS,
-    ENTRY_ACCOUNT_FIELDS,
-    ORGANIZATION_FIELDS,
-    OrganizationCalls,
-)
-from gateway.dinero.pages import MAX_PAGE_SIZE
+from gateway.dinero.organizations import OrganizationCalls
 from gateway.dinero.payments import PaymentCalls
-from gateway.dinero.sales import SALES_LIST_FIELDS, SALES_STATUSES, SUMMARY_FIELDS
-from gateway.dinero.transport import DEFAULT_TIMEOUT, CallObserver
 from gateway.dinero.vouchers import ManualVoucherCalls
-
-__all__ = [
-    "CONTACT_FIELDS",
-    "DEFAULT_TIMEOUT",
-    "DEPOSIT_ACCOUNT_FIELDS",
-    "ENTRY_ACCOUNT_FIELDS",
-    "MAX_PAGE_SIZE",
-    "ORGANIZATION_FIELDS",
-    "SALES_LIST_FIELDS",
-    "SALES_STATUSES",
-    "SUMMARY_FIELDS",
-    "CallObserver",
-    "DineroClient",
-    "FileStatus",
-]
 
 
 class DineroClient(

@@ -18,9 +18,10 @@ from uuid import UUID
 import httpx
 
 from gateway.db import Pool
-from gateway.dinero.client import CallObserver, DineroClient
+from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import Unauthorized
 from gateway.dinero.oauth import VismaConnect
+from gateway.dinero.transport import CallObserver
 from gateway.ratelimit import BudgetKey, RateBudget
 from gateway.secret import Secret
 from gateway.vault import Vault

@@ -27,7 +27,7 @@ from uuid import UUID
 import httpx
 
 from gateway.db import Pool
-from gateway.dinero.client import CallObserver, DineroClient
+from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import (
     DineroError,
     Forbidden,
@@ -38,6 +38,7 @@ from gateway.dinero.errors import (
     ValidationFailed,
 )
 from gateway.dinero.oauth import VismaConnect
+from gateway.dinero.transport import CallObserver
 from gateway.pdf import FetchPolicy
 from gateway.ratelimit import BookingLock, RateBudget
 from gateway.vault import Vault

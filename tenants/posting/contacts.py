@@ -30,10 +30,11 @@ from typing import Final, Literal
 from uuid import UUID, uuid5
 
 from gateway.db import Connection, Pool
-from gateway.dinero.client import MAX_PAGE_SIZE, DineroClient
+from gateway.dinero.client import DineroClient
+from gateway.dinero.contacts import Contact
 from gateway.dinero.errors import ValidationFailed
 from gateway.dinero.models import ContactCreate
-from gateway.dinero.readmodels import Contact
+from gateway.dinero.pages import MAX_PAGE_SIZE
 from gateway.orders import Customer, vat_prefix
 from tenants.connections.dinero_session import DineroSession
 

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import DineroError, NotFound, RateLimited, ValidationFailed
-from gateway.dinero.readmodels import InvoicePayments
+from gateway.dinero.payments import InvoicePayments
 from gateway.ratelimit import BudgetKey
 from tenants.connections.dinero_session import BudgetExhausted, ConnectionRejected
 from tenants.connections.service import ConnectionUnusable, RefreshUnavailable

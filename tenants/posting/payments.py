@@ -25,8 +25,9 @@ from gateway.dinero.errors import (
     ValidationFailed,
 )
 from gateway.dinero.models import PaymentCreate
+from gateway.dinero.payments import InvoicePayments, PaymentCreated
 from gateway.dinero.query import eq, query_filter
-from gateway.dinero.readmodels import InvoicePayments, PaymentCreated, SalesDocument
+from gateway.dinero.sales import SalesDocument
 from gateway.orders import round_half_up
 from tenants.orders.documents import ORDER_PAYMENT
 from tenants.outbox import repository as outbox

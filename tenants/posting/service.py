@@ -40,7 +40,7 @@ from uuid import UUID
 
 from gateway.accounting import DocumentDraft
 from gateway.dinero.errors import NotFound, TimestampOutdated, ValidationFailed
-from gateway.dinero.readmodels import SalesDocument
+from gateway.dinero.sales import SalesDocument
 from gateway.orders import Order
 from tenants.outbox import events
 from tenants.outbox import repository as outbox

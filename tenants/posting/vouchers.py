@@ -34,9 +34,9 @@ from datetime import timedelta
 from typing import Final
 from uuid import UUID
 
-from gateway.dinero.client import FileStatus
 from gateway.dinero.errors import NotFound, TimestampOutdated, ValidationFailed
-from gateway.dinero.readmodels import ArchivedFile, ManualVoucher
+from gateway.dinero.files import ArchivedFile, FileStatus
+from gateway.dinero.vouchers import ManualVoucher
 from gateway.pdf import (
     PRODUCTION,
     FetchPolicy,

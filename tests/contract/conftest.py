@@ -24,10 +24,11 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from gateway.dinero.client import DEFAULT_TIMEOUT, DineroClient
+from gateway.dinero.client import DineroClient
 from gateway.dinero.models import ContactCreate, InvoiceCreate, InvoiceLine
 from gateway.dinero.oauth import TokenSet, VismaConnect, new_pkce
-from gateway.dinero.readmodels import Invoice
+from gateway.dinero.sales import Invoice
+from gateway.dinero.transport import DEFAULT_TIMEOUT
 from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from sandbox.state import Sandbox

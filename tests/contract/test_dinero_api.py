@@ -23,7 +23,7 @@ from gateway.dinero.errors import (
 )
 from gateway.dinero.models import CreditNoteCreate, InvoiceLine
 from gateway.dinero.query import contains, query_filter
-from gateway.dinero.readmodels import InvoiceTotals
+from gateway.dinero.sales import InvoiceTotals
 from tests.contract.conftest import (
     OTHER_PRO_ORG,
     PRO_ORG,

@@ -21,7 +21,8 @@ import httpx
 import pytest
 import respx
 
-from gateway.dinero.client import DEFAULT_TIMEOUT, DineroClient
+from gateway.dinero.client import DineroClient
+from gateway.dinero.contacts import Contact
 from gateway.dinero.errors import (
     DEFAULT_RATE_LIMIT_RETRY,
     DineroError,
@@ -44,7 +45,9 @@ from gateway.dinero.models import (
     ManualVoucherLine,
     PaymentCreate,
 )
-from gateway.dinero.readmodels import Contact, Created, Organization
+from gateway.dinero.organizations import Organization
+from gateway.dinero.sales import Created
+from gateway.dinero.transport import DEFAULT_TIMEOUT
 from gateway.secret import Secret
 from tests.contract.openapi import load_spec
 

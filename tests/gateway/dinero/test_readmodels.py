@@ -5,21 +5,14 @@ from typing import Any
 
 import pytest
 
+from gateway.dinero.contacts import Contact
+from gateway.dinero.files import ArchivedFile
 from gateway.dinero.jsonmoney import ParseError, loads
-from gateway.dinero.readmodels import (
-    ArchivedFile,
-    Contact,
-    CreditNote,
-    Invoice,
-    InvoicePayments,
-    InvoiceSummary,
-    InvoiceTotals,
-    ManualVoucher,
-    Organization,
-    parse_collection,
-    parse_list,
-    parse_page,
-)
+from gateway.dinero.organizations import Organization
+from gateway.dinero.pages import parse_collection, parse_list, parse_page
+from gateway.dinero.payments import InvoicePayments
+from gateway.dinero.sales import CreditNote, Invoice, InvoiceSummary, InvoiceTotals
+from gateway.dinero.vouchers import ManualVoucher
 
 GUID = uuid.UUID("3a315ad3-ddcc-419d-9fc5-219280ae4816")
 CONTACT = uuid.UUID("74ba828f-0b4b-49e1-b5c9-ef9675755556")

@@ -20,7 +20,7 @@ import pytest
 from gateway.accounting import AccountPlan, invoice_for
 from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
-from gateway.dinero.readmodels import ManualVoucher
+from gateway.dinero.vouchers import ManualVoucher
 from gateway.orders import parse_order
 from gateway.pdf import FetchPolicy
 from gateway.vault import Vault
