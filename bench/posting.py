@@ -70,10 +70,12 @@ from gateway.ratelimit import BookingLock, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
 from tenants.accounts import users
-from tenants.connections import linking
+from tenants.dinero.connections import linking
+from tenants.dinero.poster import Poster
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Ready
-from tenants.posting.service import Outcome, Poster, post_document
+from tenants.posting.outcomes import Outcome
+from tenants.posting.service import post_document
 from tenants.shops import repository as shops
 from web.openapi import EXAMPLE_EVENT
 from workers.settings import build_worker

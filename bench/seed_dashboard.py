@@ -54,7 +54,7 @@ from gateway.migrate import migrate
 from gateway.passwords import hash_password
 from gateway.settings import DEV_TOKEN_KEY, DEV_TOKEN_KEY_ID, TokenKey
 from gateway.vault import Vault
-from tenants.connections import service as connections
+from tenants.dinero.connections import service as connections
 from tenants.shops import repository as shops
 
 DEFAULT_URL: Final = "postgresql://postgres@127.0.0.1:5432/gateway_bench_dashboard"

@@ -5,7 +5,7 @@ Each order comes in as ingest records it (`tenants.orders.ingest.record_event`, 
 example order with a card payment), so the payment document is the real code's. Its
 documents are posted one attempt at a time with `tenants.posting.service.post_document`, the
 invoice first and then what its posting released (the payment). Then
-`documents.confirm_payments`'s service (`tenants.posting.payment_status.confirm_payments`) runs
+`documents.confirm_payments`'s service (`tenants.dinero.payment_status.confirm_payments`) runs
 as its cron would after the batch: every
 `CONFIRM_EVERY` seconds until it has confirmed (a run that finds the organisation's budget
 spent by posting leaves it alone, without a call). Its calls are shown apart, divided over
@@ -36,9 +36,11 @@ from typing import Any, Final
 
 from bench.posting import ORDER, Env, connected_shop, direct_poster
 from gateway.orders import parse_event
+from tenants.dinero import payment_status
+from tenants.dinero.poster import Poster
 from tenants.orders import ingest as orders
-from tenants.posting import payment_status
-from tenants.posting.service import Outcome, Poster, post_document
+from tenants.posting.outcomes import Outcome
+from tenants.posting.service import post_document
 from web.openapi import EXAMPLE_EVENT
 
 BATCH: Final = 20

@@ -19,7 +19,7 @@ from gateway.dinero.oauth import VismaConnect, new_pkce
 from gateway.secret import Secret
 from gateway.vault import Vault
 from tenants.accounts import users
-from tenants.connections import linking
+from tenants.dinero.connections import linking
 from tenants.shops import repository as shops
 
 ADMIN_EMAIL: Final = "admin@example.com"

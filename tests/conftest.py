@@ -31,7 +31,7 @@ from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from gateway.vault import Vault
 from sandbox.state import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, Faults
-from tenants.posting.service import Poster
+from tenants.dinero.poster import Poster
 from tests.live import LiveSandbox, live_sandbox
 from web.app import create_app
 

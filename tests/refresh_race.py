@@ -17,7 +17,7 @@ from gateway.dinero.oauth import VismaConnect
 from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from gateway.vault import Vault
-from tenants.connections.service import access_token_for
+from tenants.dinero.connections.service import access_token_for
 
 
 async def main(database_url: str, sandbox_url: str, connection_id: UUID, n: int) -> list[str]:

@@ -59,6 +59,7 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
     [
         ("gateway/settings.py", "from web import app", "only the CLI composes them all"),
         ("tenants/posting/service.py", "import workers.documents", "only the CLI composes"),
+        ("tenants/posting/attempt.py", "import tenants.dinero.poster", "no import cycles"),
         ("web/ingest.py", "from workers import settings", "only the CLI composes them all"),
         ("tenants/outbox/repository.py", "from sandbox import state", "never imports a sandbox"),
         ("sandbox/state.py", "import tenants.shops.repository", "the sandboxes stand apart"),

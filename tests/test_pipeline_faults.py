@@ -78,7 +78,7 @@ from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from gateway.vault import Vault
 from sandbox.state import Sandbox
-from tenants.posting import payment_status
+from tenants.dinero import payment_status
 from tenants.shops.ingest_secrets import SIGNATURE_HEADER, sign
 from tests.factories import make_shop, make_user
 from tests.live import LiveSandbox, live_sandbox, serve
@@ -94,7 +94,7 @@ from tests.pipeline_books import (
     ShopUnderTest,
     check_books,
 )
-from tests.tenants.connections.test_connections import connect
+from tests.tenants.dinero.connections.test_connections import connect
 from tests.web.test_accounts import CSRF, login
 from web.app import create_app
 from workers import documents

@@ -18,8 +18,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tenants.accounts import users
-from tenants.connections import service as connections
 from tenants.dashboard import admin
+from tenants.dinero.connections import service as connections
 from tenants.shops import repository as shops
 from web import auth, deps, i18n
 

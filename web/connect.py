@@ -23,7 +23,7 @@ from starlette.routing import Route
 from gateway.dinero.errors import DineroError, RateLimited, ServerError
 from gateway.dinero.oauth import ConnectError, InvalidGrant, TokenSet
 from tenants.accounts import sessions
-from tenants.connections import linking, oauth_flows
+from tenants.dinero.connections import linking, oauth_flows
 from web import auth, deps
 from web.shops import shop_for_request
 

@@ -27,7 +27,7 @@ DANISH: Final[dict[str, str]] = {
     "godtager ikke længere forbindelsen. Ordrerne venter sikkert, til du forbinder igen.",
     "Reconnect": "Forbind igen",
     "Disconnect": "Afbryd forbindelsen",
-    # Connecting (web/connect.py and tenants/connections/oauth_flows.py say these in English)
+    # Connecting (web/connect.py and tenants/dinero/connections/oauth_flows.py say these in English)
     "Choose a Dinero organisation": "Vælg en Dinero-organisation",
     "Which Dinero organisation?": "Hvilken Dinero-organisation?",
     "Your Visma login reaches several organisations. Orders will be booked in the one you "

@@ -25,8 +25,8 @@ from gateway.accounting import AccountPlan
 from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import DineroError
 from gateway.ratelimit import RateBudget
-from tenants.connections import service as connections
-from tenants.connections.dinero_session import BudgetExhausted, ConnectionRejected, DineroSession
+from tenants.dinero.connections import service as connections
+from tenants.dinero.session import BudgetExhausted, ConnectionRejected, DineroSession
 from web import auth, deps
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway.accounting import AccountPlan
-from tenants.connections import service as connections
+from tenants.dinero.connections import service as connections
 from tenants.shops import repository as shops
 from tenants.shops import settings as shop_settings
 from tenants.shops.settings import ShopSettings

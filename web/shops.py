@@ -20,10 +20,10 @@ from starlette.routing import Route
 
 from gateway.ratelimit import BudgetKey, RateBudget
 from tenants.accounts import sessions
-from tenants.connections import linking
-from tenants.connections import service as connections
 from tenants.dashboard import sample_order as sample_orders
 from tenants.dashboard import shop as dashboard
+from tenants.dinero.connections import linking
+from tenants.dinero.connections import service as connections
 from tenants.orders import ingest as orders
 from tenants.shops import repository as shops
 from web import auth, deps

@@ -1,9 +1,10 @@
 """The token refresh cron: keeps every active connection's token set alive.
 
 A connection is due shortly before its access token expires and at least once a day, so a
-refresh token never lapses from inactivity (`tenants.connections.service.next_refresh`). After a
-transient failure it is due again only after a backoff; a connection that needs reconnecting
-is never due, so a revoked grant costs one refresh call, not one a minute.
+refresh token never lapses from inactivity
+(`tenants.dinero.connections.service.next_refresh`). After a transient failure it is due
+again only after a backoff; a connection that needs reconnecting is never due, so a revoked
+grant costs one refresh call, not one a minute.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Final
 
 from gateway.dinero.oauth import VismaConnect
 from gateway.settings import Settings
-from tenants.connections import service as connections
+from tenants.dinero.connections import service as connections
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ workers lease rows only to defer them again.
 
 `documents.confirm_payments` (every `payment_status.CONFIRM_EVERY` seconds, on one worker) asks
 Dinero whether the invoices and credit notes our payments were registered on are paid now
-(`tenants.posting.payment_status.confirm_payments`).
+(`tenants.dinero.payment_status.confirm_payments`).
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from gateway.pdf import FetchPolicy
 from gateway.queue import QUEUE_NAME
 from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, BudgetKey, RateBudget
 from gateway.settings import Settings
+from tenants.dinero import payment_status
+from tenants.dinero.poster import Poster
 from tenants.outbox import repository as outbox
 from tenants.outbox import sweeps
 from tenants.outbox.models import Due
-from tenants.posting import payment_status
 from tenants.posting import service as posting
+from tenants.posting.attempt import BACKOFF_BASE, UNCERTAIN_BASE
 from workers.connections import visma_from
 
 log = logging.getLogger(__name__)
@@ -65,16 +67,16 @@ class Pace:
 
     dinero_limit: int = DINERO_LIMIT
     budget: int = BUDGET
-    backoff_base: timedelta = posting.BACKOFF_BASE
-    uncertain_base: timedelta = posting.UNCERTAIN_BASE
+    backoff_base: timedelta = BACKOFF_BASE
+    uncertain_base: timedelta = UNCERTAIN_BASE
     rate_limit_pause: float | None = None
 
 
-def poster_from(ctx: dict[str, Any]) -> posting.Poster:
+def poster_from(ctx: dict[str, Any]) -> Poster:
     settings: Settings = ctx["settings"]
     redis = ctx["redis"]
     pace: Pace = ctx.get("pace") or Pace()
-    return posting.Poster(
+    return Poster(
         pool=ctx["pool"],
         vault=ctx["vault"],
         visma=ctx.get("visma") or visma_from(ctx),
@@ -102,7 +104,7 @@ def _pdf_policy(settings: Settings) -> FetchPolicy | None:
 
 async def post(ctx: dict[str, Any], document_id: int) -> str:
     """`documents.post`: one attempt at the document."""
-    poster: posting.Poster = ctx.get("poster") or poster_from(ctx)
+    poster: Poster = ctx.get("poster") or poster_from(ctx)
     result = await posting.post_document(poster, document_id, now=datetime.now(UTC))
     if result.released:
         await outbox.enqueue(ctx["redis"], list(result.released))
@@ -114,7 +116,7 @@ async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str
     reconnect, releases children whose parent is posted, and enqueues what is due."""
     now = now or datetime.now(UTC)
     pool = ctx["pool"]
-    poster: posting.Poster = ctx.get("poster") or poster_from(ctx)
+    poster: Poster = ctx.get("poster") or poster_from(ctx)
     recovered = await sweeps.recover_expired_leases(pool, now=now)
     requeued = await sweeps.requeue_reconnected(pool, now=now)
     released = await sweeps.release_orphans(pool, now=now)
@@ -156,7 +158,7 @@ async def within_budget(
 
 async def confirm_payments(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
     """`documents.confirm_payments`: Dinero's payment status onto registered payments."""
-    poster: posting.Poster = ctx.get("poster") or poster_from(ctx)
+    poster: Poster = ctx.get("poster") or poster_from(ctx)
     counts = await payment_status.confirm_payments(poster, now=now or datetime.now(UTC))
     if counts["confirmed"] or counts["partly_paid"]:
         log.info("payment confirmation: %s", counts)

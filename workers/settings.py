@@ -21,7 +21,7 @@ from gateway.logs import request_id
 from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants.posting import payment_status
+from tenants.dinero import payment_status
 from workers import connections, documents, system
 
 MAX_JOBS = 20

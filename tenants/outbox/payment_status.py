@@ -1,5 +1,5 @@
 """The payment documents whose status in Dinero is still to be confirmed, and what the
-confirmation stores on them (`tenants.posting.payment_status` asks Dinero)."""
+confirmation stores on them (`tenants.dinero.payment_status` asks Dinero)."""
 
 from __future__ import annotations
 

@@ -1,54 +1,33 @@
-"""One attempt at one document: what every kind of document shares.
+"""One attempt at one document, whatever accounting system it goes to: what every kind of
+document and every backend shares.
 
-`tenants.posting.service` leases the row and picks the attempt for the document's kind: invoices and
-credit notes (`tenants.posting.service`), payments (`tenants.posting.payments`), manual vouchers
-(`tenants.posting.vouchers`). Each walks its own steps; this module holds what they have in common:
-the Dinero session (call budget and 401 policy), writing a step's result before the next
-step starts, ending as posted, and `settle`, which turns whatever stopped an attempt into the
-row's next state:
+An attempt walks its backend's steps (`tenants.dinero` for Dinero), writing each step's
+result to the row before the next starts, and ends in `settle`, which turns whatever stopped
+it into the row's next state. A backend says what its own failures mean (`classify`) in this
+module's words:
 
-an empty call budget or a 429 defers without counting a failure; a 5xx, a lost answer or an
-unreachable Visma backs off with jitter and counts one; a 400 stops the document as `failed`
-with Dinero's message, for the owner to retry after a fix; a dead grant parks the whole
-organisation until it is reconnected.
+- `CannotPost`: the document cannot go as things stand (a refusal, a setting to fix); it
+  stops as `failed` with the message, for the owner to retry after a fix;
+- `Park`: no usable connection; it waits for a (re)connect;
+- `Wait` / `CancelledParent`: its parent is not posted yet, or never will be;
+- `Defer`: nothing went wrong, but not now (no call slot, a 429, a busy lock): no failure
+  is counted;
+- `RetryLater`: a counted failure (a 5xx, a lost answer, an unreachable server), tried again
+  after a back-off with jitter.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, Final, TypeVar
-from uuid import UUID
+from typing import Any, Final
 
-import httpx
-
-from gateway.db import Pool
-from gateway.dinero.client import DineroClient
-from gateway.dinero.errors import (
-    DineroError,
-    Forbidden,
-    NotFound,
-    RateLimited,
-    TimestampOutdated,
-    Uncertain,
-    ValidationFailed,
-)
-from gateway.dinero.oauth import VismaConnect
-from gateway.dinero.transport import CallObserver
-from gateway.pdf import FetchPolicy
-from gateway.ratelimit import BookingLock, RateBudget
-from gateway.vault import Vault
-from tenants.connections import service as connections
-from tenants.connections.dinero_session import BudgetExhausted, ConnectionRejected, DineroSession
-from tenants.connections.service import ConnectionUnusable, RefreshUnavailable
 from tenants.outbox import repository as outbox
-from tenants.outbox.models import Document, LeaseLost, Ready
-from tenants.posting.drafts import CannotPost
-from tenants.shops.settings import ShopSettings
+from tenants.outbox.models import Document, LeaseLost
+from tenants.posting.backend import Context
+from tenants.posting.outcomes import Outcome, Result
 
 log = logging.getLogger(__name__)
 
@@ -59,86 +38,21 @@ BACKOFF_BASE: Final = timedelta(seconds=30)
 UNCERTAIN_BASE: Final = timedelta(seconds=5)  # look again soon: the answer is just lost
 BACKOFF_CAP: Final = timedelta(hours=1)
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Poster:
-    """What posting needs from its process: built once per worker (`workers.documents`)."""
-
-    pool: Pool
-    vault: Vault
-    visma: VismaConnect
-    http: httpx.AsyncClient
-    budget: RateBudget
-    bookings: BookingLock
-    api_url: str
-    client_id: str
-    worker_id: str
-    on_call: CallObserver | None = None
-    # How long an attempt may wait for a call slot or the booking lock before it defers.
-    budget_wait: float = 1.0
-    booking_wait: float = 5.0
-    lease_for: timedelta = LEASE_FOR
-    # The waits after a failure. Only tests shorten them (`workers.documents.Pace`).
-    backoff_base: timedelta = BACKOFF_BASE
-    uncertain_base: timedelta = UNCERTAIN_BASE
-    # How long a 429 holds the organisation's budget; None: what the answer says, or the
-    # client's default when it says nothing (Dinero documents no Retry-After).
-    rate_limit_pause: float | None = None
-    # Where a voucher's PDF may be fetched from; None: the production policy. Tests and
-    # `gateway dev` loosen it, to serve a PDF from this machine (`workers.documents`).
-    pdf_policy: FetchPolicy | None = None
-
-
-def session_for(
-    poster: Poster,
-    *,
-    connection_id: UUID,
-    organization_id: int,
-    now: datetime,
-    budget_wait: float | None = None,
-) -> DineroSession:
-    """A worker's conversation with one organisation: its call budget, the 401 policy,
-    and the poster's call observer. `budget_wait` defaults to the poster's."""
-    return DineroSession(
-        pool=poster.pool,
-        vault=poster.vault,
-        visma=poster.visma,
-        http=poster.http,
-        api_url=poster.api_url,
-        budget=poster.budget,
-        client_id=poster.client_id,
-        connection_id=connection_id,
-        organization_id=organization_id,
-        now=now,
-        budget_wait=poster.budget_wait if budget_wait is None else budget_wait,
-        on_call=poster.on_call,
-    )
-
-
-class Outcome(StrEnum):
-    POSTED = "posted"
-    DEFERRED = "deferred"
-    FAILED = "failed"
-    PARKED = "parked"
-    WAITING = "waiting"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"  # not due, gone, or leased by another worker
-    LEASE_LOST = "lease_lost"
-
-
-@dataclass(frozen=True)
-class Result:
-    outcome: Outcome
-    released: tuple[Ready, ...] = ()  # children that became due: enqueue them
-
 
 def backoff(failures: int, now: datetime, base: timedelta = BACKOFF_BASE) -> datetime:
     """When to try again after the `failures`-th failure in a row: doubling, capped, ±20 %
     jitter so documents that failed together do not return together."""
     delay: timedelta = min(base * 2 ** max(failures - 1, 0), BACKOFF_CAP)
     return now + delay * random.uniform(0.8, 1.2)
+
+
+class CannotPost(Exception):
+    """The document cannot be posted as things stand; `message` tells the owner why."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
 
 
 class Stop(Exception):
@@ -150,7 +64,7 @@ class Park(Stop):
 
 
 class Wait(Stop):
-    """The parent document is not in Dinero yet: wait for it."""
+    """The parent document is not posted yet: wait for it."""
 
 
 class CancelledParent(Stop):
@@ -158,39 +72,65 @@ class CancelledParent(Stop):
 
 
 class Defer(Stop):
-    """Nothing went wrong, but not now (a busy booking lock)."""
+    """Nothing went wrong, but not now."""
 
     def __init__(self, until: datetime) -> None:
         super().__init__("deferred")
         self.until = until
 
 
-class Attempt:
-    """The plumbing an attempt's steps use. Subclasses implement `run`."""
+class RetryLater(Exception):
+    """A counted failure: tried again after a back-off from `base` (the backend's default
+    when None), not before `not_before`. `uncertain`: it may have reached the books, so the
+    next attempt looks before it creates anything."""
 
-    def __init__(self, poster: Poster, document: Document, now: datetime) -> None:
-        self.p = poster
+    def __init__(
+        self,
+        message: str,
+        code: str,
+        *,
+        base: timedelta | None = None,
+        uncertain: bool | None = None,
+        not_before: datetime | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.base = base
+        self.uncertain = uncertain
+        self.not_before = not_before
+
+
+class Attempt:
+    """The plumbing an attempt's steps use. A backend's attempts implement `run` and
+    `classify`."""
+
+    def __init__(self, context: Context, document: Document, now: datetime) -> None:
+        self.context = context
         self.doc = document
         self.now = now
-        self.session: DineroSession | None = None
-        self.organization_id = 0
 
     async def run(self) -> Result:
         raise NotImplementedError
+
+    async def classify(self, exc: Exception) -> Exception:
+        """The backend's own failure in this module's words; anything it does not know is
+        returned as it is (and ends as an internal error, retried)."""
+        return exc
 
     # -- for the steps ---------------------------------------------------------------------
 
     async def parent(self, what: str) -> Document:
         """The document this one belongs to (the invoice a credit note or payment is for),
-        once it is posted in Dinero; until then this one waits."""
+        once it is posted; until then this one waits."""
         doc = self.doc
         if doc.parent_id is None:
-            raise CannotPost(f"The {_label(doc)} names no {what}", "no_parent")
-        parent = await outbox.get(self.p.pool, doc.shop_id, doc.parent_id)
+            raise CannotPost(f"The {label(doc)} names no {what}", "no_parent")
+        parent = await outbox.get(self.context.pool, doc.shop_id, doc.parent_id)
         if parent is None:
-            raise CannotPost(f"The {what} this {_label(doc)} is for no longer exists", "no_parent")
+            raise CannotPost(f"The {what} this {label(doc)} is for no longer exists", "no_parent")
         if parent.state == "cancelled":
-            raise CancelledParent(f"The {what} was cancelled, so is this {_label(doc)}")
+            raise CancelledParent(f"The {what} was cancelled, so is this {label(doc)}")
         if parent.state != "posted" or parent.dinero_guid is None:
             raise Wait()
         return parent
@@ -202,10 +142,10 @@ class Attempt:
         doc = self.doc
         if parent is not None and parent.organization_id != connected:
             raise CannotPost(
-                f"Its {_label(parent)} was posted to Dinero organisation "
+                f"Its {label(parent)} was posted to Dinero organisation "
                 f"{parent.organization_id}, but the shop is now connected to {connected}. "
                 f"Connect the shop to {parent.organization_id} again to post this "
-                f"{_label(doc)}, or enter it by hand in Dinero.",
+                f"{label(doc)}, or enter it by hand in Dinero.",
                 "organization_moved",
             )
         if doc.organization_id is None or doc.organization_id == connected:
@@ -222,29 +162,14 @@ class Attempt:
         self.doc = replace(doc, contact_guid=None, organization_id=None)
         return connected
 
-    def open_session(self, shop: ShopSettings, organization_id: int) -> None:
-        if shop.connection_id is None:
-            raise Park("The shop is not connected to Dinero")
-        self.organization_id = organization_id
-        self.session = session_for(
-            self.p, connection_id=shop.connection_id, organization_id=organization_id, now=self.now
-        )
-
-    def api(self) -> DineroSession:
-        assert self.session is not None
-        return self.session
-
-    async def call(self, request: Callable[[DineroClient], Awaitable[T]]) -> T:
-        return await self.api().call(request)
-
     async def record(self, **fields: Any) -> None:
-        self.doc = await outbox.record_step(self.p.pool, self.doc, now=self.now, **fields)
+        self.doc = await outbox.record_step(self.context.pool, self.doc, now=self.now, **fields)
 
     async def posted(
         self, *, step: str, number: int | None, status: str | None, timestamp: str | None
     ) -> Result:
         released = await outbox.posted(
-            self.p.pool,
+            self.context.pool,
             self.doc,
             now=self.now,
             step=step,
@@ -258,10 +183,11 @@ class Attempt:
 
     async def settle(self, exc: Exception) -> Result:
         """Turns whatever stopped the attempt into the row's next state."""
-        pool, doc, now = self.p.pool, self.doc, self.now
+        if isinstance(exc, LeaseLost):
+            raise exc
+        exc = await self.classify(exc)
+        pool, doc, now = self.context.pool, self.doc, self.now
         match exc:
-            case LeaseLost():
-                raise exc
             case CannotPost(message=message, code=code):
                 await outbox.fail(pool, doc, now=now, message=message, code=code)
                 return Result(Outcome.FAILED)
@@ -276,96 +202,47 @@ class Attempt:
                 return Result(Outcome.CANCELLED)
             case Defer(until=until):
                 await outbox.defer(pool, doc, now=now, until=until)
-            case BudgetExhausted(wait=wait):
-                until = now + timedelta(seconds=wait + random.uniform(0, 0.5))
-                await outbox.defer(pool, doc, now=now, until=until)
-            case RateLimited(retry_after=retry_after):
-                if self.p.rate_limit_pause is not None:
-                    retry_after = self.p.rate_limit_pause
-                await self.api().rate_limited(retry_after)
-                until = now + timedelta(seconds=retry_after + random.uniform(0, 1))
-                await outbox.defer(pool, doc, now=now, until=until)
-            case TimestampOutdated():  # outdated again right after a fresh read
-                await self._retry_later(exc, code_of(exc))
-            case Uncertain():
+            case RetryLater():
                 await self._retry_later(
-                    exc, "uncertain", base=self.p.uncertain_base, uncertain=True
+                    exc.message,
+                    exc.code,
+                    base=exc.base,
+                    uncertain=exc.uncertain,
+                    not_before=exc.not_before,
                 )
-            case Forbidden() if exc.not_pro:
-                message = "The Dinero organisation needs Dinero Pro to be used through the API"
-                await outbox.fail(pool, doc, now=now, message=message, code="not_pro")
-                return Result(Outcome.FAILED)
-            case Forbidden() | ConnectionRejected():
-                reason = (
-                    "Dinero refused access to the organisation"
-                    if isinstance(exc, Forbidden)
-                    else "Dinero refused the token right after it was renewed"
-                )
-                await connections.mark_needs_reconnect(
-                    pool, self.api().connection_id, reason, now=now
-                )
-                await outbox.park(pool, doc, now=now, reason=reason)
-                return Result(Outcome.PARKED)
-            case ValidationFailed():
-                await outbox.fail(pool, doc, now=now, message=refusal(exc), code=code_of(exc))
-                return Result(Outcome.FAILED)
-            case NotFound() if exc.method != "GET":
-                await outbox.fail(pool, doc, now=now, message=refusal(exc), code=code_of(exc))
-                return Result(Outcome.FAILED)
-            case ConnectionUnusable():
-                await outbox.park(pool, doc, now=now, reason=str(exc))
-                return Result(Outcome.PARKED)
-            case RefreshUnavailable(retry_at=retry_at):
-                await self._retry_later(exc, "token_refresh", not_before=retry_at)
-            case DineroError():
-                await self._retry_later(exc, code_of(exc))
             case _:
                 log.exception("document %s: unexpected failure", doc.id, exc_info=exc)
-                await self._retry_later(exc, "internal", message="An internal error; retrying")
+                await self._retry_later("An internal error; retrying", "internal")
         return Result(Outcome.DEFERRED)
 
     async def retry_later(self, message: str, code: str, *, base: timedelta | None = None) -> None:
         """Ends the attempt as a counted failure, to be tried again after a back-off."""
-        await self._retry_later(Exception(message), code, base=base)
+        await self._retry_later(message, code, base=base)
 
     async def _retry_later(
         self,
-        exc: Exception,
+        message: str,
         code: str,
         *,
         base: timedelta | None = None,
         uncertain: bool | None = None,
         not_before: datetime | None = None,
-        message: str | None = None,
     ) -> None:
         until = backoff(
-            self.doc.failures + 1, self.now, self.p.backoff_base if base is None else base
+            self.doc.failures + 1, self.now, self.context.backoff_base if base is None else base
         )
         if not_before is not None:
             until = max(until, not_before)
         await outbox.defer(
-            self.p.pool,
+            self.context.pool,
             self.doc,
             now=self.now,
             until=until,
-            failure=message or str(exc),
+            failure=message,
             code=code,
             uncertain=uncertain,
         )
 
 
-def _label(document: Document) -> str:
+def label(document: Document) -> str:
     return document.kind.replace("_", " ")
-
-
-def refusal(exc: DineroError) -> str:
-    """Dinero's own words, for the owner."""
-    fields = getattr(exc, "field_errors", {})
-    detail = "; ".join(f"{name}: {text}" for name, text in fields.items())
-    return f"Dinero refused it: {exc.message}" + (f" ({detail})" if detail else "")
-
-
-def code_of(exc: DineroError) -> str:
-    if exc.code is not None:
-        return str(exc.code)
-    return f"http_{exc.status}" if exc.status is not None else "no_answer"

@@ -8,7 +8,7 @@ from playwright.async_api import expect
 
 from gateway.db import Pool
 from gateway.vault import Vault
-from tenants.connections import service as connections
+from tenants.dinero.connections import service as connections
 from tests.browser.conftest import (
     OpenPage,
     Stack,

@@ -15,7 +15,7 @@ from arq.connections import ArqRedis
 from gateway.db import Pool
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tenants.connections import service as connections
+from tenants.dinero.connections import service as connections
 from tests.conftest import app_client
 from tests.factories import make_shop
 from tests.live import LiveSandbox

@@ -106,7 +106,7 @@ def test_messages_from_other_modules_are_translated_too() -> None:
     shown = {text for pair in errors._TEXT.values() for text in pair} | {"Error"}
     shown |= {"The request could not be completed."}
     shown |= sentences_in(WEB / "connect.py")
-    shown |= sentences_in(WEB.parent / "tenants" / "connections" / "oauth_flows.py")
+    shown |= sentences_in(WEB.parent / "tenants" / "dinero" / "connections" / "oauth_flows.py")
     assert "The connection was not made" in shown  # the collector works
     assert sorted(shown - i18n._DANISH.keys()) == []
 

@@ -33,7 +33,7 @@ from gateway.secret import Secret
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tenants.accounts import sessions, users
-from tenants.connections import oauth_flows
+from tenants.dinero.connections import oauth_flows
 from tenants.shops import ingest_secrets
 from tests.conftest import app_client
 from tests.factories import make_shop

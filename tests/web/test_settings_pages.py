@@ -24,7 +24,7 @@ from tenants.shops import ingest_secrets
 from tests.conftest import app_client
 from tests.factories import make_shop
 from tests.live import LiveSandbox
-from tests.tenants.connections.test_connections import connect
+from tests.tenants.dinero.connections.test_connections import connect
 from tests.web.test_accounts import login
 from tests.web.test_shops import owner_of_shop, vary
 from web import i18n, settings_form, settlement_settings

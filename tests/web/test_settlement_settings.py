@@ -22,7 +22,7 @@ from tenants.orders import ingest as orders
 from tests.conftest import app_client
 from tests.factories import make_shop
 from tests.live import LiveSandbox
-from tests.tenants.connections.test_connections import connect
+from tests.tenants.dinero.connections.test_connections import connect
 from tests.tenants.outbox.test_outbox import make_document, make_order, order_body
 from tests.web.test_settings_pages import form
 from tests.web.test_shops import owner_of_shop

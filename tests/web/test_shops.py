@@ -19,13 +19,14 @@ from gateway.queue import QUEUE_NAME
 from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
-from tenants.connections import service as connections
-from tenants.posting.service import Poster, post_document
+from tenants.dinero.connections import service as connections
+from tenants.dinero.poster import Poster
+from tenants.posting.service import post_document
 from tenants.shops import repository as shops
 from tests.conftest import app_client
 from tests.factories import make_shop, make_user
 from tests.live import LiveSandbox
-from tests.tenants.connections.test_connections import connect
+from tests.tenants.dinero.connections.test_connections import connect
 from tests.web.test_accounts import login
 from tests.web.test_admin import add_document, make_connection
 from web.app import create_app

@@ -19,12 +19,12 @@ from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
 from sandbox.state import Faults
-from tenants.connections import service as connections
+from tenants.dinero.connections import service as connections
+from tenants.dinero.poster import Poster
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Ready
-from tenants.posting.service import Poster
 from tests.live import LiveSandbox
-from tests.tenants.connections.test_connections import connect
+from tests.tenants.dinero.connections.test_connections import connect
 from tests.tenants.outbox.test_outbox import (
     make_connection,
     make_credit_note,

@@ -16,8 +16,8 @@ from gateway.db import Pool
 from gateway.passwords import verify_password
 from gateway.settings import DEV_TOKEN_KEY, DEV_TOKEN_KEY_ID, TokenKey
 from gateway.vault import Vault
-from tenants.connections import service as connections
 from tenants.dashboard import admin
+from tenants.dinero.connections import service as connections
 from tenants.shops import repository as shops
 
 SHOPS = 20

@@ -17,7 +17,7 @@ from arq.connections import ArqRedis
 from gateway.db import Pool
 from gateway.queue import QUEUE_NAME
 from gateway.vault import Vault
-from tenants.connections import service as connections
+from tenants.dinero.connections import service as connections
 from tenants.outbox import repository as outbox
 from tenants.outbox import sweeps
 from tenants.outbox.models import Document, LeaseLost, Ready

@@ -24,14 +24,16 @@ from gateway.ratelimit import BookingLock, BudgetKey
 from gateway.settings import SANDBOX_CLIENT_ID
 from gateway.vault import Vault
 from sandbox.state import Faults
-from tenants.connections import service as connections
+from tenants.dinero import contacts
+from tenants.dinero.connections import service as connections
+from tenants.dinero.poster import Poster
 from tenants.outbox import repository as outbox
 from tenants.outbox import sweeps
-from tenants.posting import contacts
-from tenants.posting.service import Outcome, Poster, Result, post_document
+from tenants.posting.outcomes import Outcome, Result
+from tenants.posting.service import post_document
 from tests.conftest import Call
 from tests.live import LiveSandbox
-from tests.tenants.connections.test_connections import connect, refreshes
+from tests.tenants.dinero.connections.test_connections import connect, refreshes
 from tests.tenants.outbox.test_outbox import (
     make_credit_note,
     make_document,

@@ -20,11 +20,11 @@ from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import DineroError, NotFound, RateLimited, ValidationFailed
 from gateway.dinero.payments import InvoicePayments
 from gateway.ratelimit import BudgetKey
-from tenants.connections.dinero_session import BudgetExhausted, ConnectionRejected
-from tenants.connections.service import ConnectionUnusable, RefreshUnavailable
+from tenants.dinero.attempt import Resources, session_for
+from tenants.dinero.connections.service import ConnectionUnusable, RefreshUnavailable
+from tenants.dinero.session import BudgetExhausted, ConnectionRejected
 from tenants.outbox import payment_status
 from tenants.outbox.payment_status import Registered
-from tenants.posting.attempt import Poster, session_for
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class _Skip(Exception):
     """Not this organisation, not now."""
 
 
-async def confirm_payments(poster: Poster, *, now: datetime) -> dict[str, int]:
+async def confirm_payments(poster: Resources, *, now: datetime) -> dict[str, int]:
     """`documents.confirm_payments`: Dinero's payment status onto every posted payment that
     still says "Registered". Per organisation one listing per kind of document paid (only
     those now Paid or OverPaid, changed since the oldest such payment), and for documents the
@@ -77,7 +77,7 @@ async def confirm_payments(poster: Poster, *, now: datetime) -> dict[str, int]:
 
 
 async def _confirm_organization(
-    poster: Poster, payments: list[Registered], *, now: datetime
+    poster: Resources, payments: list[Registered], *, now: datetime
 ) -> tuple[int, int]:
     org = payments[0].organization_id
     key = BudgetKey(poster.client_id, org)
@@ -160,7 +160,7 @@ async def _payments_on(client: DineroClient, *, org: int, payment: Registered) -
 
 
 async def _store_read(
-    poster: Poster, payment: Registered, read: InvoicePayments, *, now: datetime
+    poster: Resources, payment: Registered, read: InvoicePayments, *, now: datetime
 ) -> int:
     """What a read of the document's payments says: paid, over-paid, or partly paid.
     Answers 1 for partly paid."""

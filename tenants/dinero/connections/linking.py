@@ -19,8 +19,8 @@ from gateway.dinero.oauth import (
 )
 from gateway.secret import Secret
 from gateway.vault import Vault
-from tenants.connections import service
-from tenants.connections.service import ConnectionUnusable, RefreshUnavailable
+from tenants.dinero.connections import service
+from tenants.dinero.connections.service import ConnectionUnusable, RefreshUnavailable
 from tenants.outbox import sweeps
 from tenants.shops import repository as shops
 

@@ -36,7 +36,7 @@ from gateway.dinero.errors import ValidationFailed
 from gateway.dinero.models import ContactCreate
 from gateway.dinero.pages import MAX_PAGE_SIZE
 from gateway.orders import Customer, vat_prefix
-from tenants.connections.dinero_session import DineroSession
+from tenants.dinero.session import DineroSession
 
 # Fixed forever: contacts created with guids from it are found again by them.
 CONTACT_NAMESPACE: Final = UUID("6f1d3c2e-8a4b-5c7d-9e0f-1a2b3c4d5e6f")

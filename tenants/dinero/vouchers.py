@@ -46,11 +46,13 @@ from gateway.pdf import (
     decode_pdf_base64,
     fetch_pdf,
 )
+from tenants.dinero import drafts
+from tenants.dinero.attempt import DineroAttempt
+from tenants.dinero.drafts import VoucherPlan
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
-from tenants.posting import drafts
-from tenants.posting.attempt import Attempt, Defer, Outcome, Park, Result
-from tenants.posting.drafts import CannotPost, VoucherPlan
+from tenants.posting.attempt import CannotPost, Defer, Park
+from tenants.posting.outcomes import Outcome, Result
 from tenants.shops.settings import ShopSettings
 
 PDF_TYPE: Final = "application/pdf"
@@ -122,7 +124,7 @@ def _settlement_account_of(voucher: ManualVoucher, *, reversing: bool) -> int | 
     return None
 
 
-class VoucherAttempt(Attempt):
+class VoucherAttempt(DineroAttempt):
     async def run(self) -> Result:
         doc = self.doc
         shop = await drafts.posting_settings(self.p.pool, doc.shop_id)

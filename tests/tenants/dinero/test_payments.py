@@ -23,13 +23,14 @@ from gateway.orders import parse_event
 from gateway.vault import Vault
 from sandbox.entries import CREDIT_NOTE, INVOICE, DocumentKind
 from sandbox.state import Faults
+from tenants.dinero import payment_status, payments
+from tenants.dinero.poster import Poster
 from tenants.orders import ingest as orders
 from tenants.outbox import repository as outbox
-from tenants.posting import payment_status, payments
-from tenants.posting.service import Outcome, Poster
+from tenants.posting.outcomes import Outcome
 from tests.conftest import Call
 from tests.live import LiveSandbox
-from tests.tenants.connections.test_connections import connect
+from tests.tenants.dinero.connections.test_connections import connect
 from tests.tenants.outbox.test_outbox import make_document, make_order, row
 from tests.tenants.posting.test_posting import ORG, due_now, post, shapes, stored
 from tests.web.test_ingest import event, refund_event

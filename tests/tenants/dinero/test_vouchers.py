@@ -26,14 +26,15 @@ from gateway.pdf import FetchPolicy
 from gateway.vault import Vault
 from sandbox.chart import SALES_VAT_ACCOUNT
 from sandbox.state import Faults
+from tenants.dinero.poster import Poster
+from tenants.dinero.vouchers import _owes_settlement, _settlement_account_of
 from tenants.outbox.models import Document
-from tenants.posting.service import Outcome, Poster
-from tenants.posting.vouchers import _owes_settlement, _settlement_account_of
+from tenants.posting.outcomes import Outcome
 from tenants.shops.settings import ShopSettings
 from tests.conftest import Call
 from tests.gateway.test_pdf import PDF, Host, pdf_host_app
 from tests.live import LiveSandbox, serve
-from tests.tenants.connections.test_connections import connect
+from tests.tenants.dinero.connections.test_connections import connect
 from tests.tenants.outbox.test_outbox import (
     make_document,
     make_order,

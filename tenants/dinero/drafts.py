@@ -39,16 +39,8 @@ from gateway.voucher_lines import (
 )
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
+from tenants.posting.attempt import CannotPost
 from tenants.shops.settings import ShopSettings, shop_settings
-
-
-class CannotPost(Exception):
-    """The document cannot go to Dinero as things stand; `message` tells the owner why."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 async def posting_settings(pool: Pool, shop_id: UUID) -> ShopSettings:

@@ -25,7 +25,7 @@ from gateway.dinero.transport import CallObserver
 from gateway.ratelimit import BudgetKey, RateBudget
 from gateway.secret import Secret
 from gateway.vault import Vault
-from tenants.connections import service as connections
+from tenants.dinero.connections import service as connections
 
 T = TypeVar("T")
 

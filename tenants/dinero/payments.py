@@ -29,13 +29,14 @@ from gateway.dinero.payments import InvoicePayments, PaymentCreated
 from gateway.dinero.query import eq, query_filter
 from gateway.dinero.sales import SalesDocument
 from gateway.orders import round_half_up
+from tenants.dinero import drafts
+from tenants.dinero.attempt import DineroAttempt
 from tenants.orders.documents import ORDER_PAYMENT
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
 from tenants.outbox.payment_status import REGISTERED
-from tenants.posting import drafts
-from tenants.posting.attempt import Attempt, Outcome, Park, Result
-from tenants.posting.drafts import CannotPost
+from tenants.posting.attempt import CannotPost, Park
+from tenants.posting.outcomes import Outcome, Result
 from tenants.shops.settings import ShopSettings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ SWITCHED_OFF: Final = (
 )
 
 
-class PaymentAttempt(Attempt):
+class PaymentAttempt(DineroAttempt):
     """A payment on an invoice (`source_ref` "order") or on a credit note (a refund)."""
 
     async def run(self) -> Result:

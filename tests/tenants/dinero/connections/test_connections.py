@@ -30,8 +30,8 @@ from sandbox.state import (
     Sandbox,
     TokenPolicy,
 )
-from tenants.connections import linking
-from tenants.connections import service as connections
+from tenants.dinero.connections import linking
+from tenants.dinero.connections import service as connections
 from tenants.shops import repository as shops
 from tests.factories import make_shop
 from tests.live import LiveSandbox, live_sandbox

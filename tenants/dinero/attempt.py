@@ -1,0 +1,189 @@
+"""What every Dinero attempt shares: the worker's resources (`Resources`; `poster.Poster`
+adds the attempts and is posting's `Backend` for Dinero), the conversation with one
+organisation (call budget and 401 policy, `tenants.dinero.session`), and what Dinero's
+failures mean for the row (`DineroAttempt.classify`):
+
+an empty call budget or a 429 defers without counting a failure; a 5xx, a lost answer or an
+unreachable Visma backs off with jitter and counts one; a 400 stops the document as `failed`
+with Dinero's message, for the owner to retry after a fix; a dead grant parks the whole
+organisation until it is reconnected.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, TypeVar
+from uuid import UUID
+
+import httpx
+
+from gateway.db import Pool
+from gateway.dinero.client import DineroClient
+from gateway.dinero.errors import (
+    DineroError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    TimestampOutdated,
+    Uncertain,
+    ValidationFailed,
+)
+from gateway.dinero.oauth import VismaConnect
+from gateway.dinero.transport import CallObserver
+from gateway.pdf import FetchPolicy
+from gateway.ratelimit import BookingLock, RateBudget
+from gateway.vault import Vault
+from tenants.dinero.connections import service as connections
+from tenants.dinero.connections.service import ConnectionUnusable, RefreshUnavailable
+from tenants.dinero.session import BudgetExhausted, ConnectionRejected, DineroSession
+from tenants.outbox.models import Document
+from tenants.posting.attempt import (
+    BACKOFF_BASE,
+    LEASE_FOR,
+    UNCERTAIN_BASE,
+    Attempt,
+    CannotPost,
+    Defer,
+    Park,
+    RetryLater,
+)
+from tenants.shops.settings import ShopSettings
+
+T = TypeVar("T")
+
+NOT_PRO: Final = "The Dinero organisation needs Dinero Pro to be used through the API"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What posting needs from its process: built once per worker (`workers.documents`)."""
+
+    pool: Pool
+    vault: Vault
+    visma: VismaConnect
+    http: httpx.AsyncClient
+    budget: RateBudget
+    bookings: BookingLock
+    api_url: str
+    client_id: str
+    worker_id: str
+    on_call: CallObserver | None = None
+    # How long an attempt may wait for a call slot or the booking lock before it defers.
+    budget_wait: float = 1.0
+    booking_wait: float = 5.0
+    lease_for: timedelta = LEASE_FOR
+    # The waits after a failure. Only tests shorten them (`workers.documents.Pace`).
+    backoff_base: timedelta = BACKOFF_BASE
+    uncertain_base: timedelta = UNCERTAIN_BASE
+    # How long a 429 holds the organisation's budget; None: what the answer says, or the
+    # client's default when it says nothing (Dinero documents no Retry-After).
+    rate_limit_pause: float | None = None
+    # Where a voucher's PDF may be fetched from; None: the production policy. Tests and
+    # `gateway dev` loosen it, to serve a PDF from this machine (`workers.documents`).
+    pdf_policy: FetchPolicy | None = None
+
+
+def session_for(
+    poster: Resources,
+    *,
+    connection_id: UUID,
+    organization_id: int,
+    now: datetime,
+    budget_wait: float | None = None,
+) -> DineroSession:
+    """A worker's conversation with one organisation: its call budget, the 401 policy,
+    and the poster's call observer. `budget_wait` defaults to the poster's."""
+    return DineroSession(
+        pool=poster.pool,
+        vault=poster.vault,
+        visma=poster.visma,
+        http=poster.http,
+        api_url=poster.api_url,
+        budget=poster.budget,
+        client_id=poster.client_id,
+        connection_id=connection_id,
+        organization_id=organization_id,
+        now=now,
+        budget_wait=poster.budget_wait if budget_wait is None else budget_wait,
+        on_call=poster.on_call,
+    )
+
+
+class DineroAttempt(Attempt):
+    """An attempt that talks to one Dinero organisation. Subclasses implement `run`."""
+
+    def __init__(self, poster: Resources, document: Document, now: datetime) -> None:
+        super().__init__(poster, document, now)
+        self.p = poster
+        self.session: DineroSession | None = None
+        self.organization_id = 0
+
+    def open_session(self, shop: ShopSettings, organization_id: int) -> None:
+        if shop.connection_id is None:
+            raise Park("The shop is not connected to Dinero")
+        self.organization_id = organization_id
+        self.session = session_for(
+            self.p, connection_id=shop.connection_id, organization_id=organization_id, now=self.now
+        )
+
+    def api(self) -> DineroSession:
+        assert self.session is not None
+        return self.session
+
+    async def call(self, request: Callable[[DineroClient], Awaitable[T]]) -> T:
+        return await self.api().call(request)
+
+    async def classify(self, exc: Exception) -> Exception:
+        """What a failure of Dinero's, Visma's or the session's means for the row."""
+        now = self.now
+        match exc:
+            case BudgetExhausted(wait=wait):
+                return Defer(now + timedelta(seconds=wait + random.uniform(0, 0.5)))
+            case RateLimited(retry_after=retry_after):
+                if self.p.rate_limit_pause is not None:
+                    retry_after = self.p.rate_limit_pause
+                await self.api().rate_limited(retry_after)
+                return Defer(now + timedelta(seconds=retry_after + random.uniform(0, 1)))
+            case TimestampOutdated():  # outdated again right after a fresh read
+                return RetryLater(str(exc), code_of(exc))
+            case Uncertain():
+                return RetryLater(str(exc), "uncertain", base=self.p.uncertain_base, uncertain=True)
+            case Forbidden() if exc.not_pro:
+                return CannotPost(NOT_PRO, "not_pro")
+            case Forbidden() | ConnectionRejected():
+                reason = (
+                    "Dinero refused access to the organisation"
+                    if isinstance(exc, Forbidden)
+                    else "Dinero refused the token right after it was renewed"
+                )
+                await connections.mark_needs_reconnect(
+                    self.p.pool, self.api().connection_id, reason, now=now
+                )
+                return Park(reason)
+            case ValidationFailed():
+                return CannotPost(refusal(exc), code_of(exc))
+            case NotFound() if exc.method != "GET":
+                return CannotPost(refusal(exc), code_of(exc))
+            case ConnectionUnusable():
+                return Park(str(exc))
+            case RefreshUnavailable(retry_at=retry_at):
+                return RetryLater(str(exc), "token_refresh", not_before=retry_at)
+            case DineroError():
+                return RetryLater(str(exc), code_of(exc))
+        return exc
+
+
+def refusal(exc: DineroError) -> str:
+    """Dinero's own words, for the owner."""
+    fields = getattr(exc, "field_errors", {})
+    detail = "; ".join(f"{name}: {text}" for name, text in fields.items())
+    return f"Dinero refused it: {exc.message}" + (f" ({detail})" if detail else "")
+
+
+def code_of(exc: DineroError) -> str:
+    if exc.code is not None:
+        return str(exc.code)
+    return f"http_{exc.status}" if exc.status is not None else "no_answer"
