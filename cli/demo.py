@@ -68,9 +68,7 @@ async def seed(pool: Pool, vault: Vault) -> list[DemoShop]:
             )
         demo: list[DemoShop] = []
         for name in SHOP_NAMES:
-            shop_id = await conn.fetchval(
-                "SELECT id FROM shops WHERE slug = $1", shops.slugify(name)
-            )
+            shop_id = await shops.id_by_slug(conn, shops.slugify(name))
             if shop_id is None:
                 shop, secret = await shops.create_shop(conn, vault, name=name, owner_id=owner.id)
                 settings = DEMO_SETTINGS[name]
@@ -123,9 +121,8 @@ async def connect_to_sandbox(
     )
     async with pool.acquire() as conn, conn.transaction():
         for name in SHOP_NAMES:
-            shop_id = await conn.fetchval(
-                "SELECT id FROM shops WHERE slug = $1", shops.slugify(name)
-            )
+            shop_id = await shops.id_by_slug(conn, shops.slugify(name))
+            assert shop_id is not None  # made by seed
             await linking.connect_shop(
                 conn, vault, shop_id=shop_id, grant=grant, user_id=None, now=now
             )

@@ -15,6 +15,7 @@ from gateway.db import Pool
 from gateway.orders import parse_event
 from tenants.dashboard.shop import TEST_ORDER_EVENT
 from tenants.orders import ingest as orders
+from tenants.shops.settings import shop_settings
 
 
 def sample_order(*, external_id: str, number: str, now: datetime, language: str) -> dict[str, Any]:
@@ -69,9 +70,10 @@ async def send_test_order(pool: Pool, shop_id: UUID, *, now: datetime) -> SentTe
     owner can see the whole way through before going live. Its ids start with `test-`."""
     suffix = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     async with pool.acquire() as conn, conn.transaction():
-        language = await conn.fetchval("SELECT language FROM shops WHERE id = $1", shop_id)
-        if language is None:
+        settings = await shop_settings(conn, shop_id)
+        if settings is None:
             raise LookupError(f"no shop {shop_id}")
+        language = settings.language
         body = {
             "id": f"test-{suffix}",
             "type": "order.created",

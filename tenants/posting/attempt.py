@@ -203,44 +203,29 @@ class Attempt:
             case Defer(until=until):
                 await outbox.defer(pool, doc, now=now, until=until)
             case RetryLater():
-                await self._retry_later(
-                    exc.message,
-                    exc.code,
-                    base=exc.base,
-                    uncertain=exc.uncertain,
-                    not_before=exc.not_before,
-                )
+                await self._retry_later(exc)
             case _:
                 log.exception("document %s: unexpected failure", doc.id, exc_info=exc)
-                await self._retry_later("An internal error; retrying", "internal")
+                await self._retry_later(RetryLater("An internal error; retrying", "internal"))
         return Result(Outcome.DEFERRED)
 
     async def retry_later(self, message: str, code: str, *, base: timedelta | None = None) -> None:
         """Ends the attempt as a counted failure, to be tried again after a back-off."""
-        await self._retry_later(message, code, base=base)
+        await self._retry_later(RetryLater(message, code, base=base))
 
-    async def _retry_later(
-        self,
-        message: str,
-        code: str,
-        *,
-        base: timedelta | None = None,
-        uncertain: bool | None = None,
-        not_before: datetime | None = None,
-    ) -> None:
-        until = backoff(
-            self.doc.failures + 1, self.now, self.context.backoff_base if base is None else base
-        )
-        if not_before is not None:
-            until = max(until, not_before)
+    async def _retry_later(self, failure: RetryLater) -> None:
+        base = self.context.backoff_base if failure.base is None else failure.base
+        until = backoff(self.doc.failures + 1, self.now, base)
+        if failure.not_before is not None:
+            until = max(until, failure.not_before)
         await outbox.defer(
             self.context.pool,
             self.doc,
             now=self.now,
             until=until,
-            failure=message,
-            code=code,
-            uncertain=uncertain,
+            failure=failure.message,
+            code=failure.code,
+            uncertain=failure.uncertain,
         )
 
 

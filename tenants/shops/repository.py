@@ -217,3 +217,8 @@ async def document_kind(conn: Connection | Pool, shop_id: UUID) -> str | None:
     """What the shop's orders become: "invoice" or "voucher"."""
     kind: str | None = await conn.fetchval("SELECT document_kind FROM shops WHERE id = $1", shop_id)
     return kind
+
+
+async def id_by_slug(conn: Connection | Pool, slug: str) -> UUID | None:
+    shop_id: UUID | None = await conn.fetchval("SELECT id FROM shops WHERE slug = $1", slug)
+    return shop_id
