@@ -77,3 +77,31 @@ def test_a_planted_wrong_import_breaks_a_contract(
     result = lint(tree)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{broken}" in result.stdout.split("Broken contracts")[-1], result.stdout
+
+
+def _readme_tree() -> set[str]:
+    """The folders the README's layout tree names, as paths."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    folders: set[str] = set()
+    parents: list[str] = []
+    for line in block.splitlines():
+        name = line.strip().split(" ", 1)[0]
+        if not name.endswith("/") or line[: len(line) - len(line.lstrip())].strip():
+            continue
+        depth = (len(line) - len(line.lstrip())) // 2
+        parents[depth:] = [name.rstrip("/")]
+        folders.add("/".join(parents))
+    return folders
+
+
+def test_the_readme_layout_tree_matches_the_code() -> None:
+    named = _readme_tree()
+    packages = {
+        path.parent.relative_to(ROOT).as_posix()
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("__init__.py")
+        if "templates" not in path.parts
+    }
+    assert named - {"tests", "bench", "gateway/migrations"} <= packages, named - packages
+    assert packages <= named, f"packages the README's layout does not name: {packages - named}"
