@@ -222,7 +222,7 @@ def web_servers(
 # which would kill the process before cProfile writes: this handler writes it first.
 _PROFILED = """
 import cProfile, signal, sys
-from gateway.cli import main
+from cli.main import main
 out = sys.argv[1]
 profiler = cProfile.Profile()
 def stop(*_):
