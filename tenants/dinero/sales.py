@@ -283,7 +283,7 @@ class SalesAttempt(DineroAttempt):
             timestamp=found.timestamp,
         )
         if self.mismatch:
-            await events.note(
+            await events.event(
                 self.p.pool,
                 self.doc,
                 "document.total_mismatch",

@@ -24,20 +24,21 @@ _LABELS: Final = {
 
 
 async def event(
-    conn: Connection,
+    conn: Connection | Pool,
     document: Document,
     kind: str,
     level: str,
     message: str,
-    data: dict[str, Any],
+    data: dict[str, Any] | None = None,
     *,
     now: datetime,
 ) -> None:
+    """A line in the document's history (on its own, it changes nothing about the row)."""
     await event_for(conn, document.shop_id, document.id, kind, level, message, data, now=now)
 
 
 async def event_for(
-    conn: Connection,
+    conn: Connection | Pool,
     shop_id: UUID,
     document_id: int,
     kind: str,
@@ -58,18 +59,3 @@ async def event_for(
         {k: v for k, v in (data or {}).items() if v is not None},
         now,
     )
-
-
-async def note(
-    pool: Pool,
-    document: Document,
-    kind: str,
-    level: str,
-    message: str,
-    data: dict[str, Any] | None = None,
-    *,
-    now: datetime,
-) -> None:
-    """An event about the document that changes nothing about its state."""
-    async with pool.acquire() as conn:
-        await event(conn, document, kind, level, message, data or {}, now=now)

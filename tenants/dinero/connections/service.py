@@ -143,16 +143,23 @@ async def access_token_for(
         "SELECT status, access_token_enc, access_expires_at FROM dinero_connections WHERE id = $1",
         connection_id,
     )
-    if row is None:
-        raise NotConnected("the connection no longer exists")
-    if row["status"] != "active":
-        raise NeedsReconnect(f"the Dinero connection is {row['status'].replace('_', ' ')}")
-    token = vault.decrypt(row["access_token_enc"], aad=access_aad(connection_id))
+    row, token = _usable(vault, connection_id, row)
     if rejected is None and row["access_expires_at"] - now > REFRESH_MARGIN:
         return token
     if rejected is not None and token != rejected:
         return token
     return await _refresh(pool, vault, visma, connection_id, now=now, rejected=rejected)
+
+
+def _usable(
+    vault: Vault, connection_id: UUID, row: asyncpg.Record | None
+) -> tuple[asyncpg.Record, Secret]:
+    """An active connection's row and its stored access token, or why there is none."""
+    if row is None:
+        raise NotConnected("the connection no longer exists")
+    if row["status"] != "active":
+        raise NeedsReconnect(f"the Dinero connection is {row['status'].replace('_', ' ')}")
+    return row, vault.decrypt(row["access_token_enc"], aad=access_aad(connection_id))
 
 
 async def refresh_if_due(
@@ -193,11 +200,7 @@ async def _refresh(
             "WHERE id = $1 FOR UPDATE",
             connection_id,
         )
-        if row is None:
-            raise NotConnected("the connection no longer exists")
-        if row["status"] != "active":
-            raise NeedsReconnect(f"the Dinero connection is {row['status'].replace('_', ' ')}")
-        current = vault.decrypt(row["access_token_enc"], aad=access_aad(connection_id))
+        row, current = _usable(vault, connection_id, row)
         # Whoever held the lock before us may have refreshed already: use their token.
         if cron:
             if row["next_refresh_at"] is not None and row["next_refresh_at"] > now:
