@@ -11,8 +11,9 @@ organisation until it is reconnected.
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, TypeVar
@@ -54,6 +55,7 @@ from tenants.shops.settings import ShopSettings
 
 T = TypeVar("T")
 
+BUSY_LOCK_DELAY: Final = timedelta(seconds=1)
 NOT_PRO: Final = "The Dinero organisation needs Dinero Pro to be used through the API"
 
 
@@ -135,6 +137,19 @@ class DineroAttempt(Attempt):
 
     async def call(self, request: Callable[[DineroClient], Awaitable[T]]) -> T:
         return await self.api().call(request)
+
+    @contextlib.asynccontextmanager
+    async def booking(self) -> AsyncIterator[None]:
+        """The organisation's booking lock, so numbers are taken one at a time. A lock busy
+        for longer than the poster waits defers the attempt."""
+        org = self.organization_id
+        token = await self.p.bookings.acquire(org, wait=self.p.booking_wait)
+        if token is None:
+            raise Defer(self.now + BUSY_LOCK_DELAY * random.uniform(1, 2))
+        try:
+            yield
+        finally:
+            await self.p.bookings.release(org, token)
 
     async def classify(self, exc: Exception) -> Exception:
         """What a failure of Dinero's, Visma's or the session's means for the row."""

@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from gateway.accounting import (
     AccountingError,
     AccountPlan,
@@ -56,21 +58,10 @@ async def draft_for(
 ) -> tuple[Order, DocumentDraft]:
     """The order and the document's body: an invoice, the credit note for one refund
     (`payload.refund_id`), or a full credit of the order (`payload.full`, a cancellation)."""
-    row = await pool.fetchrow(
-        "SELECT payload, cancelled_at FROM orders WHERE id = $1 AND shop_id = $2",
-        document.order_id,
-        document.shop_id,
-    )
-    if row is None:
-        raise CannotPost("The order no longer exists", "order_missing")
+    row = await _stored_order(pool, document)
     try:
         order = parse_order(row["payload"])
-        common: dict[str, Any] = {
-            "shop_name": shop.name,
-            "text_template": shop.invoice_text,
-            "plan": AccountPlan.with_overrides(shop.account_overrides),
-            "language": shop.language,
-        }
+        common = _rules(shop)
         if document.kind == "invoice":
             return order, invoice_for(order, **common)
         if document.payload.get("full"):
@@ -152,13 +143,7 @@ class VoucherPlan:
         return self.voucher.settlement_account
 
 
-async def voucher_for(
-    pool: Pool, document: Document, shop: ShopSettings, *, now: datetime
-) -> VoucherPlan:
-    """The voucher for the order (seq 0), for one refund (`payload.refund_id`), or for a
-    cancellation (`payload.full`, reversing `payload.remaining` or the whole order), from
-    the shop's settings as they are now. The money side is the settlement account: the
-    payment method's deposit account when the order is paid, else the receivable account."""
+async def _stored_order(pool: Pool, document: Document) -> asyncpg.Record:
     row = await pool.fetchrow(
         "SELECT payload, paid_at, cancelled_at FROM orders WHERE id = $1 AND shop_id = $2",
         document.order_id,
@@ -166,14 +151,30 @@ async def voucher_for(
     )
     if row is None:
         raise CannotPost("The order no longer exists", "order_missing")
+    return row
+
+
+def _rules(shop: ShopSettings) -> dict[str, Any]:
+    """What the accounting rules take from the shop's settings (the plan may be refused)."""
+    return {
+        "shop_name": shop.name,
+        "text_template": shop.invoice_text,
+        "plan": AccountPlan.with_overrides(shop.account_overrides),
+        "language": shop.language,
+    }
+
+
+async def voucher_for(
+    pool: Pool, document: Document, shop: ShopSettings, *, now: datetime
+) -> VoucherPlan:
+    """The voucher for the order (seq 0), for one refund (`payload.refund_id`), or for a
+    cancellation (`payload.full`, reversing `payload.remaining` or the whole order), from
+    the shop's settings as they are now. The money side is the settlement account: the
+    payment method's deposit account when the order is paid, else the receivable account."""
+    row = await _stored_order(pool, document)
     try:
         order = parse_order(row["payload"])
-        common: dict[str, Any] = {
-            "shop_name": shop.name,
-            "text_template": shop.invoice_text,
-            "plan": AccountPlan.with_overrides(shop.account_overrides),
-            "language": shop.language,
-        }
+        common = _rules(shop)
         refund: Refund | None = None
         if document.kind != "voucher":
             raise CannotPost(f"A {document.kind} is not a voucher", "internal")

@@ -31,11 +31,9 @@ posting's `Attempt.settle`, shared with payments (`payments`) and manual voucher
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import Final
 from uuid import UUID
 
 from gateway.accounting import DocumentDraft
@@ -47,12 +45,10 @@ from tenants.dinero.attempt import DineroAttempt, Resources
 from tenants.outbox import events
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
-from tenants.posting.attempt import CannotPost, Defer, Park
+from tenants.posting.attempt import CannotPost, Park
 from tenants.posting.outcomes import Outcome, Result
 
 log = logging.getLogger(__name__)
-
-BUSY_LOCK_DELAY: Final = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -182,11 +178,7 @@ class SalesAttempt(DineroAttempt):
 
     async def _book(self, current: _InDinero) -> _InDinero:
         """Books under the organisation's booking lock, so numbers are taken one at a time."""
-        org = self.organization_id
-        token = await self.p.bookings.acquire(org, wait=self.p.booking_wait)
-        if token is None:
-            raise Defer(self.now + BUSY_LOCK_DELAY * random.uniform(1, 2))
-        try:
+        async with self.booking():
             try:
                 return await self._book_call(current.guid, current.timestamp)
             except TimestampOutdated:
@@ -200,8 +192,6 @@ class SalesAttempt(DineroAttempt):
                 if fresh.booked:
                     return fresh
                 raise
-        finally:
-            await self.p.bookings.release(org, token)
 
     async def _book_call(self, guid: UUID, timestamp: str | None) -> _InDinero:
         if not timestamp:

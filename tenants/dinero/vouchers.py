@@ -28,7 +28,6 @@ PDF host that does not answer or answers 5xx is retried later, up to `PDF_ATTEMP
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
@@ -51,7 +50,7 @@ from tenants.dinero.attempt import DineroAttempt
 from tenants.dinero.drafts import VoucherPlan
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
-from tenants.posting.attempt import CannotPost, Defer, Park
+from tenants.posting.attempt import CannotPost, Park
 from tenants.posting.outcomes import Outcome, Result
 from tenants.shops.settings import ShopSettings
 
@@ -62,7 +61,6 @@ PDF_ATTEMPTS: Final = 6
 # Those are looked for at the next attempt, seconds to an hour later; the margin covers
 # Dinero's calendar (its time zone is not documented) and an outage of a few days.
 FILE_LOOKBACK: Final = timedelta(days=7)
-BUSY_LOCK_DELAY: Final = timedelta(seconds=1)
 _PAGE_SIZE: Final = 1000
 
 
@@ -307,11 +305,7 @@ class VoucherAttempt(DineroAttempt):
     # -- step 3: booking -------------------------------------------------------------------
 
     async def _book(self, current: _Voucher) -> _Voucher:
-        org = self.organization_id
-        token = await self.p.bookings.acquire(org, wait=self.p.booking_wait)
-        if token is None:
-            raise Defer(self.now + BUSY_LOCK_DELAY * random.uniform(1, 2))
-        try:
+        async with self.booking():
             try:
                 return await self._book_call(current)
             except TimestampOutdated:
@@ -322,8 +316,6 @@ class VoucherAttempt(DineroAttempt):
                 if fresh.booked:
                     return fresh
                 raise
-        finally:
-            await self.p.bookings.release(org, token)
 
     async def _book_call(self, current: _Voucher) -> _Voucher:
         if not current.timestamp:
