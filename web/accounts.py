@@ -18,7 +18,7 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    form = await request.form()
+    form = await auth.read_form(request)
     email = str(form.get("email", ""))[:320]
     password = str(form.get("password", ""))
     next_ = str(form.get("next", ""))
@@ -76,7 +76,7 @@ async def choose_language(request: Request) -> Response:
     if session is not None:
         form = await auth.checked_form(request, session)
     else:
-        form = await request.form()
+        form = await auth.read_form(request)
     locale = form.get("locale")
     response = RedirectResponse(auth.safe_next(str(form.get("next", "")) or None), 303)
     if not i18n.is_locale(locale):

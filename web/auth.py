@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.settings import Settings
+from gateway.storable import unstorable
 from tenants.accounts import sessions, users
 from web import deps, i18n
 
@@ -67,9 +68,19 @@ async def require_admin(request: Request) -> sessions.Session:
     return session
 
 
+async def read_form(request: Request) -> FormData:
+    """The request's form; 400 when a field holds text that cannot be stored (a NUL
+    character), so no handler gets as far as the database with it."""
+    form = await request.form()
+    for name, value in form.multi_items():
+        if isinstance(value, str) and (problem := unstorable(value)):
+            raise HTTPException(400, f"The form's field {name[:40]!r} {problem}.")
+    return form
+
+
 async def checked_form(request: Request, session: sessions.Session) -> FormData:
     """The request's form, after its CSRF token (header or hidden field) has been checked."""
-    form = await request.form()
+    form = await read_form(request)
     sent = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not sessions.constant_time_equal(sent, session.csrf_token):
         raise HTTPException(403, "The form was out of date. Go back, reload and try again.")

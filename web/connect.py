@@ -59,7 +59,7 @@ async def start(request: Request) -> Response:
 async def callback_post(request: Request) -> Response:
     """`response_mode=form_post`: a cross-site POST carries no Lax cookie, so turn it into
     the GET a query-mode callback would have been; that top-level navigation does."""
-    form = await request.form()
+    form = await auth.read_form(request)
     params = {k: str(v) for k, v in form.items() if k in ("code", "state", "error")}
     return RedirectResponse(f"{CALLBACK_PATH}?{urlencode(params)}", status_code=303)
 

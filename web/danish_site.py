@@ -21,6 +21,10 @@ DANISH: Final[dict[str, str]] = {
     "Service status": "Driftsstatus",
     "Reference": "Reference",
     "Back to the start page": "Tilbage til forsiden",
+    "Not accepted": "Ikke modtaget",
+    "Something you typed holds a character that cannot be stored (a NUL character). "
+    "Go back, remove it and try again.": "Noget af det indtastede indeholder et tegn, der ikke "
+    "kan gemmes (et NUL-tegn). Gå tilbage, fjern det og prøv igen.",
     "Form out of date": "Formularen er forældet",
     "The form was out of date. Go back, reload and try again.": "Formularen var forældet. "
     "Gå tilbage, genindlæs siden og prøv igen.",

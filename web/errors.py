@@ -16,6 +16,11 @@ from gateway.logs import request_id
 log = logging.getLogger(__name__)
 
 _TEXT = {
+    400: (
+        "Not accepted",
+        "Something you typed holds a character that cannot be stored (a NUL character). "
+        "Go back, remove it and try again.",
+    ),
     403: ("Form out of date", "The form was out of date. Go back, reload and try again."),
     404: ("Not found", "There is nothing at this address, or it is not yours to see."),
     405: ("Method not allowed", "This address does not accept that kind of request."),

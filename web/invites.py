@@ -56,7 +56,7 @@ async def _set_password(request: Request, purpose: users.TokenPurpose) -> Respon
     user = await _open_link(pool, token, purpose, now=auth.now())
     if user is None:
         return _invalid(request)
-    form = await request.form()
+    form = await auth.read_form(request)
     t = i18n.translator(request)
     if not auth.form_token_ok(request, form):
         error = t("The form was out of date. Please try again.")

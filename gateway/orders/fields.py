@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from gateway.orders.model import MAX_MONEY, MONEY_PLACES, FieldError, InvalidEvent
+from gateway.storable import unstorable
 
 _DECIMAL_TEXT = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _RFC3339 = re.compile(
@@ -43,6 +44,8 @@ def load_object(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
         data = json.loads(raw, parse_float=Decimal, parse_constant=_NotANumber)
     except ValueError as exc:  # JSONDecodeError and bad UTF-8 are both ValueErrors
         raise InvalidEvent([FieldError("", f"the body is not valid JSON: {exc}")]) from None
+    except RecursionError:  # arrays or objects nested deeper than the parser goes
+        raise InvalidEvent([FieldError("", "the body is nested too deeply")]) from None
     if not isinstance(data, dict):
         raise InvalidEvent([FieldError("", "the body must be a JSON object")])
     return data
@@ -90,6 +93,8 @@ class Fields:
         value = value.strip()
         if len(value) > max_length:
             self.error(name, f"must be at most {max_length} characters")
+        elif problem := unstorable(value):
+            self.error(name, problem)
         if not value and required:
             self.error(name, "must not be empty")
         return value or None

@@ -58,6 +58,17 @@ async def test_login_sets_a_hardened_session_cookie(client: httpx.AsyncClient, p
     assert value.encode() not in await pool.fetchval("SELECT id_hash FROM sessions")
 
 
+async def test_a_nul_character_in_a_form_is_a_400_not_a_500(
+    client: httpx.AsyncClient, pool: Pool
+) -> None:
+    """Postgres cannot store a NUL character: the form is refused before any handler
+    takes it to the database."""
+    user = await make_user(pool)
+    response = await post_login(client, user.email + "\x00")
+    assert response.status_code == 400, response.text
+    assert "NUL" in response.text
+
+
 async def test_wrong_password_and_unknown_email_look_the_same(
     client: httpx.AsyncClient, pool: Pool
 ) -> None:

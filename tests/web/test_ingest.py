@@ -379,6 +379,44 @@ async def test_every_invalid_field_is_listed_and_nothing_is_stored(
     assert (await post(client, shop[0].id, shop[1], fixed)).status_code == 202
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("order/customer/name", "Karen\x00Kunde", "NUL"),
+        ("order/lines/0/name", "Sokker \ud800", "surrogate"),
+        ("id", "evt\x00", "NUL"),
+    ],
+)
+async def test_text_postgres_cannot_store_is_a_422_naming_the_field(
+    client: httpx.AsyncClient,
+    pool: Pool,
+    shop: tuple[shops.Shop, Secret],
+    field: str,
+    value: str,
+    said: str,
+) -> None:
+    """A NUL character, or a lone UTF-16 surrogate (JSON's `\\ud800`), is valid JSON but no
+    text Postgres can store: refused with the field named, never a 500 that a platform
+    would resend for ever."""
+    body = event(**{field: value})
+    response = await post(client, shop[0].id, shop[1], body)
+    details = problem(response, 422)
+    [error] = details["errors"]
+    assert error["pointer"] == "/" + field
+    assert said in error["detail"]
+    assert await count(pool, "deliveries") == 0
+    assert await count(pool, "orders") == 0
+
+
+async def test_a_body_nested_too_deeply_is_a_422(
+    client: httpx.AsyncClient, pool: Pool, shop: tuple[shops.Shop, Secret]
+) -> None:
+    raw = json.dumps(event()).encode()[:-1] + b', "deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    details = problem(await post(client, shop[0].id, shop[1], raw), 422)
+    assert details["errors"] == [{"pointer": "", "detail": "the body is nested too deeply"}]
+    assert await count(pool, "deliveries") == 0
+
+
 async def test_amounts_that_do_not_add_up_say_by_how_much(
     client: httpx.AsyncClient, pool: Pool, shop: tuple[shops.Shop, Secret]
 ) -> None:
