@@ -87,7 +87,7 @@ def _readme_tree() -> set[str]:
     parents: list[str] = []
     for line in block.splitlines():
         name = line.strip().split(" ", 1)[0]
-        if not name.endswith("/") or line[: len(line) - len(line.lstrip())].strip():
+        if not name.endswith("/"):
             continue
         depth = (len(line) - len(line.lstrip())) // 2
         parents[depth:] = [name.rstrip("/")]

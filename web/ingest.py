@@ -91,7 +91,7 @@ def _problem(refused: Refused) -> Problem:
         title,
         refused.detail,
         type_=type_,
-        errors=list(refused.errors) if refused.errors or refused.reason == "invalid" else None,
+        errors=list(refused.errors) or None,
         headers={"WWW-Authenticate": SIGNATURE_HEADER} if status == 401 else None,
     )
 

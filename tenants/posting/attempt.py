@@ -22,11 +22,11 @@ import logging
 import random
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
+from gateway.db import Pool
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document, LeaseLost
-from tenants.posting.backend import Context
 from tenants.posting.outcomes import Outcome, Result
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,33 @@ class RetryLater(Exception):
         self.base = base
         self.uncertain = uncertain
         self.not_before = not_before
+
+
+class Context(Protocol):
+    """What an attempt's plumbing needs of its process."""
+
+    @property
+    def pool(self) -> Pool: ...
+    @property
+    def backoff_base(self) -> timedelta: ...
+
+
+class Backend(Context, Protocol):
+    """The accounting-system boundary: one worker's way into the system documents go to.
+    Posting owns the outbox's side of an attempt (the lease, the steps' records, how it
+    ends); a backend owns everything about its system: which calls a kind of document
+    takes, how a lost answer is found again, its call budget, and what its failures mean
+    (`Attempt.classify`). Dinero is the first (`tenants.dinero.poster.Poster`); a second
+    adds a folder beside it, and posting and the outbox stay as they are."""
+
+    @property
+    def worker_id(self) -> str: ...
+    @property
+    def lease_for(self) -> timedelta: ...
+
+    def attempt(self, document: Document, now: datetime) -> Attempt:
+        """The attempt this backend makes at a document of its kind."""
+        ...
 
 
 class Attempt:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import LeaseLost
-from tenants.posting.backend import Backend
+from tenants.posting.attempt import Backend
 from tenants.posting.outcomes import Outcome, Result
 
 log = logging.getLogger(__name__)
