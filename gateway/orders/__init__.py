@@ -2,7 +2,8 @@
 
 `model` holds the types, `codes` the country and currency codes, `fields` reads a body's JSON
 field by field, `parsing` turns it into the types and `consistency` checks that the amounts add
-up. The names below are the package's interface; import them from `gateway.orders`.
+up; `stored` is the JSON form ingest stores. The names below are the package's interface;
+import them from `gateway.orders`.
 """
 
 from gateway.orders.codes import COUNTRIES, CURRENCIES, EU_COUNTRIES, VAT_PREFIXES, vat_prefix
@@ -34,6 +35,7 @@ from gateway.orders.model import (
     round_half_up,
 )
 from gateway.orders.parsing import parse_event, parse_order, parse_refund
+from gateway.orders.stored import canonical
 
 __all__ = [
     "COUNTRIES",
@@ -63,6 +65,7 @@ __all__ = [
     "Refund",
     "Shipping",
     "ShopInvoice",
+    "canonical",
     "discount_basis",
     "parse_event",
     "parse_order",
