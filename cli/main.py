@@ -259,6 +259,15 @@ def cmd_shops_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sources_preview(args: argparse.Namespace) -> int:
+    from cli.preview import run
+
+    status, out, err = run(args.platform, args.order, args.refund)
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gateway",
@@ -343,6 +352,27 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name", metavar="NAME")
     create.add_argument("--owner", required=True, metavar="EMAIL", help="the owner's e-mail")
     create.set_defaults(func=cmd_shops_create)
+
+    sources = sub.add_parser("sources", help="where orders come from: shop platforms")
+    sources_sub = sources.add_subparsers(dest="sources_command", required=True, metavar="ACTION")
+    preview = sources_sub.add_parser(
+        "preview",
+        help="show what the gateway would book for a platform's order JSON (no side effects)",
+        description="Prints JSON with the canonical order and the invoice and credit notes it "
+        "owes under default shop settings (trigger paid, booked, the standard chart). Exits 1 "
+        "with the problem (application/problem+json) when the gateway would refuse the order.",
+    )
+    preview.add_argument(
+        "platform",
+        choices=("shopify", "woocommerce"),
+        metavar="PLATFORM",
+        help="shopify (woocommerce: not supported yet)",
+    )
+    preview.add_argument("order", metavar="ORDER.json", help="the order in the platform's JSON")
+    preview.add_argument(
+        "--refund", metavar="REFUND.json", help="a refund in the platform's JSON, for that order"
+    )
+    preview.set_defaults(func=cmd_sources_preview)
     return parser
 
 

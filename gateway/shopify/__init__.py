@@ -1,0 +1,1 @@
+"""Shopify, as the gateway speaks it: its order and refund JSON as canonical events."""
