@@ -1,0 +1,229 @@
+"""Real and realistic Shopify payloads (corpus/, origins in corpus/SOURCES.md) through the
+mapping and the accounting rules: each is booked at Shopify's own total to the øre, or refused
+with the difference."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.accounting import (
+    AccountPlan,
+    DocumentDraft,
+    Treatment,
+    copenhagen_date,
+    credit_note_for_refund,
+    invoice_for,
+    vat_errors,
+)
+from gateway.orders import (
+    Event,
+    InconsistentOrder,
+    InvalidEvent,
+    Order,
+    canonical,
+    parse_order,
+)
+from gateway.shopify.mapping import GIFT_CARD_REFUSED, order_events, refund_event
+
+CORPUS = Path(__file__).parent / "corpus"
+PLAN = AccountPlan()
+
+
+def load(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((CORPUS / name).read_text(encoding="utf-8"))
+    for wrapper in ("order", "refund"):
+        if list(document) == [wrapper]:
+            return dict(document[wrapper])
+    return document
+
+
+def presented_total(order_json: dict[str, Any]) -> Decimal:
+    return Decimal(order_json["total_price_set"]["presentment_money"]["amount"])
+
+
+def invoice(order: Order) -> DocumentDraft:
+    return invoice_for(
+        order, shop_name="Sokkeriet", text_template="{shop} {number}", plan=PLAN, language="da-DK"
+    )
+
+
+def credit_note(event: Event) -> DocumentDraft:
+    assert event.refund is not None
+    return credit_note_for_refund(
+        event.order,
+        event.refund,
+        shop_name="Sokkeriet",
+        text_template="{shop} {number}",
+        plan=PLAN,
+        language="da-DK",
+        date=copenhagen_date(event.occurred_at),
+    )
+
+
+def types(events: list[Event]) -> list[str]:
+    return [event.type for event in events]
+
+
+# name, event types, treatment, currency, invoice VAT, accounts used
+BOOKED = [
+    ("dk_taxes_included.json", ["created", "paid", "shipped"], Treatment.DOMESTIC, "DKK",
+     "55.77", {1000, 1350}),
+    ("dk_discount_code.json", ["created", "paid"], Treatment.DOMESTIC, "DKK", "90.34",
+     {1000, 1350}),
+    ("eu_b2c_eur.json", ["created", "paid"], Treatment.EU_PRIVATE, "EUR", "11.97", {1000, 1350}),
+    ("eu_b2b_reverse_charge.json", ["created", "paid"], Treatment.EU_BUSINESS, "DKK", "0.00",
+     {1100}),
+    ("export_no.json", ["created", "paid"], Treatment.EXPORT, "DKK", "0.00", {1255}),
+    ("paid_with_gift_card.json", ["created", "paid"], Treatment.DOMESTIC, "DKK", "31.98", {1000}),
+    ("dk_partially_refunded.json", ["created", "paid", "shipped", "refunded"],
+     Treatment.DOMESTIC, "DKK", "55.77", {1000, 1350}),
+    ("dk_fully_refunded.json", ["created", "paid", "refunded"], Treatment.DOMESTIC, "DKK",
+     "90.34", {1000, 1350}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "facts", "treatment", "currency", "vat", "accounts"),
+    BOOKED,
+    ids=[b[0] for b in BOOKED],
+)
+def test_an_order_is_booked_at_shopifys_total(
+    name: str,
+    facts: list[str],
+    treatment: Treatment,
+    currency: str,
+    vat: str,
+    accounts: set[int],
+) -> None:
+    order_json = load(name)
+    events = order_events(order_json)
+    assert types(events) == [f"order.{fact}" for fact in facts]
+    order = events[0].order
+    assert order.total == presented_total(order_json)
+    assert order.currency == currency
+    assert not [error for event in events for error in vat_errors(event.order, event.refund)]
+    draft = invoice(order)
+    assert draft.treatment is treatment
+    assert draft.currency == currency
+    assert draft.totals.total_incl_vat == presented_total(order_json)
+    assert draft.totals.total_vat == Decimal(vat)
+    assert draft.rounding == 0
+    assert {line.account_number for line in draft.lines} == accounts
+    # What ingest stores reads back the same.
+    assert parse_order(json.loads(json.dumps(canonical(order)))) == order
+
+
+def test_a_discount_code_is_taken_from_the_lines_allocations_once() -> None:
+    order = order_events(load("dk_discount_code.json"))[0].order
+    assert [line.discount for line in order.lines] == [
+        Decimal("10.00"),
+        Decimal("29.80"),
+        Decimal("4.95"),
+    ]
+    assert order.discounts == ()
+    assert sum((line.amount for line in order.lines), Decimal(0)) == Decimal("402.70")
+    assert order.payment is not None and order.payment.method == "mobilepay"
+
+
+def test_eur_is_booked_in_eur_not_in_the_shops_dkk() -> None:
+    order_json = load("eu_b2c_eur.json")
+    order = order_events(order_json)[0].order
+    assert order.total == Decimal("59.85")
+    assert order_json["total_price"] == "446.49"  # the shop's DKK, not booked
+    assert [line.unit_price for line in order.lines] == [Decimal("24.95")]
+    assert order.shipping is not None and order.shipping.price == Decimal("9.95")
+
+
+def test_a_foreign_currency_amount_without_its_presentment_money_is_refused() -> None:
+    order_json = load("eu_b2c_eur.json")
+    del order_json["line_items"][0]["price_set"]
+    with pytest.raises(InvalidEvent) as refused:
+        order_events(order_json)
+    assert refused.value.errors[0].pointer == "/line_items/0/price_set"
+    assert "shop's currency" in refused.value.errors[0].message
+
+
+def test_a_business_buyer_gets_the_vat_number_with_the_billing_countrys_prefix() -> None:
+    order = order_events(load("eu_b2b_reverse_charge.json"))[0].order
+    assert order.customer.vat_number == "DE136695976"
+    assert order.customer.company == "Schmidt Wolle GmbH"
+    assert order.payment is not None and order.payment.method == "bank_transfer"
+    draft = invoice(order)
+    assert draft.comment is not None and "DE136695976" in draft.comment
+
+
+def test_a_partial_refund_with_shipping_is_a_credit_note_for_what_went_back() -> None:
+    events = order_events(load("dk_partially_refunded.json"))
+    refunded = events[-1]
+    assert refunded.id == "shopify:5001:refund:8001"
+    assert refunded.refund is not None
+    assert refunded.refund.total == Decimal("118.95")
+    assert refunded.refund.shipping is not None
+    assert refunded.refund.shipping.price == Decimal("39.00")  # 31.20 + 7.80 VAT
+    assert refunded.occurred_at == dt.datetime(2026, 11, 28, 8, 15, tzinfo=dt.UTC)
+    note = credit_note(refunded)
+    assert note.totals.total_incl_vat == Decimal("118.95")
+    assert note.totals.total_vat == Decimal("23.79")
+
+
+def test_the_refund_webhook_body_maps_like_the_orders_refunds() -> None:
+    order = order_events(load("dk_taxes_included.json"))[0].order
+    event = refund_event(order, load("dk_partial_refund_with_shipping.refund.json"))
+    assert event.type == "order.refunded"
+    assert event.refund is not None and event.refund.total == Decimal("118.95")
+    from_order = order_events(load("dk_partially_refunded.json"))[-1]
+    assert (event.id, event.occurred_at, event.refund) == (
+        from_order.id,
+        from_order.occurred_at,
+        from_order.refund,
+    )
+
+
+def test_a_full_refund_credits_the_whole_order_once() -> None:
+    events = order_events(load("dk_fully_refunded.json"))
+    note = credit_note(events[-1])
+    assert note.totals.total_incl_vat == Decimal("451.70")
+    assert note.totals.total_vat == Decimal("90.34")
+    # refund_shipping_lines and the shipping_refund adjustment say the same: counted once.
+    assert events[-1].refund is not None and events[-1].refund.shipping is not None
+    assert events[-1].refund.shipping.price == Decimal("49.00")
+
+
+def test_selling_a_gift_card_is_refused_not_booked_as_revenue() -> None:
+    with pytest.raises(InvalidEvent) as refused:
+        order_events(load("gift_card_sold.json"))
+    assert [(e.pointer, e.message) for e in refused.value.errors] == [
+        ("/line_items/0/gift_card", GIFT_CARD_REFUSED)
+    ]
+
+
+def test_paying_with_a_gift_card_is_payment_method_other() -> None:
+    order = order_events(load("paid_with_gift_card.json"))[0].order
+    assert order.payment is not None
+    assert (order.payment.method, order.payment.amount) == ("other", Decimal("159.90"))
+
+
+def test_the_python_librarys_order_fixture_is_refused_with_its_difference() -> None:
+    # Shopify's sample order: three lines of 199.00 but a total of 409.94 (an API sample,
+    # not a real order).
+    with pytest.raises(InconsistentOrder) as refused:
+        order_events(load("python_api_order.json"))
+    [error] = refused.value.errors
+    assert error.pointer == "/total_price"
+    assert "597.00" in error.message
+    assert "a difference of -187.06" in error.message
+
+
+def test_the_python_librarys_refund_fixture_is_refused_for_its_missing_amounts() -> None:
+    order = order_events(load("dk_taxes_included.json"))[0].order
+    with pytest.raises(InvalidEvent) as refused:
+        refund_event(order, load("python_api_refund.json"))
+    pointers = {error.pointer for error in refused.value.errors}
+    assert "/refund_line_items/0/subtotal" in pointers
+    assert "/refund_line_items/1/subtotal" in pointers
