@@ -29,6 +29,8 @@ COMMANDS = [
     ["sandbox"],
     ["keys"],
     ["keys", "rotate"],
+    ["sources"],
+    ["sources", "preview"],
 ]
 
 
