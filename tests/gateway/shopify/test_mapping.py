@@ -180,7 +180,10 @@ def test_a_discount_on_shipping_comes_off_the_shipping() -> None:
     order["total_price_set"]["presentment_money"]["amount"] = "239.85"
     order["total_tax_set"]["presentment_money"]["amount"] = "47.97"
     shipping = order_events(order)[0].order.shipping
-    assert shipping is not None and (shipping.price, shipping.vat_rate) == (Decimal("0.00"), 0)
+    assert shipping is not None and (shipping.price, shipping.vat_rate) == (
+        Decimal("0.00"),
+        Decimal(0),
+    )
 
 
 def test_the_vat_number_key_is_matched_case_insensitively_and_is_configurable() -> None:
