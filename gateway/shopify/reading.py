@@ -106,3 +106,31 @@ def text(value: Any) -> str | None:
 def stamp(instant: dt.datetime) -> str:
     """RFC 3339 in UTC, as the canonical body writes times."""
     return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def is_foreign(doc: Any) -> bool:
+    """Whether any money set in `doc` has another presentment currency than shop currency."""
+    if isinstance(doc, Mapping):
+        shop, presented = doc.get("shop_money"), doc.get("presentment_money")
+        if isinstance(shop, Mapping) and isinstance(presented, Mapping):
+            return shop.get("currency_code") != presented.get("currency_code")
+        presentment, currency = text(doc.get("presentment_currency")), text(doc.get("currency"))
+        if presentment and currency and presentment != currency:
+            return True
+        return any(is_foreign(value) for value in doc.values())
+    if isinstance(doc, list):
+        return any(is_foreign(value) for value in doc)
+    return False
+
+
+def time_text(value: Any, pointer: str, reader: Reader) -> str | None:
+    if value is None:
+        return None
+    parsed = reader.time(value, pointer)
+    return None if parsed is None else stamp(parsed)
+
+
+def strings(values: Any) -> list[str]:
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        return []
+    return [value for value in values if isinstance(value, str)]

@@ -19,7 +19,7 @@ from gateway.shopify.mapping import (
     order_url,
     refund_event,
 )
-from gateway.shopify.mapping import _method as method
+from gateway.shopify.payments import method
 
 CORPUS = Path(__file__).parent / "corpus"
 
