@@ -23,6 +23,8 @@ _OERE = Decimal("0.01")
 
 
 def refund_event_at(order: Order, doc: Mapping[str, Any], base: str) -> Event:
+    """The refund `doc` of `order` as its event; `base` is where `doc` sits in the JSON the
+    caller was given ("" for a webhook's refund, "/refunds/N" inside an order)."""
     reader = Reader(foreign=is_foreign(doc))
     include_vat = order.prices_include_vat
     refund_id = text(doc.get("id"))
