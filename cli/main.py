@@ -130,6 +130,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sandbox.app import DroppedResponseLogFilter, create_sandbox_app
+    from sandbox.shopify.state import APP_CLIENT_ID as SHOPIFY_APP_ID
+    from sandbox.shopify.state import APP_SECRET as SHOPIFY_APP_SECRET
     from sandbox.state import Sandbox
 
     # Not `_settings()`: the sandbox needs no database, and in production that would fail
@@ -154,7 +156,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     print(f"  signed in as {sandbox.user.name} <{sandbox.user.email}>, organisations:")
     for org in sandbox.organizations_of(sandbox.user):
         print(f"    {org.id}  {org.name}{'' if org.is_pro else '  (not Pro)'}")
-    print(f"  control endpoints under http://{host}:{args.port}/_sandbox/", flush=True)
+    print(f"  control endpoints under http://{host}:{args.port}/_sandbox/")
+    print(f"Shopify sandbox: app {SHOPIFY_APP_ID}, secret {SHOPIFY_APP_SECRET}")
+    print(f"  SHOPIFY_SHOP_URL=http://{host}:{args.port}/_shopify/{{shop}}")
+    print(f"  control endpoints under http://{host}:{args.port}/_sandbox/shopify/", flush=True)
     # Ctrl-C (to the terminal's whole group under `gateway dev`) is a normal way to stop.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()

@@ -31,6 +31,8 @@ SWEEP_DOCUMENTS: Final = "documents.sweep"
 CONFIRM_PAYMENTS: Final = "documents.confirm_payments"
 REFRESH_CONNECTIONS: Final = "connections.refresh_due"
 CLEANUP: Final = "system.cleanup"
+RECONCILE_SOURCES: Final = "sources.reconcile_due"
+BACKFILL_SOURCES: Final = "sources.backfill_due"
 
 
 def create_redis(redis_url: str) -> ArqRedis:

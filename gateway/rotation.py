@@ -33,6 +33,7 @@ ENCRYPTED_COLUMNS: Final = (
     EncryptedTable("shops", ("ingest_secret_enc", "ingest_secret_previous_enc")),
     EncryptedTable("dinero_connections", ("access_token_enc", "refresh_token_enc")),
     EncryptedTable("oauth_flows", ("code_verifier_enc", "access_token_enc", "refresh_token_enc")),
+    EncryptedTable("sources", ("credentials_enc",)),
 )
 
 

@@ -32,6 +32,14 @@ SANDBOX_CLIENT_ID: Final = "isv_gateway_dev"
 SANDBOX_CLIENT_SECRET: Final = "sandbox-secret"
 DEFAULT_AUTH_URL: Final = "https://connect.visma.com"
 DEFAULT_API_URL: Final = "https://api.dinero.dk"
+SANDBOX_SHOPIFY_CLIENT_ID: Final = "sandbox-shopify-app"
+SANDBOX_SHOPIFY_CLIENT_SECRET: Final = "sandbox-shopify-secret"
+_SANDBOX_SHOPIFY_SECRET: Final = Secret(SANDBOX_SHOPIFY_CLIENT_SECRET)  # immutable, shareable
+# A stable Admin API version (Shopify supports each for a year); the webhooks we subscribe
+# to carry this version's payloads.
+DEFAULT_SHOPIFY_API_VERSION: Final = "2025-10"
+DEFAULT_SHOPIFY_SHOP_URL: Final = "https://{shop}"
+_SHOPIFY_API_VERSION = re.compile(r"^\d{4}-(01|04|07|10)$")
 
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -66,6 +74,14 @@ class Settings:
     dinero_auth_url: str
     dinero_api_url: str
     log_level: str = "INFO"
+    shopify_client_id: str = SANDBOX_SHOPIFY_CLIENT_ID
+    shopify_client_secret: Secret = _SANDBOX_SHOPIFY_SECRET
+    shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
+    # A store's base URL, `{shop}` standing for its myshopify.com domain.
+    shopify_shop_url: str = DEFAULT_SHOPIFY_SHOP_URL
+
+    def shopify_store_url(self, shop: str) -> str:
+        return self.shopify_shop_url.replace("{shop}", shop).rstrip("/")
 
     @property
     def is_production(self) -> bool:
@@ -134,6 +150,27 @@ class Settings:
         problems += _check_url("DINERO_AUTH_URL", auth_url, prod=prod)
         problems += _check_url("DINERO_API_URL", api_url, prod=prod)
 
+        shopify_id = required_in_production("SHOPIFY_CLIENT_ID", SANDBOX_SHOPIFY_CLIENT_ID)
+        if prod and get("SHOPIFY_CLIENT_ID") == SANDBOX_SHOPIFY_CLIENT_ID:
+            problems.append("SHOPIFY_CLIENT_ID is the sandbox app; use your Shopify app's id")
+        shopify_secret = required_in_production(
+            "SHOPIFY_CLIENT_SECRET", SANDBOX_SHOPIFY_CLIENT_SECRET
+        )
+        if prod and get("SHOPIFY_CLIENT_SECRET") == SANDBOX_SHOPIFY_CLIENT_SECRET:
+            problems.append("SHOPIFY_CLIENT_SECRET is the sandbox app's secret")
+        shopify_version = get("SHOPIFY_API_VERSION") or DEFAULT_SHOPIFY_API_VERSION
+        if not _SHOPIFY_API_VERSION.match(shopify_version):
+            problems.append("SHOPIFY_API_VERSION must look like 2025-10 (a quarterly release)")
+        shopify_shop_url = get("SHOPIFY_SHOP_URL") or DEFAULT_SHOPIFY_SHOP_URL
+        if "{shop}" not in shopify_shop_url:
+            problems.append("SHOPIFY_SHOP_URL must contain {shop}")
+        else:
+            problems += _check_url(
+                "SHOPIFY_SHOP_URL",
+                shopify_shop_url.replace("{shop}", "example.myshopify.com"),
+                prod=prod,
+            )
+
         log_level = (get("GATEWAY_LOG_LEVEL") or "INFO").upper()
         if log_level not in _LOG_LEVELS:
             problems.append(f"GATEWAY_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
@@ -152,6 +189,10 @@ class Settings:
             dinero_auth_url=auth_url,
             dinero_api_url=api_url,
             log_level=log_level,
+            shopify_client_id=shopify_id,
+            shopify_client_secret=Secret(shopify_secret),
+            shopify_api_version=shopify_version,
+            shopify_shop_url=shopify_shop_url,
         )
 
 

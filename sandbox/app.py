@@ -3,32 +3,61 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Final
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox import api, connect, control
 from sandbox.errors import DineroApiError, dinero_error_handler
+from sandbox.shopify import admin_api as shopify_admin_api
+from sandbox.shopify import control as shopify_control
+from sandbox.shopify import install as shopify_install
+from sandbox.shopify.state import ShopifySandbox
+from sandbox.shopify.webhooks import Outbox
 from sandbox.state import Sandbox
 
 _MUTATING: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def create_sandbox_app(sandbox: Sandbox | None = None) -> Starlette:
+def create_sandbox_app(
+    sandbox: Sandbox | None = None,
+    *,
+    shopify: ShopifySandbox | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The sandbox app. Shopify's webhooks go out through `webhook_transport` (tests pass
+    an in-process receiver; by default, the network)."""
     sandbox = sandbox if sandbox is not None else Sandbox()
+    shopify = shopify if shopify is not None else ShopifySandbox(clock=sandbox.now)
+    outbox = Outbox(shopify, webhook_transport)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await outbox.close()
+
     app = Starlette(
         routes=[
             *connect.routes(),
             *api.api_routes(),
             *control.routes(),
             *api.control_routes(),
+            *shopify_install.routes(),
+            *shopify_admin_api.routes(),
+            *shopify_control.routes(),
         ],
         middleware=[Middleware(DropAfterCommit, sandbox=sandbox)],
         exception_handlers={DineroApiError: dinero_error_handler},
+        lifespan=lifespan,
     )
     app.state.sandbox = sandbox
+    app.state.shopify = shopify
+    app.state.shopify_outbox = outbox
     return app
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -46,12 +47,17 @@ class LiveSandbox:
 
 
 @contextlib.asynccontextmanager
-async def live_sandbox(sandbox: Sandbox | None = None) -> AsyncIterator[LiveSandbox]:
+async def live_sandbox(
+    sandbox: Sandbox | None = None, *, webhook_transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[LiveSandbox]:
+    """The sandbox on real uvicorn; its Shopify webhooks go out through `webhook_transport`
+    (e.g. to a gateway in-process) or the network."""
     sandbox = sandbox or Sandbox()
     log_filter = DroppedResponseLogFilter()
     logging.getLogger("uvicorn.error").addFilter(log_filter)
     try:
-        async with serve(create_sandbox_app(sandbox)) as url:
+        app = create_sandbox_app(sandbox, webhook_transport=webhook_transport)
+        async with serve(app, lifespan="on") as url:
             yield LiveSandbox(url=url, sandbox=sandbox)
     finally:
         logging.getLogger("uvicorn.error").removeFilter(log_filter)

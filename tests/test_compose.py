@@ -30,9 +30,16 @@ def test_compose_takes_secrets_from_the_environment() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     env = _compose()["services"]["web"]["environment"]
     assert env["GATEWAY_ENV"] == "production"
-    for name in ("GATEWAY_SECRET_KEY", "GATEWAY_TOKEN_KEYS", "DINERO_CLIENT_SECRET"):
+    secrets = (
+        "GATEWAY_SECRET_KEY",
+        "GATEWAY_TOKEN_KEYS",
+        "DINERO_CLIENT_SECRET",
+        "SHOPIFY_CLIENT_SECRET",
+    )
+    for name in secrets:
         assert env[name] == f"${{{name}:?set {name}}}"
     assert "sandbox-secret" not in text and "isv_gateway_dev" not in text
+    assert "sandbox-shopify" not in text
 
 
 def test_dockerfile_runs_unprivileged_in_production() -> None:

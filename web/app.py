@@ -34,6 +34,7 @@ from web import (
     invites,
     settings_pages,
     shops,
+    sources,
 )
 from web.errors import ErrorPageMiddleware, http_exception_handler
 from web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> Starlette:
         *connect.routes,
         *health.routes,
         *ingest.routes,
+        *sources.routes,
         Mount("/static", app=StaticFiles(packages=[("web", "static")]), name="static"),
     ]
     return Starlette(

@@ -163,4 +163,66 @@ DANISH: Final[dict[str, str]] = {
     "Payment status from Dinero": "Betalingsstatus fra Dinero",
     "The shop's invoice": "Butikkens faktura",
     "Total differs in Dinero": "Beløbet afviger i Dinero",
+    # The shop page's order sources (Shopify)
+    "Order sources": "Ordrekilder",
+    "Uninstalled": "Afinstalleret",
+    "Failing": "Fejler",
+    "Why": "Hvorfor",
+    "Last webhook": "Seneste webhook",
+    "Last reconcile": "Seneste afstemning",
+    "Found by reconcile": "Fundet ved afstemning",
+    "{count} orders webhooks missed": "{count} ordrer, som webhooks missede",
+    "{count} orders could not be booked:": "{count} ordrer kunne ikke bogføres:",
+    "Nothing already booked changes. Connect the store again to bring in its orders; your "
+    "settings are kept.": "Intet, der allerede er bogført, ændres. Forbind butikken igen for at "
+    "hente dens ordrer; dine indstillinger bevares.",
+    "Shopify store address": "Shopify-butikkens adresse",
+    "Reconnect Shopify": "Forbind Shopify igen",
+    "Connect Shopify": "Forbind Shopify",
+    "Orders also arrive through the signed API, which every shop has.": "Ordrer kan også komme "
+    "via det signerede API, som alle butikker har.",
+    "That is not a Shopify store address": "Det er ikke en Shopify-butiks adresse",
+    "Type the store's address as Shopify shows it, e.g. my-shop.myshopify.com.": "Skriv "
+    "butikkens adresse, som Shopify viser den, f.eks. min-butik.myshopify.com.",
+    "The store was not connected": "Butikken blev ikke forbundet",
+    "Orders since {day}": "Ordrer siden {day}",
+    "my-shop.myshopify.com": "min-butik.myshopify.com",
+    # A document's page: its source and its lines in Dinero
+    "Source": "Kilde",
+    "the order in Shopify": "ordren i Shopify",
+    "the signed API": "det signerede API",
+    "In Dinero": "I Dinero",
+    "EU business with a valid VAT number: reverse charge, no Danish VAT.": "EU-virksomhed med "
+    "gyldigt momsnummer: omvendt betalingspligt, ingen dansk moms.",
+    "EU private customer: Danish VAT.": "Privatkunde i EU: dansk moms.",
+    "Outside the EU: export, no VAT.": "Uden for EU: eksport, ingen moms.",
+    "Danish customer: Danish VAT.": "Dansk kunde: dansk moms.",
+    "Prices include VAT.": "Priserne er inkl. moms.",
+    "Prices exclude VAT.": "Priserne er ekskl. moms.",
+    "Line": "Linje",
+    "Quantity": "Antal",
+    "Unit price": "Enhedspris",
+    "Account": "Konto",
+    "VAT": "Moms",
+    "Total excl. VAT": "I alt ekskl. moms",
+    "Total incl. VAT": "I alt inkl. moms",
+    "{count} read": "{count} læst",
+    "of {total}": "af {total}",
+    "{count} booked": "{count} bogført",
+    "{count} failed": "{count} fejlet",
+    "about {minutes} min left": "ca. {minutes} min tilbage",
+    "Live orders go first: old ones are read only while Dinero keeps up.": "Nye ordrer går "
+    "først: gamle læses kun, mens Dinero kan følge med.",
+    "Shopify lets apps read only the last 60 days of orders. Older orders are skipped unless "
+    "Shopify grants the gateway access to all orders (the read_all_orders permission).": "Shopify "
+    "lader kun apps læse de seneste 60 dages ordrer. Ældre ordrer springes over, medmindre "
+    "Shopify giver gatewayen adgang til alle ordrer (tilladelsen read_all_orders).",
+    "Bring in orders since": "Hent ordrer siden",
+    "Bring in older orders": "Hent ældre ordrer",
+    "That is not a date": "Det er ikke en dato",
+    "Pick the first day whose orders should be brought in, e.g. 2026-01-01.": "Vælg den første "
+    "dag, hvis ordrer skal hentes, f.eks. 2026-01-01.",
+    "The backfill did not start": "Hentningen blev ikke startet",
+    "Pick a start date in the past.": "Vælg en startdato i fortiden.",
+    "Connect the store first.": "Forbind butikken først.",
 }

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from tenants.dashboard import document_contents
 from tenants.dashboard import documents as shop_documents
 from tenants.dashboard import shop as dashboard
 from tenants.outbox import repository as outbox
@@ -92,7 +93,14 @@ async def document_page(request: Request) -> Response:
     document = await shop_documents.document_detail(deps.pool(request), shop.id, document_id)
     if document is None:
         raise HTTPException(404)
-    context = {"shop": shop, "tab": "documents", "document": document}
+    pool = deps.pool(request)
+    context = {
+        "shop": shop,
+        "tab": "documents",
+        "document": document,
+        "origin": await document_contents.origin(pool, shop.id, document.order_external_id),
+        "contents": await document_contents.contents(pool, shop.id, document_id, now=auth.now()),
+    }
     return deps.render_page_or_partial(
         request, "documents/show.html", "documents/_document.html", context, target=CARD
     )

@@ -22,6 +22,7 @@ from gateway.ratelimit import BudgetKey, RateBudget
 from tenants.accounts import sessions
 from tenants.dashboard import sample_order as sample_orders
 from tenants.dashboard import shop as dashboard
+from tenants.dashboard import sources as dashboard_sources
 from tenants.dinero.connections import linking
 from tenants.dinero.connections import service as connections
 from tenants.orders import ingest as orders
@@ -29,6 +30,7 @@ from tenants.shops import repository as shops
 from web import auth, deps
 
 CARD: Final = "connection"
+SOURCES_CARD: Final = "sources"
 
 
 async def shop_for_request(request: Request, session: sessions.Session) -> shops.Shop:
@@ -70,6 +72,15 @@ async def show(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
     pool, now = deps.pool(request), auth.now()
+    if deps.wants_partial(request, SOURCES_CARD):  # the sources card refreshing itself
+        sources = await dashboard_sources.sources_of(pool, shop.id)
+        return deps.render_page_or_partial(
+            request,
+            "shops/show.html",
+            "shops/_sources.html",
+            {"shop": shop, "sources": sources},
+            target=SOURCES_CARD,
+        )
     connection = await connections.for_shop(pool, shop.id)
     context: dict[str, Any] = {
         "shop": shop,
@@ -81,6 +92,7 @@ async def show(request: Request) -> Response:
     }
     if not deps.wants_partial(request, CARD):
         context["setup"] = await dashboard.setup(pool, shop.id)
+        context["sources"] = await dashboard_sources.sources_of(pool, shop.id)
         context["tab"] = "overview"
     response = deps.render_page_or_partial(
         request, "shops/show.html", "shops/_connection.html", context, target=CARD

@@ -22,7 +22,7 @@ from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tenants.dinero import payment_status
-from workers import connections, documents, system
+from workers import connections, documents, sources, system
 
 MAX_JOBS = 20
 
@@ -83,6 +83,22 @@ class WorkerSettings:
             second=set(range(5, 60, payment_status.CONFIRM_EVERY)),
             unique=True,
             timeout=60,
+        ),
+        # Every minute; each source is due every few minutes (`tenants.sources.shopify.reconcile`).
+        cron(
+            sources.reconcile_due,
+            name=queue.RECONCILE_SOURCES,
+            second=40,
+            unique=True,
+            timeout=600,
+        ),
+        # A slice of each running backfill every 15 s, paced by the shop's posting backlog.
+        cron(
+            sources.backfill_due,
+            name=queue.BACKFILL_SOURCES,
+            second={5, 20, 35, 50},
+            unique=True,
+            timeout=300,
         ),
     ]
     on_startup = startup

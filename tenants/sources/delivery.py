@@ -35,12 +35,15 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Delivery:
-    """A delivery its source verified, for `shop`, as the canonical event. `raw` is what the
-    source received: a repeat of the event id must carry the same bytes."""
+    """A delivery its source verified, for `shop`, as the canonical event. A repeat of the
+    event id must carry the same `fingerprint`, or it is refused: for the signed API that is
+    the raw body (an event id names one body for ever); a shop platform's event ids name
+    facts ("order 7 was paid"), stated once whatever later reads of the order say, so its
+    fingerprint is the id itself."""
 
     shop: IngestShop
     event: Event
-    raw: bytes
+    fingerprint: bytes
 
 
 def invalid(errors: Sequence[FieldError]) -> Refused:
@@ -55,7 +58,7 @@ async def ingest(conn: Connection, delivery: Delivery) -> orders.Recorded:
     event = delivery.event
     try:
         return await orders.record_event(
-            conn, delivery.shop, event, body_sha256=hashlib.sha256(delivery.raw).digest()
+            conn, delivery.shop, event, body_sha256=hashlib.sha256(delivery.fingerprint).digest()
         )
     except orders.EventIdReused:
         raise Refused(

@@ -46,6 +46,8 @@ _PROD = {
     "GATEWAY_TOKEN_KEYS": "k1:" + "a" * 43 + "=",
     "DINERO_CLIENT_ID": "isv_real",
     "DINERO_CLIENT_SECRET": "real",
+    "SHOPIFY_CLIENT_ID": "0a1b2c3d",
+    "SHOPIFY_CLIENT_SECRET": "shpss_real",
 }
 
 

@@ -15,6 +15,8 @@ PRODUCTION = {
     "GATEWAY_TOKEN_KEYS": f"k2:{KEY}",
     "DINERO_CLIENT_ID": "isv_realshop",
     "DINERO_CLIENT_SECRET": "real-secret",
+    "SHOPIFY_CLIENT_ID": "0a1b2c3d4e5f",
+    "SHOPIFY_CLIENT_SECRET": "shpss_real",
 }
 
 
@@ -63,6 +65,11 @@ def test_production_names_each_missing_variable(missing: str) -> None:
         ("DINERO_API_URL", "https://sandbox.example.com"),
         ("DINERO_AUTH_URL", "http://connect.visma.com"),
         ("GATEWAY_BASE_URL", "http://gateway.example.com"),
+        ("SHOPIFY_CLIENT_ID", "sandbox-shopify-app"),
+        ("SHOPIFY_CLIENT_SECRET", "sandbox-shopify-secret"),
+        ("SHOPIFY_API_VERSION", "latest"),
+        ("SHOPIFY_SHOP_URL", "https://stores.example.com/"),
+        ("SHOPIFY_SHOP_URL", "http://{shop}"),
     ],
 )
 def test_production_refuses_development_values(variable: str, value: str) -> None:
@@ -102,3 +109,12 @@ def test_first_token_key_is_current() -> None:
 def test_unknown_environment_is_refused() -> None:
     with pytest.raises(SettingsError, match="GATEWAY_ENV"):
         Settings.from_env({"GATEWAY_ENV": "staging"})
+
+
+def test_shopify_store_urls_follow_the_template() -> None:
+    default = Settings.from_env({})
+    assert default.shopify_store_url("a.myshopify.com") == "https://a.myshopify.com"
+    sandbox = Settings.from_env({"SHOPIFY_SHOP_URL": "http://127.0.0.1:8081/_shopify/{shop}/"})
+    assert sandbox.shopify_store_url("a.myshopify.com") == (
+        "http://127.0.0.1:8081/_shopify/a.myshopify.com"
+    )

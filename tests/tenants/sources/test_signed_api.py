@@ -47,7 +47,7 @@ async def test_a_verified_delivery_is_the_canonical_event(pool: Pool, vault: Vau
     delivery = await receive(pool, vault, body)
     assert (delivery.event.id, delivery.event.type) == (body["id"], "order.paid")
     assert delivery.event.order.total == Decimal(body["order"]["total"])
-    assert delivery.raw == json.dumps(body).encode()
+    assert delivery.fingerprint == json.dumps(body).encode()
 
 
 async def test_each_refusal_names_its_reason(pool: Pool, vault: Vault) -> None:
@@ -91,7 +91,7 @@ async def test_a_reused_event_id_is_refused_and_nothing_is_stored(pool: Pool, va
         first = await ingest(conn, delivery)
         again = await ingest(conn, delivery)
         assert (again.repeated, again.receipt) == (True, first.receipt)
-        changed = type(delivery)(delivery.shop, delivery.event, delivery.raw + b" ")
+        changed = type(delivery)(delivery.shop, delivery.event, delivery.fingerprint + b" ")
         with pytest.raises(Refused) as refused:
             await ingest(conn, changed)
     assert refused.value.reason == "event_id_reused"

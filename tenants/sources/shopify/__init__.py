@@ -1,0 +1,1 @@
+"""The Shopify source (placeholder docstring; replaced at merge)."""

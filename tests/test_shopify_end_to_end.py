@@ -1,0 +1,241 @@
+"""A Shopify store's orders reach Dinero, end to end, the way production runs it.
+
+The sandbox (real uvicorn) plays Shopify and Dinero; the gateway runs in-process, and the
+sandbox's webhook deliveries reach its `/webhooks/shopify` through an ASGI transport; two
+real arq workers post. The owner connects the store through Shopify's grant screen (the
+gateway's own routes), orders and refunds are made in the store, and Dinero is asked what it
+holds: every order exactly one invoice with the order's total, every refund one credit note.
+
+Then Shopify misbehaves: first it gives up on every delivery of some orders (arranged, so
+reconcile has something to find however the dice fall), then 20 % of deliveries are dropped,
+10 % duplicated, the rest delayed and shuffled. Reconcile (the cron's job, run once as it
+would run a few minutes later) brings what the webhooks missed; still every order is booked
+exactly once, and the owner is told how many orders reconcile found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from arq.worker import Worker
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.db import Pool
+from gateway.dinero.oauth import VismaConnect
+from gateway.secret import Secret
+from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
+from gateway.vault import Vault
+from sandbox.state import Sandbox
+from tenants.dashboard.sources import sources_of
+from tests.conftest import _WithState
+from tests.factories import make_shop
+from tests.live import LiveSandbox, live_sandbox
+from tests.sandbox.conftest import HtmlForm
+from tests.shopify_orders import order, refund
+from tests.tenants.dinero.connections.test_connections import connect
+from tests.test_pipeline_faults import SANDBOX_LIMIT, moved, settle, wait_for, workers
+from tests.web.test_accounts import login
+from web.app import create_app
+from workers import sources
+
+STORE = "sokkeriet.myshopify.com"
+ORGANIZATION = 1001
+SEED = 15
+
+
+class Later:
+    """An ASGI app set once the gateway exists (the sandbox is made before it)."""
+
+    app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class World:
+    live: LiveSandbox
+    http: httpx.AsyncClient
+    browser: httpx.AsyncClient  # the owner, logged in to the gateway
+    worker: Worker
+    shop_id: Any
+    pool: Pool
+
+
+@contextlib.asynccontextmanager
+async def world(
+    settings: Settings, pool: Pool, vault: Vault, http: httpx.AsyncClient
+) -> AsyncIterator[World]:
+    later = Later()
+    sandbox = Sandbox(rng=random.Random(SEED))
+    async with live_sandbox(sandbox, webhook_transport=httpx.ASGITransport(app=later)) as live:
+        await http.post(
+            f"{live.url}/_sandbox/settings", json={"rate_limit_per_minute": SANDBOX_LIMIT}
+        )
+        made = await http.post(f"{live.url}/_sandbox/shopify/stores", json={"shop": STORE})
+        assert made.status_code in (200, 201), made.text
+        wired = replace(
+            settings,
+            dinero_auth_url=live.url,
+            dinero_api_url=live.url,
+            shopify_shop_url=made.json()["shop_url_template"],
+        )
+        visma = VismaConnect(
+            http,
+            auth_url=live.url,
+            client_id=SANDBOX_CLIENT_ID,
+            client_secret=Secret(SANDBOX_CLIENT_SECRET),
+        )
+        shop, _, owner = await make_shop(pool, vault)
+        await connect(pool, vault, live, visma, shop=shop, organization_id=ORGANIZATION)
+        app = create_app(wired)
+        async with app.router.lifespan_context(app) as state:
+            later.app = _WithState(app, dict(state or {}))
+            transport = httpx.ASGITransport(app=later.app)
+            async with (
+                httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser,
+                workers(wired, 2) as running,
+            ):
+                await login(browser, owner.email)
+                yield World(live, http, browser, running[0], shop.id, pool)
+
+
+async def install(w: World) -> None:
+    """The owner types the store and presses Connect Shopify, then Install on Shopify's
+    grant screen; Shopify sends the browser back to the gateway."""
+    start = await w.browser.get(f"/shops/{w.shop_id}/sources/shopify/connect?shop=sokkeriet")
+    assert start.status_code == 303, start.text
+    authorize = start.headers["location"]
+    page = await w.http.get(authorize)
+    assert page.status_code == 200, page.text
+    form = HtmlForm(page.text)
+    labels = {label.strip(): (name, value) for name, value, label in form.buttons}
+    name, value = labels["Install"]
+    data = {**form.fields, **({name: value} if name else {})}
+    granted = await w.http.post(httpx.URL(authorize).join(form.action), data=data)
+    assert granted.status_code in (302, 303), granted.text
+    back = httpx.URL(granted.headers["location"])
+    answer = await w.browser.get(f"{back.path}?{back.query.decode()}")
+    assert answer.status_code == 303, answer.text
+    page = await w.browser.get(f"/shops/{w.shop_id}")
+    assert 'data-status="connected"' in page.text and STORE in page.text
+
+
+async def make_order(w: World, body: dict[str, Any]) -> None:
+    body = {k: v for k, v in body.items() if k != "updated_at"}  # the store's clock sets it
+    made = await w.http.post(f"{w.live.url}/_sandbox/shopify/stores/{STORE}/orders", json=body)
+    assert made.status_code in (200, 201), made.text
+
+
+async def make_refund(w: World, order_json: dict[str, Any], refund_id: int) -> None:
+    path = f"/_sandbox/shopify/stores/{STORE}/orders/{order_json['id']}/refunds"
+    made = await w.http.post(f"{w.live.url}{path}", json=refund(order_json, refund_id))
+    assert made.status_code in (200, 201), made.text
+
+
+async def shopify_settled(w: World) -> None:
+    """Until Shopify has nothing left to send: every delivery delivered, dropped or given up."""
+
+    async def done() -> bool:
+        listed = await w.http.get(f"{w.live.url}/_sandbox/shopify/stores/{STORE}/deliveries")
+        return all(d.get("outcome") != "pending" for d in _deliveries(listed.json()))
+
+    await wait_for(done, progress=lambda: moved(w.pool), what="Shopify's deliveries")
+
+
+def _deliveries(body: Any) -> list[dict[str, Any]]:
+    return body if isinstance(body, list) else list(body.get("deliveries", []))
+
+
+async def books(w: World) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    base = f"{w.live.url}/_sandbox/organizations/{ORGANIZATION}"
+    invoices = (await w.http.get(f"{base}/invoices")).json()
+    notes = (await w.http.get(f"{base}/creditnotes")).json()
+    return invoices, notes
+
+
+def by_order(documents: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(d["ExternalReference"].rsplit("-", 1)[-1] for d in documents)
+
+
+async def test_orders_and_refunds_made_in_the_store_are_booked_once_to_the_oere(
+    settings: Settings, pool: Pool, vault: Vault, http: httpx.AsyncClient
+) -> None:
+    async with world(settings, pool, vault, http) as w:
+        await install(w)
+        placed = [order(4001 + i, quantity=1 + i, price=f"{99.95 + i:.2f}") for i in range(4)]
+        for body in placed:
+            await make_order(w, body)
+        await make_refund(w, placed[1], 9001)
+        await shopify_settled(w)
+        await settle(pool)
+        invoices, notes = await books(w)
+    assert by_order(invoices) == Counter({str(o["id"]): 1 for o in placed})
+    totals = {
+        d["ExternalReference"].rsplit("-", 1)[-1]: Decimal(str(d["TotalInclVat"])) for d in invoices
+    }
+    assert totals == {str(o["id"]): Decimal(o["total_price"]) for o in placed}
+    [note] = notes
+    assert Decimal(str(note["TotalInclVat"])) == Decimal("100.95")  # one mug of #4002 back
+    assert note["CreditNoteFor"] == next(
+        d["Guid"] for d in invoices if d["ExternalReference"].endswith("-4002")
+    )
+
+
+async def test_with_deliveries_dropped_duplicated_and_shuffled_every_order_is_booked_once(
+    settings: Settings, pool: Pool, vault: Vault, http: httpx.AsyncClient
+) -> None:
+    async with world(settings, pool, vault, http) as w:
+        await install(w)
+        faults = f"{w.live.url}/_sandbox/shopify/faults"
+        # Shopify gives up on every delivery of these orders (and of one refund).
+        await http.post(faults, json={"drop_rate": 1.0})
+        missed = [order(5001 + i) for i in range(3)]
+        for body in missed:
+            await make_order(w, body)
+        await make_refund(w, missed[0], 9101)
+        await http.post(
+            faults,
+            json={
+                "drop_rate": 0.2,
+                "duplicate_rate": 0.1,
+                "delay_ms": 20,
+                "reorder": True,
+                "retry_scale": 1000,
+            },
+        )
+        rest = [order(5101 + i, quantity=1 + i % 3) for i in range(30)]
+        for body in rest:
+            await make_order(w, body)
+        for i, body in enumerate(rest[:5]):
+            await make_refund(w, body, 9201 + i)
+        await shopify_settled(w)
+        await http.post(faults, json={})
+        # Reconcile, as the cron would run it a few minutes from now.
+        later = datetime.now(UTC) + timedelta(minutes=3)
+        counts = await sources.reconcile_due(w.worker.ctx, now=later)
+        assert counts["failed"] == 0, counts
+        await settle(pool)
+        invoices, notes = await books(w)
+        [card] = await sources_of(pool, w.shop_id)
+    placed = missed + rest
+    assert by_order(invoices) == Counter({str(o["id"]): 1 for o in placed})
+    totals = {
+        d["ExternalReference"].rsplit("-", 1)[-1]: Decimal(str(d["TotalInclVat"])) for d in invoices
+    }
+    assert totals == {str(o["id"]): Decimal(o["total_price"]) for o in placed}
+    assert len(notes) == 6 and all(
+        Decimal(str(n["TotalInclVat"])) == Decimal("100.00") for n in notes
+    )
+    assert len({n["CreditNoteFor"] for n in notes}) == 6
+    assert card.found_by_reconcile >= len(missed)
+    assert card.problem_count == 0

@@ -1,0 +1,167 @@
+"""Shop platforms as sources: connecting a Shopify store, and its webhooks.
+
+`GET /shops/{shop_id}/sources/shopify/connect?shop=<name>.myshopify.com` → Shopify's grant
+page → `GET /oauth/shopify/callback` (its `hmac` verified, the state spent) → the shop page.
+`POST /webhooks/shopify`: the HMAC is checked over the raw body, in constant time, before
+anything is parsed (401 when it does not match); a verified delivery is answered 200, also
+for a store with no source (acknowledged, logged, ignored), so Shopify never retries what
+would not change. Ingest is one short transaction: no Dinero call happens on this path, so
+the answer comes well inside Shopify's five seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from gateway.shopify import install as shopify
+from tenants.orders.ingest import enqueue_new_documents
+from tenants.sources.shopify import backfill, install, repository, webhooks
+from web import auth, deps
+from web.shops import shop_for_request
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH: Final = "/oauth/shopify/callback"
+# The owner's "orders since 1 January" is midnight where the shop is.
+SHOP_TIME: Final = ZoneInfo("Europe/Copenhagen")
+# Shopify's order payloads carry every line, tax line and refund; 5 MiB is far above any.
+MAX_WEBHOOK_BYTES: Final = 5 * 1024 * 1024
+
+
+async def connect(request: Request) -> Response:
+    session = await auth.require_session(request)
+    shop = await shop_for_request(request, session)
+    store = shopify.shop_domain(request.query_params.get("shop", ""))
+    if store is None:
+        return _problem(
+            request,
+            "That is not a Shopify store address",
+            "Type the store's address as Shopify shows it, e.g. my-shop.myshopify.com.",
+            shop_id=shop.id,
+        )
+    settings = deps.settings(request)
+    url = await install.start(
+        deps.pool(request),
+        settings,
+        session_hash=session.id_hash,
+        user_id=session.user.id,
+        shop_id=shop.id,
+        store=store,
+        redirect_uri=settings.base_url + CALLBACK_PATH,
+        now=auth.now(),
+    )
+    return RedirectResponse(url, status_code=303)
+
+
+async def callback(request: Request) -> Response:
+    session = await auth.require_session(request)
+    try:
+        connected = await install.finish(
+            deps.pool(request),
+            deps.vault(request),
+            deps.http(request),
+            deps.settings(request),
+            params=request.query_params.multi_items(),
+            session_hash=session.id_hash,
+            now=auth.now(),
+        )
+    except install.InstallFailed as exc:
+        return _problem(request, "The store was not connected", str(exc), shop_id=exc.shop_id)
+    return RedirectResponse(f"/shops/{connected.shop_id}", status_code=303)
+
+
+async def start_backfill(request: Request) -> Response:
+    """The owner's "bring in my orders since …": a date, from midnight Danish time."""
+    session = await auth.require_session(request)
+    shop = await shop_for_request(request, session)
+    form = await auth.checked_form(request, session)
+    try:
+        day = dt.date.fromisoformat(str(form.get("since", "")).strip())
+    except ValueError:
+        return _problem(
+            request,
+            "That is not a date",
+            "Pick the first day whose orders should be brought in, e.g. 2026-01-01.",
+            shop_id=shop.id,
+        )
+    since = dt.datetime.combine(day, dt.time(), SHOP_TIME).astimezone(dt.UTC)
+    pool, vault = deps.pool(request), deps.vault(request)
+    source = await repository.of_shop(pool, vault, shop.id)
+    try:
+        if source is None:
+            raise backfill.CannotBackfill("Connect the store first.")
+        async with pool.acquire() as conn:
+            await backfill.start(conn, source.id, since=since, now=auth.now())
+    except backfill.CannotBackfill as exc:
+        return _problem(request, "The backfill did not start", str(exc), shop_id=shop.id)
+    return RedirectResponse(f"/shops/{shop.id}#sources", status_code=303)
+
+
+async def webhook(request: Request) -> Response:
+    body = await _body(request)
+    if body is None:
+        return JSONResponse({"error": "payload too large"}, status_code=413)
+    secret = deps.settings(request).shopify_client_secret
+    if not shopify.webhook_is_authentic(body, request.headers.get("x-shopify-hmac-sha256"), secret):
+        return JSONResponse({"error": "invalid hmac"}, status_code=401)
+    topic = request.headers.get("x-shopify-topic", "")[:100]
+    store = shopify.shop_domain(request.headers.get("x-shopify-shop-domain", ""))
+    if store is None:
+        log.info("shopify webhook %s without a valid shop domain: ignored", topic)
+        return Response(status_code=200)
+    async with deps.pool(request).acquire() as conn:
+        handled = await webhooks.handle(
+            conn,
+            deps.vault(request),
+            topic=topic,
+            store=store,
+            body=body,
+            now=dt.datetime.now(dt.UTC),
+        )
+    log.info(
+        "shopify webhook %s from %s (event %s): %s",
+        topic,
+        store,
+        request.headers.get("x-shopify-event-id", "-")[:100],
+        handled.outcome,
+    )
+    await enqueue_new_documents(deps.redis(request), handled.enqueue)
+    return Response(status_code=200)
+
+
+async def _body(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_WEBHOOK_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _problem(request: Request, title: str, detail: str, *, shop_id: object) -> Response:
+    return deps.render(
+        request,
+        "connect/problem.html",
+        {"title": title, "detail": detail, "shop_id": shop_id},
+        status_code=400,
+    )
+
+
+routes = [
+    Route("/shops/{shop_id}/sources/shopify/connect", connect, methods=["GET"]),
+    Route(CALLBACK_PATH, callback, methods=["GET"]),
+    Route("/shops/{shop_id}/sources/shopify/backfill", start_backfill, methods=["POST"]),
+    Route("/webhooks/shopify", webhook, methods=["POST"]),
+]

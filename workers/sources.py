@@ -1,0 +1,64 @@
+"""The shop-platform crons: every due source is asked what changed
+(`tenants.sources.shopify.reconcile`), every running backfill reads its next slice
+(`tenants.sources.shopify.backfill`), and the documents they make are enqueued."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from tenants.orders.ingest import enqueue_new_documents
+from tenants.sources.shopify import backfill, reconcile
+
+log = logging.getLogger(__name__)
+
+# Sources reconciled at once: each holds a database connection while it applies a page.
+CONCURRENCY: Final = 4
+
+
+async def reconcile_due(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
+    now = now or datetime.now(UTC)
+    due = await reconcile.claim_due(ctx["pool"], now)
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def run(source_id: Any) -> reconcile.Reconciled | None:
+        async with gate:
+            try:
+                done = await reconcile.reconcile(
+                    ctx["pool"], ctx["vault"], ctx["http"], ctx["settings"], source_id, now
+                )
+            except Exception:  # one broken source must not stop the others
+                log.exception("reconciling source %s failed", source_id)
+                return None
+            await enqueue_new_documents(ctx["redis"], done.enqueue)
+            return done
+
+    results = [r for r in await asyncio.gather(*(run(s) for s in due)) if r is not None]
+    counts = {
+        "due": len(due),
+        "read": sum(r.read for r in results),
+        "found": sum(r.found for r in results),
+        "failed": len(due) - sum(r.error is None for r in results),
+    }
+    if due:
+        log.info("reconcile: %s", counts)
+    return counts
+
+
+async def backfill_due(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
+    now = now or datetime.now(UTC)
+    due = await backfill.claim_due(ctx["pool"], now)
+    read = 0
+    for source_id in due:  # one at a time: backfill is never in a hurry
+        try:
+            done = await backfill.run(
+                ctx["pool"], ctx["vault"], ctx["http"], ctx["settings"], source_id, now
+            )
+        except Exception:
+            log.exception("backfilling source %s failed", source_id)
+            continue
+        await enqueue_new_documents(ctx["redis"], done.enqueue)
+        read += done.read
+    return {"due": len(due), "read": read}
