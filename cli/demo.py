@@ -37,6 +37,8 @@ DEMO_SETTINGS: Final[dict[str, dict[str, object]]] = {
     "Strikkeriet": {"document_kind": "voucher", "register_payments": False},
 }
 RECEIVABLE_ACCOUNT: Final = 5800
+# The sandbox's Shopify store the demo owner connects Sokkeriet to (one click, on its page).
+SHOPIFY_STORE: Final = "demo-shop.myshopify.com"
 
 
 @dataclass(frozen=True)
@@ -127,3 +129,11 @@ async def connect_to_sandbox(
                 conn, vault, shop_id=shop_id, grant=grant, user_id=None, now=now
             )
     return grant.organization_name
+
+
+async def open_shopify_store(http: httpx.AsyncClient, sandbox_url: str) -> str:
+    """Opens the demo store in the sandbox's Shopify; returns the store's admin page, where
+    orders are placed and refunded."""
+    answer = await http.post(f"{sandbox_url}/_sandbox/shopify/stores", json={"shop": SHOPIFY_STORE})
+    answer.raise_for_status()
+    return f"{answer.json()['shop_url']}/admin"

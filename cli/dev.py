@@ -58,6 +58,8 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
             sandbox_port = free_port(host, SANDBOX_PORT if port != SANDBOX_PORT else 0)
             sandbox_url = f"http://{host}:{sandbox_port}"
             env |= {"DINERO_AUTH_URL": sandbox_url, "DINERO_API_URL": sandbox_url}
+            if not environ.get("SHOPIFY_SHOP_URL"):  # the sandbox's stores
+                env["SHOPIFY_SHOP_URL"] = f"{sandbox_url}/_shopify/{{shop}}"
         try:
             settings = Settings.from_env(env)
         except SettingsError as exc:
@@ -89,9 +91,16 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
         }
         try:
             if all(_wait_ready(url, children, stop_flag) for url in ready):
-                connected = asyncio.run(_connect_demo(settings, sandbox_url)) if own_sandbox else ""
+                connected, store_admin = (
+                    asyncio.run(_connect_demo(settings, sandbox_url)) if own_sandbox else ("", "")
+                )
                 _print_banner(
-                    settings, demo_shops, time.monotonic() - started, sandbox_url, connected
+                    settings,
+                    demo_shops,
+                    time.monotonic() - started,
+                    sandbox_url,
+                    connected,
+                    store_admin,
                 )
                 return _supervise(children, stop_flag)
             return 0 if stop_flag.set else 1
@@ -111,7 +120,9 @@ async def _prepare(settings: Settings) -> list[tuple[str, str, str]]:
     return [(s.name, str(s.id), s.ingest_secret.reveal()) for s in shops]
 
 
-async def _connect_demo(settings: Settings, sandbox_url: str) -> str:
+async def _connect_demo(settings: Settings, sandbox_url: str) -> tuple[str, str]:
+    """Connects the demo shops to Dinero and opens the demo Shopify store: the
+    organisation's name and the store's admin page."""
     from datetime import UTC, datetime
 
     import httpx
@@ -129,7 +140,8 @@ async def _connect_demo(settings: Settings, sandbox_url: str) -> str:
                 client_id=settings.dinero_client_id,
                 client_secret=settings.dinero_client_secret,
             )
-            return await demo.connect_to_sandbox(
+            store_admin = await demo.open_shopify_store(http, sandbox_url)
+            organization = await demo.connect_to_sandbox(
                 pool,
                 Vault(settings.token_keys),
                 visma,
@@ -139,6 +151,7 @@ async def _connect_demo(settings: Settings, sandbox_url: str) -> str:
                 redirect_uri=f"{settings.base_url}/oauth/dinero/callback",
                 now=datetime.now(UTC),
             )
+            return organization, store_admin
     finally:
         await pool.close()
 
@@ -149,6 +162,7 @@ def _print_banner(
     seconds: float,
     sandbox_url: str,
     connected: str,
+    store_admin: str = "",
 ) -> None:
     from cli import demo
 
@@ -167,6 +181,13 @@ def _print_banner(
         lines.append(f"  shop {name:<12} id {shop_id}  ingest secret {secret}")
     if connected:
         lines.append(f"  both shops post into the sandbox organisation {connected}")
+    if store_admin:
+        lines += [
+            "",
+            f"  Shopify store   {demo.SHOPIFY_STORE}  (the sandbox's; orders and refunds at",
+            f"                  {store_admin})",
+            "                  connect it on Sokkeriet's page: Order sources → Connect Shopify",
+        ]
     lines += ["", "  Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)
 

@@ -84,6 +84,16 @@ class Settings:
         return self.shopify_shop_url.replace("{shop}", shop).rstrip("/")
 
     @property
+    def shopify_stores_origin(self) -> str:
+        """Where every store's pages are, as a CSP source: `https://*.myshopify.com` when
+        the store is the host, else the template's origin (the sandbox)."""
+        scheme, _, rest = self.shopify_shop_url.partition("://")
+        host = rest.split("/", 1)[0]
+        if "{shop}" in host:
+            return f"{scheme}://*.myshopify.com"
+        return f"{scheme}://{host}"
+
+    @property
     def is_production(self) -> bool:
         return self.env == "production"
 

@@ -17,6 +17,7 @@ from sandbox.errors import DineroApiError, dinero_error_handler
 from sandbox.shopify import admin_api as shopify_admin_api
 from sandbox.shopify import control as shopify_control
 from sandbox.shopify import install as shopify_install
+from sandbox.shopify import store_admin as shopify_store_admin
 from sandbox.shopify.state import ShopifySandbox
 from sandbox.shopify.webhooks import Outbox
 from sandbox.state import Sandbox
@@ -50,6 +51,7 @@ def create_sandbox_app(
             *shopify_install.routes(),
             *shopify_admin_api.routes(),
             *shopify_control.routes(),
+            *shopify_store_admin.routes(),
         ],
         middleware=[Middleware(DropAfterCommit, sandbox=sandbox)],
         exception_handlers={DineroApiError: dinero_error_handler},

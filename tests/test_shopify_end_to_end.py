@@ -19,7 +19,7 @@ import contextlib
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -69,6 +69,7 @@ class World:
     worker: Worker
     shop_id: Any
     pool: Pool
+    events: list[str] = field(default_factory=list)  # every webhook event Shopify published
 
 
 @contextlib.asynccontextmanager
@@ -134,26 +135,34 @@ async def make_order(w: World, body: dict[str, Any]) -> None:
     body = {k: v for k, v in body.items() if k != "updated_at"}  # the store's clock sets it
     made = await w.http.post(f"{w.live.url}/_sandbox/shopify/stores/{STORE}/orders", json=body)
     assert made.status_code in (200, 201), made.text
+    w.events += made.json()["webhooks"].values()
 
 
 async def make_refund(w: World, order_json: dict[str, Any], refund_id: int) -> None:
     path = f"/_sandbox/shopify/stores/{STORE}/orders/{order_json['id']}/refunds"
     made = await w.http.post(f"{w.live.url}{path}", json=refund(order_json, refund_id))
     assert made.status_code in (200, 201), made.text
+    w.events += made.json()["webhooks"].values()
+
+
+FINAL: frozenset[str] = frozenset({"delivered", "dropped", "given_up"})
 
 
 async def shopify_settled(w: World) -> None:
-    """Until Shopify has nothing left to send: every delivery delivered, dropped or given up."""
+    """Until every event Shopify published has been delivered, dropped or given up on."""
+
+    async def ended() -> set[str]:
+        listed = await w.http.get(f"{w.live.url}/_sandbox/shopify/stores/{STORE}/deliveries")
+        return {d["event_id"] for d in listed.json() if d["outcome"] in FINAL}
 
     async def done() -> bool:
-        listed = await w.http.get(f"{w.live.url}/_sandbox/shopify/stores/{STORE}/deliveries")
-        return all(d.get("outcome") != "pending" for d in _deliveries(listed.json()))
+        return set(w.events) <= await ended()
 
-    await wait_for(done, progress=lambda: moved(w.pool), what="Shopify's deliveries")
+    async def progress() -> Any:
+        return (len(await ended()), await moved(w.pool))
 
-
-def _deliveries(body: Any) -> list[dict[str, Any]]:
-    return body if isinstance(body, list) else list(body.get("deliveries", []))
+    assert w.events
+    await wait_for(done, progress=progress, what="Shopify's deliveries")
 
 
 async def books(w: World) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

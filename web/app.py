@@ -105,7 +105,11 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(RequestContextMiddleware),
-            Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
+            Middleware(
+                SecurityHeadersMiddleware,
+                hsts=settings.is_production,
+                form_targets=(settings.shopify_stores_origin,),
+            ),
             Middleware(ErrorPageMiddleware, templates=templates),
         ],
         exception_handlers={

@@ -6,7 +6,6 @@ import logging
 import re
 import time
 import uuid
-from typing import Final
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,21 +16,25 @@ log = logging.getLogger("gateway.access")
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
+
 # No inline script or style anywhere: htmx is loaded from /static and configured via <meta>.
-CONTENT_SECURITY_POLICY: Final = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+# Forms post only here, except that Connect Shopify's form is redirected on to the store's
+# grant screen, which browsers check against form-action too (`form_targets`).
+def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            " ".join(["form-action 'self'", *form_targets]),
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 class RequestContextMiddleware:
@@ -67,10 +70,10 @@ class RequestContextMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool, form_targets: tuple[str, ...] = ()) -> None:
         self.app = app
         self.headers = {
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "Content-Security-Policy": content_security_policy(form_targets),
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "same-origin",

@@ -32,7 +32,7 @@ from sandbox.shopify.state import (
     Subscription,
     shopify_of,
 )
-from sandbox.shopify.webhooks import outbox_of
+from sandbox.shopify.webhooks import Outbox, outbox_of
 
 PRIVACY_TOPICS: Final = ("customers/data_request", "customers/redact", "shop/redact")
 
@@ -158,6 +158,16 @@ async def orders(request: Request, shopify: ShopifySandbox) -> Response:
     for name in ("line_items", "refunds", "shipping_lines", "note_attributes"):
         if name in order and not isinstance(order[name], list):
             raise _Invalid({name: "must be a list"})
+    new = order_id not in store.orders
+    events = place_order(shopify, outbox_of(request), store, order)
+    return JSONResponse({"order": order, "webhooks": events}, status_code=201 if new else 200)
+
+
+def place_order(
+    shopify: ShopifySandbox, outbox: Outbox, store: Store, order: dict[str, Any]
+) -> dict[str, Any]:
+    """Stores the (checked) order and publishes the webhooks its change means."""
+    order_id = order["id"]
     before = store.orders.get(order_id)
     now = _now(shopify)
     order.setdefault("created_at", before.get("created_at") if before else now)
@@ -179,11 +189,7 @@ async def orders(request: Request, shopify: ShopifySandbox) -> Response:
         topics.append("orders/fulfilled")
     if order.get("cancelled_at") and not old.get("cancelled_at"):
         topics.append("orders/cancelled")
-    outbox = outbox_of(request)
-    events = {topic: outbox.publish(store, topic, order) for topic in topics}
-    return JSONResponse(
-        {"order": order, "webhooks": events}, status_code=201 if not before else 200
-    )
+    return {topic: outbox.publish(store, topic, order) for topic in topics}
 
 
 def _amount(value: Any) -> Decimal:
@@ -207,6 +213,20 @@ async def refunds(request: Request, shopify: ShopifySandbox) -> Response:
     for name in ("refund_line_items", "transactions", "order_adjustments"):
         if name in refund and not isinstance(refund[name], list):
             raise _Invalid({name: "must be a list"})
+    events = add_refund(shopify, outbox_of(request), store, order, refund)
+    return JSONResponse({"refund": refund, "webhooks": events}, status_code=201)
+
+
+def add_refund(
+    shopify: ShopifySandbox,
+    outbox: Outbox,
+    store: Store,
+    order: dict[str, Any],
+    refund: dict[str, Any],
+) -> dict[str, Any]:
+    """Appends the (checked) refund to the order, moves its financial status, and publishes
+    `refunds/create` and `orders/updated`."""
+    refund.setdefault("id", shopify.next_id() + 900000000)
     now = _now(shopify)
     refund["order_id"] = order["id"]
     refund.setdefault("created_at", now)
@@ -226,12 +246,10 @@ async def refunds(request: Request, shopify: ShopifySandbox) -> Response:
         total = _amount(order.get("total_price"))
         order["financial_status"] = "refunded" if refunded >= total else "partially_refunded"
     order["updated_at"] = now
-    outbox = outbox_of(request)
-    events = {
+    return {
         "refunds/create": outbox.publish(store, "refunds/create", refund),
         "orders/updated": outbox.publish(store, "orders/updated", order),
     }
-    return JSONResponse({"refund": refund, "webhooks": events}, status_code=201)
 
 
 def _shop_json(store: Store) -> dict[str, Any]:

@@ -152,7 +152,12 @@ async def stack(settings: Settings, pool: Pool, redis: ArqRedis) -> AsyncIterato
     """A fresh sandbox, the gateway wired to it, and a worker. Depends on `pool` and `redis`
     so it stops before they empty the database and Redis."""
     async with live_sandbox() as sandbox, httpx.AsyncClient() as http:
-        wired = replace(settings, dinero_auth_url=sandbox.url, dinero_api_url=sandbox.url)
+        wired = replace(
+            settings,
+            dinero_auth_url=sandbox.url,
+            dinero_api_url=sandbox.url,
+            shopify_shop_url=f"{sandbox.url}/_shopify/{{shop}}",
+        )
         app = _KnowsItsAddress(create_app(wired))
         async with serve(app, lifespan="on") as url:
             app.settings = replace(wired, base_url=url)

@@ -155,6 +155,14 @@ def test_banner_names_the_url_and_the_demo_logins(dev: Dev) -> None:
     assert "both shops post into the sandbox organisation Sokkeriet ApS" in banner
 
 
+def test_a_sandbox_shopify_store_is_open_for_the_demo(dev: Dev) -> None:
+    banner = dev.stdout.read_text()
+    store = re.search(rf"Shopify store +{demo.SHOPIFY_STORE} .*?\n +(http://\S+)\)", banner)
+    assert store, banner
+    with urllib.request.urlopen(store.group(1)) as response:  # noqa: S310
+        assert "Place a test order" in response.read().decode()
+
+
 async def test_the_demo_shops_share_one_live_sandbox_connection(dev: Dev, pool: Pool) -> None:
     rows = await pool.fetch(
         "SELECT s.name, c.organization_id, c.status FROM shops s "

@@ -118,3 +118,9 @@ def test_shopify_store_urls_follow_the_template() -> None:
     assert sandbox.shopify_store_url("a.myshopify.com") == (
         "http://127.0.0.1:8081/_shopify/a.myshopify.com"
     )
+
+
+def test_shopify_store_pages_have_one_origin_for_the_csp() -> None:
+    assert Settings.from_env({}).shopify_stores_origin == "https://*.myshopify.com"
+    sandbox = Settings.from_env({"SHOPIFY_SHOP_URL": "http://127.0.0.1:8081/_shopify/{shop}"})
+    assert sandbox.shopify_stores_origin == "http://127.0.0.1:8081"

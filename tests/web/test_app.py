@@ -50,6 +50,8 @@ async def test_security_headers_and_request_id(client: httpx.AsyncClient) -> Non
     assert response.status_code == 200
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    # Forms post here, and Connect Shopify's is sent on to the store's grant screen.
+    assert "form-action 'self' https://*.myshopify.com;" in csp
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["x-request-id"] == "abc12345-from-proxy"
