@@ -77,7 +77,7 @@ async def callback(request: Request) -> Response:
             now=now,
         )
     except oauth_flows.FlowError as exc:
-        return _problem(request, "The connection was not made", str(exc), shop_id=None)
+        return problem_page(request, "The connection was not made", str(exc), shop_id=None)
     if params.get("error"):
         await oauth_flows.abandon(deps.pool(request), flow.id, now=now)
         reason = (
@@ -85,7 +85,7 @@ async def callback(request: Request) -> Response:
             if params["error"] == "access_denied"
             else "Visma Connect did not grant access, so nothing was changed."
         )
-        return _problem(request, "The connection was not made", reason, shop_id=flow.shop_id)
+        return problem_page(request, "The connection was not made", reason, shop_id=flow.shop_id)
     try:
         tokens = await deps.visma(request).exchange_code(
             code=params.get("code", ""),
@@ -102,7 +102,7 @@ async def callback(request: Request) -> Response:
             if isinstance(exc, InvalidGrant | ValueError)
             else "Dinero or Visma Connect did not answer as expected. Please try again shortly."
         )
-        return _problem(request, "The connection was not made", detail, shop_id=flow.shop_id)
+        return problem_page(request, "The connection was not made", detail, shop_id=flow.shop_id)
     await oauth_flows.hold_tokens(deps.pool(request), deps.vault(request), flow.id, tokens, offered)
     usable = [o for o in offered if o.is_pro]
     if len(usable) == 1 and len(offered) == 1:
@@ -178,7 +178,7 @@ async def _link(
                 conn, deps.vault(request), flow_id, session_hash=session.id_hash, now=now
             )
         except oauth_flows.FlowError as exc:
-            return _problem(request, "The connection was not made", str(exc), shop_id=None)
+            return problem_page(request, "The connection was not made", str(exc), shop_id=None)
         chosen = next(o for o in pick.organizations if o.id == organization_id)
         await linking.connect_shop(
             conn,
@@ -196,7 +196,8 @@ async def _link(
     return RedirectResponse(f"/shops/{pick.shop_id}", status_code=303)
 
 
-def _problem(request: Request, title: str, detail: str, *, shop_id: UUID | None) -> Response:
+def problem_page(request: Request, title: str, detail: str, *, shop_id: UUID | None) -> Response:
+    """Why a connection (to Dinero or a shop platform) was not made, with the way back."""
     return deps.render(
         request,
         "connect/problem.html",

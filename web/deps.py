@@ -96,3 +96,19 @@ def render_page_or_partial(
     response.headers.add_vary_header("HX-Request")
     response.headers.add_vary_header("HX-Target")
     return response
+
+
+async def body_within(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is known to exceed `limit` bytes (by its
+    Content-Length, or while it streams in): a huge body is never held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

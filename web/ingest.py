@@ -140,20 +140,10 @@ def _require_json(request: Request) -> None:
 
 
 async def _read_body(request: Request) -> bytes:
-    too_large = Problem(
-        413, "Content Too Large", f"An event may be at most {MAX_BODY_BYTES} bytes."
-    )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await deps.body_within(request, MAX_BODY_BYTES)
+    if body is None:
+        raise Problem(413, "Content Too Large", f"An event may be at most {MAX_BODY_BYTES} bytes.")
+    return body
 
 
 async def openapi_document(request: Request) -> Response:

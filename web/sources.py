@@ -24,6 +24,7 @@ from gateway.shopify import install as shopify
 from tenants.orders.ingest import enqueue_new_documents
 from tenants.sources.shopify import backfill, install, repository, webhooks
 from web import auth, deps
+from web.connect import problem_page
 from web.shops import shop_for_request
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ async def connect(request: Request) -> Response:
     shop = await shop_for_request(request, session)
     store = shopify.shop_domain(request.query_params.get("shop", ""))
     if store is None:
-        return _problem(
+        return problem_page(
             request,
             "That is not a Shopify store address",
             "Type the store's address as Shopify shows it, e.g. my-shop.myshopify.com.",
@@ -73,7 +74,7 @@ async def callback(request: Request) -> Response:
             now=auth.now(),
         )
     except install.InstallFailed as exc:
-        return _problem(request, "The store was not connected", str(exc), shop_id=exc.shop_id)
+        return problem_page(request, "The store was not connected", str(exc), shop_id=exc.shop_id)
     return RedirectResponse(f"/shops/{connected.shop_id}", status_code=303)
 
 
@@ -85,7 +86,7 @@ async def start_backfill(request: Request) -> Response:
     try:
         day = dt.date.fromisoformat(str(form.get("since", "")).strip())
     except ValueError:
-        return _problem(
+        return problem_page(
             request,
             "That is not a date",
             "Pick the first day whose orders should be brought in, e.g. 2026-01-01.",
@@ -100,12 +101,12 @@ async def start_backfill(request: Request) -> Response:
         async with pool.acquire() as conn:
             await backfill.start(conn, source.id, since=since, now=auth.now())
     except backfill.CannotBackfill as exc:
-        return _problem(request, "The backfill did not start", str(exc), shop_id=shop.id)
+        return problem_page(request, "The backfill did not start", str(exc), shop_id=shop.id)
     return RedirectResponse(f"/shops/{shop.id}#sources", status_code=303)
 
 
 async def webhook(request: Request) -> Response:
-    body = await _body(request)
+    body = await deps.body_within(request, MAX_WEBHOOK_BYTES)
     if body is None:
         return JSONResponse({"error": "payload too large"}, status_code=413)
     secret = deps.settings(request).shopify_client_secret
@@ -134,29 +135,6 @@ async def webhook(request: Request) -> Response:
     )
     await enqueue_new_documents(deps.redis(request), handled.enqueue)
     return Response(status_code=200)
-
-
-async def _body(request: Request) -> bytes | None:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_WEBHOOK_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _problem(request: Request, title: str, detail: str, *, shop_id: object) -> Response:
-    return deps.render(
-        request,
-        "connect/problem.html",
-        {"title": title, "detail": detail, "shop_id": shop_id},
-        status_code=400,
-    )
 
 
 routes = [

@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import httpx
@@ -201,6 +202,11 @@ class AdminApi:
             node["lineItems"]["nodes"].extend(connection.get("nodes") or [])
             node["lineItems"]["pageInfo"] = connection.get("pageInfo") or {}
             cursor = more_lines(node)
+
+
+def search_time(moment: datetime) -> str:
+    """A moment as Shopify's search syntax takes it (`updated_at:>='…'`), in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _code(error: Any) -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
 
@@ -27,7 +27,7 @@ import httpx
 from gateway.db import Connection, Pool
 from gateway.ratelimit import BUDGET, WINDOW
 from gateway.settings import Settings
-from gateway.shopify.admin import AdminApi, AdminApiError, Unauthorized
+from gateway.shopify.admin import AdminApi, AdminApiError, Unauthorized, search_time
 from gateway.vault import Vault
 from tenants.sources.shopify import apply, repository
 
@@ -195,7 +195,9 @@ async def run(
     api = api or AdminApi(
         http, settings.shopify_store_url(source.store), settings.shopify_api_version, source.token
     )
-    search = f"created_at:>='{_stamp(row['since'])}' AND created_at:<'{_stamp(row['until'])}'"
+    search = (
+        f"created_at:>='{search_time(row['since'])}' AND created_at:<'{search_time(row['until'])}'"
+    )
     cursor: str | None = row["cursor"]
     read = 0
     enqueue: list[int] = []
@@ -265,7 +267,3 @@ async def _due(conn: Connection | Pool, source_id: UUID, when: datetime) -> None
     await conn.execute(
         "UPDATE source_backfills SET due_at = $2 WHERE source_id = $1", source_id, when
     )
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
 
@@ -25,7 +25,7 @@ import httpx
 
 from gateway.db import Pool
 from gateway.settings import Settings
-from gateway.shopify.admin import AdminApi, AdminApiError, Unauthorized
+from gateway.shopify.admin import AdminApi, AdminApiError, Unauthorized, search_time
 from gateway.vault import Vault
 from tenants.sources.shopify import apply, repository
 
@@ -90,7 +90,7 @@ async def reconcile(
         source.token,
     )
     since = source.reconcile_watermark - OVERLAP
-    search = f"updated_at:>='{_stamp(since)}' AND updated_at:<'{_stamp(now - GRACE)}'"
+    search = f"updated_at:>='{search_time(since)}' AND updated_at:<'{search_time(now - GRACE)}'"
     watermark = source.reconcile_watermark
     read = found = problems = 0
     enqueue: list[int] = []
@@ -156,10 +156,6 @@ async def _finish(
         due,
         now,
     )
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(value: object) -> datetime | None:

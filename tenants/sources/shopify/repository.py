@@ -67,30 +67,22 @@ def _source(row: Any, vault: Vault) -> Source:
 
 
 async def by_store(conn: Connection | Pool, vault: Vault, store: str) -> Source | None:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM sources s JOIN shops sh ON sh.id = s.shop_id "  # noqa: S608
-        "WHERE s.platform = $1 AND s.store = $2",
-        PLATFORM,
-        store,
-    )
-    return _source(row, vault) if row is not None else None
+    return await _one(conn, vault, "s.platform = $1 AND s.store = $2", PLATFORM, store)
 
 
 async def by_id(conn: Connection | Pool, vault: Vault, source_id: UUID) -> Source | None:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM sources s JOIN shops sh ON sh.id = s.shop_id "  # noqa: S608
-        "WHERE s.id = $1",
-        source_id,
-    )
-    return _source(row, vault) if row is not None else None
+    return await _one(conn, vault, "s.id = $1", source_id)
 
 
 async def of_shop(conn: Connection | Pool, vault: Vault, shop_id: UUID) -> Source | None:
+    return await _one(conn, vault, "s.shop_id = $1 AND s.platform = $2", shop_id, PLATFORM)
+
+
+async def _one(conn: Connection | Pool, vault: Vault, where: str, *args: object) -> Source | None:
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM sources s JOIN shops sh ON sh.id = s.shop_id "  # noqa: S608
-        "WHERE s.shop_id = $1 AND s.platform = $2",
-        shop_id,
-        PLATFORM,
+        f"SELECT {_COLUMNS} FROM sources s JOIN shops sh ON sh.id = s.shop_id "  # noqa: S608 - where is ours
+        f"WHERE {where}",
+        *args,
     )
     return _source(row, vault) if row is not None else None
 
