@@ -19,6 +19,8 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.connect import AuthorizeError, parse_authorize_request
 from sandbox.grants import REFRESH_MODES
+from sandbox.shopify.state import shopify_of
+from sandbox.shopify.webhooks import outbox_of
 from sandbox.state import Faults, Organization, sandbox_of
 
 
@@ -201,7 +203,10 @@ async def stats(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
+    """Everything back to the seeded state: Dinero's organisations and Shopify's stores."""
     sandbox_of(request).reset()
+    shopify_of(request).reset()
+    outbox_of(request).forget()
     return JSONResponse({"reset": True})
 
 

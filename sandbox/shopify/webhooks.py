@@ -73,6 +73,11 @@ class Outbox:
         self._http: httpx.AsyncClient | None = None
         self.log: list[dict[str, Any]] = []
 
+    def forget(self) -> None:
+        """Drops what is waiting to be sent and the log (a reset); sends under way finish."""
+        self._pending.clear()
+        self.log.clear()
+
     # -- publishing -----------------------------------------------------------------
 
     def publish(

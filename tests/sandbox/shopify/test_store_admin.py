@@ -55,3 +55,13 @@ async def test_an_unknown_store_has_no_admin(client: httpx.AsyncClient) -> None:
     assert (await client.get("/_shopify/nowhere.myshopify.com/admin")).status_code == 404
     answer = await client.post("/_shopify/nowhere.myshopify.com/admin/orders")
     assert answer.status_code == 404
+
+
+async def test_the_sandbox_reset_forgets_the_stores_too(
+    client: httpx.AsyncClient, store_url: str, shopify: ShopifySandbox
+) -> None:
+    await client.post(f"{ADMIN}/orders")
+    assert shopify.stores[SHOP].orders
+    assert (await client.post("/_sandbox/reset")).status_code == 200
+    assert shopify.stores == {}
+    assert (await client.get(f"/_sandbox/shopify/stores/{SHOP}/deliveries")).status_code == 404
