@@ -24,6 +24,7 @@ from gateway.dinero.errors import DineroError, RateLimited, ServerError
 from gateway.dinero.oauth import ConnectError, InvalidGrant, TokenSet
 from tenants.accounts import sessions
 from tenants.dinero.connections import linking, oauth_flows
+from tenants.dinero.connections import service as connections
 from web import auth, deps
 from web.shops import shop_for_request
 
@@ -133,7 +134,20 @@ async def _organizations(
 async def picker(request: Request) -> Response:
     session = await auth.require_session(request)
     pick = await _pending(request, session)
-    return deps.render(request, "connect/pick.html", {"pick": pick, "error": None})
+    return deps.render(request, "connect/pick.html", await _pick_context(request, pick, None))
+
+
+async def _pick_context(
+    request: Request, pick: oauth_flows.PendingPick, error: str | None
+) -> dict[str, object]:
+    """The picker, with the organisation the shop is on (a reconnect) or the only one that
+    can be chosen already chosen: the wrong one is never the easy click."""
+    connection = await connections.for_shop(deps.pool(request), pick.shop_id)
+    pro = [o.id for o in pick.organizations if o.is_pro]
+    current = connection.organization_id if connection is not None else None
+    if current not in pro:
+        current = pro[0] if len(pro) == 1 else None
+    return {"pick": pick, "error": error, "current": current}
 
 
 async def choose(request: Request) -> Response:
@@ -149,7 +163,7 @@ async def choose(request: Request) -> Response:
         return deps.render(
             request,
             "connect/pick.html",
-            {"pick": pick, "error": "Choose one of the organisations with Dinero Pro."},
+            await _pick_context(request, pick, "Choose one of the organisations with Dinero Pro."),
             status_code=400,
         )
     return await _link(request, session, pick.id, chosen.id)

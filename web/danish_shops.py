@@ -186,6 +186,13 @@ DANISH: Final[dict[str, str]] = {
     "butikkens adresse, som Shopify viser den, f.eks. min-butik.myshopify.com.",
     "The store was not connected": "Butikken blev ikke forbundet",
     "Orders since {day}": "Ordrer siden {day}",
+    # Payment status of money back on a credit note
+    "Refunded": "Tilbagebetalt",
+    "Refunded too much": "Tilbagebetalt for meget",
+    "Partly refunded": "Delvist tilbagebetalt",
+    "Refund registered, awaiting Dinero's confirmation": "Tilbagebetaling registreret, afventer "
+    "bekræftelse fra Dinero",
+    "Refund not registered yet": "Tilbagebetaling ikke registreret endnu",
     "my-shop.myshopify.com": "min-butik.myshopify.com",
     # A document's page: its source and its lines in Dinero
     "Source": "Kilde",

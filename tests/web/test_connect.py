@@ -232,7 +232,10 @@ async def test_reconnect_after_revocation_keeps_the_settings(
         "UPDATE shops SET mode = 'draft', invoice_text = 'Ordre {number}' WHERE id = $1", shop.id
     )
     await login(gateway, owner.email)
-    await pick(gateway, await consent(gateway, shop.id), 1001)
+    first = await consent(gateway, shop.id)
+    # Two Pro organisations and no connection yet: nothing is chosen for the owner.
+    assert " checked" not in (await gateway.get(first.headers["location"])).text
+    await pick(gateway, first, 1001)
     connection = await connections.for_shop(pool, shop.id)
     assert connection is not None
     await connections.mark_needs_reconnect(
@@ -244,8 +247,13 @@ async def test_reconnect_after_revocation_keeps_the_settings(
     assert 'data-status="needs_reconnect"' in shown.text and "Reconnect" in shown.text
     assert "<html" not in shown.text  # the fragment htmx swaps in
     assert "HX-Request" in shown.headers["vary"]
+    assert "Token valid until" not in shown.text  # a dead token's expiry means nothing
 
-    await pick(gateway, await consent(gateway, shop.id), 1001)
+    again = await consent(gateway, shop.id)
+    # Reconnecting: the organisation the shop was on is already chosen.
+    picker = await gateway.get(again.headers["location"])
+    assert 'value="1001" checked' in picker.text and picker.text.count(" checked") == 1
+    await pick(gateway, again, 1001)
     connection = await connections.for_shop(pool, shop.id)
     assert connection is not None and connection.status == "active"
     row = await pool.fetchrow("SELECT mode, invoice_text FROM shops WHERE id = $1", shop.id)

@@ -273,6 +273,48 @@ async def test_a_payment_shows_its_amount_account_and_dinero_status(
         assert f'data-paid="{status}"' in row_of(listed_page, invoice)
 
 
+async def test_money_back_on_a_credit_note_reads_as_a_refund(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _ = await owner_of_shop(client, pool, vault)
+    order = await make_order(pool, shop.id)
+    invoice = await make_document(pool, shop.id, order)
+    await settle(pool, invoice, state="posted", posted_at=datetime.now(UTC), dinero_number=17)
+    note = await make_document(
+        pool, shop.id, order, kind="credit_note", seq=1, source_ref="r1", parent_id=invoice
+    )
+    await settle(pool, note, state="posted", posted_at=datetime.now(UTC), dinero_number=3)
+    back = await make_document(
+        pool,
+        shop.id,
+        order,
+        kind="payment",
+        seq=2,
+        source_ref="r1",
+        parent_id=note,
+        payload={"method": "card", "paid_at": "2026-11-25T09:59:00Z", "reference": None},
+        amount=Decimal("-20.00"),
+    )
+    await settle(pool, back, state="posted", posted_at=datetime.now(UTC), step="paid")
+    for status, label, danish in [
+        ("Registered", "Refund registered, awaiting Dinero&#39;s confirmation", None),
+        ("Paid", "Refunded", "Tilbagebetalt"),
+        ("Booked", "Partly refunded", "Delvist tilbagebetalt"),
+    ]:
+        await settle(pool, back, dinero_status=status)
+        for url in (f"/shops/{shop.id}/documents/{back}", f"/shops/{shop.id}/documents/{note}"):
+            assert f'data-paid="{status}">{label}<' in (await client.get(url)).text, (status, url)
+        listed = (await client.get(f"/shops/{shop.id}/documents")).text
+        assert f'data-paid="{status}">{label}<' in row_of(listed, note)
+        if danish:
+            da = await client.get(
+                f"/shops/{shop.id}/documents/{note}", headers={"Accept-Language": "da"}
+            )
+            assert f'data-paid="{status}">{danish}<' in da.text
+    # The invoice's own payment still reads as a payment.
+    assert "Refund" not in row_of(listed, invoice)
+
+
 async def test_a_payment_not_yet_registered_shows_no_paid_state(
     client: httpx.AsyncClient, pool: Pool, vault: Vault
 ) -> None:
