@@ -199,10 +199,15 @@ DANISH: Final[dict[str, str]] = {
     "the order in Shopify": "ordren i Shopify",
     "the signed API": "det signerede API",
     "In Dinero": "I Dinero",
-    "EU business with a valid VAT number: reverse charge, no Danish VAT.": "EU-virksomhed med "
-    "gyldigt momsnummer: omvendt betalingspligt, ingen dansk moms.",
-    "EU private customer: Danish VAT.": "Privatkunde i EU: dansk moms.",
-    "Outside the EU: export, no VAT.": "Uden for EU: eksport, ingen moms.",
+    "EU business with a valid VAT number ({number}): reverse charge, no Danish VAT.": "EU-"
+    "virksomhed med gyldigt momsnummer ({number}): omvendt betalingspligt, ingen dansk moms.",
+    "Private customer in {country}, no valid EU VAT number: Danish VAT.": "Privatkunde i "
+    "{country}, intet gyldigt EU-momsnummer: dansk moms.",
+    "Customer outside the EU ({country}): export, no VAT.": "Kunde uden for EU ({country}): "
+    "eksport, ingen moms.",
+    "Customer": "Kunde",
+    "Country": "Land",
+    "VAT number": "Momsnummer",
     "Danish customer: Danish VAT.": "Dansk kunde: dansk moms.",
     "Prices include VAT.": "Priserne er inkl. moms.",
     "Prices exclude VAT.": "Priserne er ekskl. moms.",

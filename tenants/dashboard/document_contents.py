@@ -13,6 +13,7 @@ from uuid import UUID
 
 from gateway.accounting import AccountPlan, InvalidAccountPlan
 from gateway.db import Connection, Pool
+from gateway.orders import Customer
 from gateway.shopify.events import event_id
 from gateway.shopify.mapping import order_url
 from tenants.dinero.drafts import draft_for
@@ -39,6 +40,7 @@ class ShownLine:
 
 @dataclass(frozen=True)
 class Contents:
+    customer: Customer
     treatment: str  # domestic, eu_business (reverse charge), eu_private, export
     lines_incl_vat: bool
     lines: tuple[ShownLine, ...]
@@ -73,12 +75,13 @@ async def contents(
         return None
     try:
         plan = AccountPlan.with_overrides(settings.account_overrides)
-        _, draft = await draft_for(pool, document, settings, now=now)
+        order, draft = await draft_for(pool, document, settings, now=now)
     except InvalidAccountPlan as exc:
         return f"The shop's settings need fixing: {exc}"
     except CannotPost as exc:
         return str(exc)
     return Contents(
+        customer=order.customer,
         treatment=str(draft.treatment),
         lines_incl_vat=draft.show_lines_incl_vat,
         lines=tuple(

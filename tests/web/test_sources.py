@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from tests.shopify_orders import order as shopify_order
 from tests.web.test_accounts import CSRF, login
 
 STORE = "demo-store.myshopify.com"
+CORPUS = Path(__file__).parents[1] / "gateway" / "shopify" / "corpus"
 KEY = SANDBOX_SHOPIFY_CLIENT_SECRET.encode()
 
 
@@ -270,8 +272,26 @@ async def test_a_shopify_orders_document_shows_its_source_and_its_lines(
     page = await client.get(f"/shops/{shop.id}/documents/{document_id}")
     assert page.status_code == 200
     assert 'href="https://admin.shopify.com/store/demo-store/orders/1001"' in page.text
-    assert 'data-treatment="domestic"' in page.text
+    assert 'data-treatment="domestic"' in page.text and "Danish customer: Danish VAT." in page.text
+    assert "<dd>Mette Hansen</dd>" in page.text and "<dd>DK</dd>" in page.text
     rows = page.text.split("<tbody>")[1].split("</tbody>")[0]
     assert rows.count("<tr") == 2  # the mugs and the shipping
     assert "<td>1000</td><td>25 %</td>" in rows.replace("\n", "")
     assert 'data-total="incl">250.00<' in page.text
+
+
+async def test_a_reverse_charge_document_says_why_with_the_buyers_vat_number(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault, shopify: respx.MockRouter
+) -> None:
+    shop, state = await start(client, pool, vault)
+    await client.get(f"/oauth/shopify/callback?{signed_callback(callback_params(state))}")
+    body = (CORPUS / "eu_b2b_reverse_charge.json").read_bytes()
+    headers = webhook_headers(body, "orders/paid")
+    assert (
+        await client.post("/webhooks/shopify", content=body, headers=headers)
+    ).status_code == 200
+    document_id = await pool.fetchval("SELECT id FROM documents WHERE shop_id = $1", shop.id)
+    page = (await client.get(f"/shops/{shop.id}/documents/{document_id}")).text
+    assert 'data-treatment="eu_business"' in page
+    assert "valid VAT number (DE136695976): reverse charge" in page
+    assert "<td>1100</td><td>0 %</td>" in page.replace("\n", "")  # goods to the EU, no VAT
