@@ -93,7 +93,6 @@ DANISH: Final[dict[str, str]] = {
     "Cancel": "Annullér",
     # A shop's documents (web/documents.py)
     "Order number": "Ordrenummer",
-    "The exact order number or order id": "Det nøjagtige ordrenummer eller ordre-id",
     "Order": "Ordre",
     "Document": "Dokument",
     "Amount": "Beløb",
@@ -186,6 +185,15 @@ DANISH: Final[dict[str, str]] = {
     "butikkens adresse, som Shopify viser den, f.eks. min-butik.myshopify.com.",
     "The store was not connected": "Butikken blev ikke forbundet",
     "Orders since {day}": "Ordrer siden {day}",
+    # The documents list's filters and export
+    "An order number, its beginning, or the order id": "Et ordrenummer, dets begyndelse eller "
+    "ordre-id'et",
+    "Name, company or e-mail": "Navn, firma eller e-mail",
+    "From": "Fra",
+    "To": "Til",
+    "Amount from": "Beløb fra",
+    "Amount to": "Beløb til",
+    "Download as CSV": "Hent som CSV",
     # Payment status of money back on a credit note
     "Refunded": "Tilbagebetalt",
     "Refunded too much": "Tilbagebetalt for meget",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Final
-from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -23,15 +22,14 @@ from starlette.routing import Route
 from gateway.shopify import install as shopify
 from tenants.orders.ingest import enqueue_new_documents
 from tenants.sources.shopify import backfill, install, repository, webhooks
-from web import auth, deps
+from web import auth, deps, i18n
 from web.connect import problem_page
 from web.shops import shop_for_request
 
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH: Final = "/oauth/shopify/callback"
-# The owner's "orders since 1 January" is midnight where the shop is.
-SHOP_TIME: Final = ZoneInfo("Europe/Copenhagen")
+
 # Shopify's order payloads carry every line, tax line and refund; 5 MiB is far above any.
 MAX_WEBHOOK_BYTES: Final = 5 * 1024 * 1024
 
@@ -92,7 +90,7 @@ async def start_backfill(request: Request) -> Response:
             "Pick the first day whose orders should be brought in, e.g. 2026-01-01.",
             shop_id=shop.id,
         )
-    since = dt.datetime.combine(day, dt.time(), SHOP_TIME).astimezone(dt.UTC)
+    since = dt.datetime.combine(day, dt.time(), i18n.ZONE).astimezone(dt.UTC)
     pool, vault = deps.pool(request), deps.vault(request)
     source = await repository.of_shop(pool, vault, shop.id)
     try:

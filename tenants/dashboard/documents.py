@@ -40,6 +40,21 @@ class DocumentRow:
 
 
 @dataclass(frozen=True)
+class Narrowing:
+    """What the owner narrowed the list to, beyond the state: the order's number (exact, or
+    its beginning) or id, the customer (a part of the name, company or e-mail), when the
+    document was made (`created_from` inclusive, `created_before` exclusive) and its amount
+    (inclusive bounds)."""
+
+    search: str = ""
+    customer: str = ""
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class DocumentPage:
     items: list[DocumentRow]
     newer: int | None  # the cursor for the page before (`after`), if there is one
@@ -71,27 +86,25 @@ async def documents_page(
     *,
     state: State | None = None,
     search: str = "",
+    narrowing: Narrowing | None = None,
     before: int | None = None,
     after: int | None = None,
     size: int = PAGE_SIZE,
 ) -> DocumentPage:
-    """Newest first; narrowed to one state and to the orders whose number or id is exactly
-    `search`; the page older than document `before`, or newer than document `after`.
+    """Newest first; narrowed to one state and by `narrowing` (`search` alone is a
+    shorthand for an order number search); the page older than document `before`, or newer
+    than document `after`.
 
     The SQL is put together from constant fragments rather than `$n IS NULL OR ...`, so
     each variant gets a plan that uses its index (a generic plan for the catch-all form
     could not)."""
+    narrowing = narrowing or Narrowing(search=search)
     conditions = ["d.shop_id = $1"]
     args: list[Any] = [shop_id]
     if state is not None:
         args.append(state)
         conditions.append(f"d.state = ${len(args)}")
-    if search:
-        args.append(search)
-        conditions.append(
-            f"d.order_id IN (SELECT id FROM orders WHERE shop_id = $1 "  # noqa: S608
-            f"AND (number = ${len(args)} OR external_id = ${len(args)}))"
-        )
+    conditions += _narrowed(narrowing, args)
     cursor = before if before is not None else after
     newest_first = after is None
     if cursor is not None:
@@ -127,6 +140,42 @@ async def documents_page(
         newer=items[0].id if has_newer else None,
         older=items[-1].id if has_older else None,
     )
+
+
+def _narrowed(narrowing: Narrowing, args: list[Any]) -> list[str]:
+    """The conditions `narrowing` adds, each value appended to `args` as a parameter."""
+    conditions = []
+    if narrowing.search:
+        # The exact number or id is an index lookup; a number's beginning reads the shop's
+        # order numbers from their index (shop_id, number).
+        args.append(narrowing.search)
+        n = len(args)
+        conditions.append(
+            f"d.order_id IN (SELECT id FROM orders WHERE shop_id = $1 "  # noqa: S608
+            f"AND (number = ${n} OR external_id = ${n} OR starts_with(number, ${n})))"
+        )
+    if narrowing.customer:
+        args.append(f"%{_like_escaped(narrowing.customer)}%")
+        n = len(args)
+        conditions.append(
+            f"d.order_id IN (SELECT id FROM orders WHERE shop_id = $1 AND ("  # noqa: S608
+            f"payload->'customer'->>'name' ILIKE ${n} OR payload->'customer'->>'company' "
+            f"ILIKE ${n} OR payload->'customer'->>'email' ILIKE ${n}))"
+        )
+    for value, condition in (
+        (narrowing.created_from, "d.created_at >= ${}"),
+        (narrowing.created_before, "d.created_at < ${}"),
+        (narrowing.min_amount, "d.amount >= ${}"),
+        (narrowing.max_amount, "d.amount <= ${}"),
+    ):
+        if value is not None:
+            args.append(value)
+            conditions.append(condition.format(len(args)))
+    return conditions
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def state_counts(conn: Connection | Pool, shop_id: UUID) -> dict[State, int]:

@@ -3,11 +3,14 @@ as the fragment htmx swaps in, one document with its timeline, and Retry."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
+import pytest
 from arq.connections import ArqRedis
 
 from gateway.db import Pool
@@ -16,8 +19,9 @@ from gateway.vault import Vault
 from tenants.dashboard import documents as shop_documents
 from tests.factories import make_shop
 from tests.tenants.dashboard.test_shop import many_documents
-from tests.tenants.outbox.test_outbox import make_document, make_order
+from tests.tenants.outbox.test_outbox import make_document, make_order, order_body
 from tests.web.test_shops import owner_of_shop, vary
+from web import documents as documents_web
 
 LIST = {"HX-Request": "true", "HX-Target": "documents"}
 CARD = {"HX-Request": "true", "HX-Target": "document"}
@@ -402,3 +406,68 @@ async def test_a_voucher_shows_its_attachment_and_the_voucher_reversing_it(
         await client.get(f"/shops/{shop.id}/documents", headers={"Accept-Language": "da"})
     ).text
     assert 'data-kind="voucher">Bilag<' in row_of(da_list, reversing)
+
+
+async def test_the_list_narrows_by_number_prefix_customer_date_and_amount_and_exports_it(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _ = await owner_of_shop(client, pool, vault)
+    made: dict[str, int] = {}
+    for number, name, company, amount, day in [
+        ("2001", "Mette Hansen", None, "100.00", "2026-11-03T10:00:00+00:00"),
+        ("2002", "Jens Olsen", "=HYPERLINK(1)", "250.00", "2026-11-10T23:30:00+00:00"),
+        ("3001", "Anna 50% Berg", None, "999.99", "2026-11-20T10:00:00+00:00"),
+    ]:
+        order = await make_order(pool, shop.id, order_body(number, name=name, company=company))
+        made[number] = await make_document(pool, shop.id, order, amount=Decimal(amount))
+        await pool.execute(
+            "UPDATE documents SET created_at = $2 WHERE id = $1",
+            made[number],
+            datetime.fromisoformat(day),
+        )
+    url = f"/shops/{shop.id}/documents"
+
+    async def shown(**params: str) -> set[str]:
+        answer = await client.get(url, params=params)
+        assert answer.status_code == 200
+        page = answer.text
+        return {n for n, d in made.items() if f'data-document="{d}"' in page}
+
+    assert await shown() == {"2001", "2002", "3001"}
+    assert await shown(q="200") == {"2001", "2002"}  # the number's beginning
+    assert await shown(q="3001") == {"3001"}
+    assert await shown(customer="hansen") == {"2001"}
+    assert await shown(customer="50%") == {"3001"}  # % is a character, not a wildcard
+    assert await shown(customer="%") == {"3001"}
+    # Days are Danish: 23:30 UTC on the 10th is the 11th in Copenhagen.
+    assert await shown(**{"from": "2026-11-11"}) == {"2002", "3001"}
+    assert await shown(to="2026-11-10") == {"2001"}
+    assert await shown(min="200", max="999,99") == {"2002", "3001"}
+    # What does not read is ignored, not a 500.
+    assert await shown(**{"from": "yesterday", "min": "lots"}) == {"2001", "2002", "3001"}
+
+    page = (await client.get(url, params={"min": "200"})).text
+    assert f'href="/shops/{shop.id}/documents.csv?min=200"' in page
+    export = await client.get(f"{url}.csv", params={"min": "200"})
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    assert export.headers["content-disposition"].startswith('attachment; filename="documents-')
+    rows = list(csv.reader(io.StringIO(export.text)))
+    assert rows[0][:3] == ["created_at", "order_number", "order_id"]
+    assert [(r[1], r[7]) for r in rows[1:]] == [("3001", "999.99"), ("2002", "250.00")]
+    assert all(not cell.startswith("=") for row in rows for cell in row)
+
+
+async def test_the_export_streams_every_page(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop, _ = await owner_of_shop(client, pool, vault)
+    await many_documents(pool, shop.id, 23)
+    monkeypatch.setattr(documents_web, "EXPORT_BATCH", 5)
+    export = await client.get(f"/shops/{shop.id}/documents.csv")
+    rows = list(csv.reader(io.StringIO(export.text)))[1:]
+    ids = [int(r[3]) for r in rows]
+    newest_first = await pool.fetch(
+        "SELECT id FROM documents WHERE shop_id = $1 ORDER BY created_at DESC, id DESC", shop.id
+    )
+    assert ids == [r["id"] for r in newest_first] and len(ids) == 23
