@@ -105,14 +105,16 @@ class Translator:
         return text.format_map(values) if values else text
 
     def datetime(self, moment: dt.datetime | None) -> str:
-        """`24. nov. 2026 kl. 10.00` or `24 Nov 2026, 10:00`, Danish local time."""
+        """`24. nov. 2026 kl. 10.00 CET` or `24 Nov 2026, 10:00 CET`: Danish local time,
+        saying which (CET in winter, CEST in summer), so nobody reads it as their own."""
         if moment is None:
             return ""
         local = moment.astimezone(ZONE)
         month = _MONTHS[self.locale][local.month - 1]
+        zone = local.tzname() or ""
         if self.locale == "da":
-            return f"{local.day}. {month} {local.year} kl. {local:%H.%M}"
-        return f"{local.day} {month} {local.year}, {local:%H:%M}"
+            return f"{local.day}. {month} {local.year} kl. {local:%H.%M} {zone}".rstrip()
+        return f"{local.day} {month} {local.year}, {local:%H:%M} {zone}".rstrip()
 
     def date(self, moment: dt.datetime | None) -> str:
         if moment is None:

@@ -177,9 +177,9 @@ def test_times_are_danish_local_time_in_each_language() -> None:
     winter = datetime(2026, 11, 24, 9, 5, tzinfo=UTC)
     summer = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)
     da, en = i18n.Translator("da"), i18n.Translator("en")
-    assert da.datetime(winter) == "24. nov. 2026 kl. 10.05"
-    assert en.datetime(winter) == "24 Nov 2026, 10:05"
-    assert da.datetime(summer) == "2. jul. 2026 kl. 00.30"  # CEST, the next day
+    assert da.datetime(winter) == "24. nov. 2026 kl. 10.05 CET"
+    assert en.datetime(winter) == "24 Nov 2026, 10:05 CET"
+    assert da.datetime(summer) == "2. jul. 2026 kl. 00.30 CEST"  # the next day
     assert da.date(winter) == "24. nov. 2026" and en.date(winter) == "24 Nov 2026"
     assert da.datetime(None) == ""
 
