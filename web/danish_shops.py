@@ -185,6 +185,16 @@ DANISH: Final[dict[str, str]] = {
     "butikkens adresse, som Shopify viser den, f.eks. min-butik.myshopify.com.",
     "The store was not connected": "Butikken blev ikke forbundet",
     "Orders since {day}": "Ordrer siden {day}",
+    "The buyer's EU VAT number is in the order's note attribute named": "Købers EU-momsnummer "
+    "står i ordrens note-attribut med navnet",
+    "Comma-separated, any case; the first one an order has is used. Empty: the usual names of "
+    "the EU VAT apps.": "Adskilt med komma, store og små bogstaver er ens; den første, ordren "
+    "har, bruges. Tom: de navne, EU-momsapps normalt bruger.",
+    "Too many names": "For mange navne",
+    "Give at most 10 names of at most 100 characters each.": "Angiv højst 10 navne på højst "
+    "100 tegn hver.",
+    "Save": "Gem",
+    "Nothing was saved": "Intet blev gemt",
     # The documents list's filters and export
     "An order number, its beginning, or the order id": "Et ordrenummer, dets begyndelse eller "
     "ordre-id'et",

@@ -103,6 +103,34 @@ async def start_backfill(request: Request) -> Response:
     return RedirectResponse(f"/shops/{shop.id}#sources", status_code=303)
 
 
+MAX_VAT_NUMBER_KEYS: Final = 10
+MAX_KEY_LENGTH: Final = 100
+
+
+async def save_vat_number_keys(request: Request) -> Response:
+    """Which note attributes carry the buyer's VAT number in this store (comma-separated;
+    empty: the defaults)."""
+    session = await auth.require_session(request)
+    shop = await shop_for_request(request, session)
+    form = await auth.checked_form(request, session)
+    keys = [k.strip() for k in str(form.get("vat_number_keys", "")).split(",") if k.strip()]
+    if len(keys) > MAX_VAT_NUMBER_KEYS or any(len(k) > MAX_KEY_LENGTH for k in keys):
+        return problem_page(
+            request,
+            "Too many names",
+            "Give at most 10 names of at most 100 characters each.",
+            shop_id=shop.id,
+        )
+    pool = deps.pool(request)
+    source = await repository.of_shop(pool, deps.vault(request), shop.id)
+    if source is None:
+        return problem_page(
+            request, "Nothing was saved", "Connect the store first.", shop_id=shop.id
+        )
+    await repository.set_vat_number_keys(pool, source.id, keys)
+    return RedirectResponse(f"/shops/{shop.id}#sources", status_code=303)
+
+
 async def webhook(request: Request) -> Response:
     body = await deps.body_within(request, MAX_WEBHOOK_BYTES)
     if body is None:
@@ -139,5 +167,8 @@ routes = [
     Route("/shops/{shop_id}/sources/shopify/connect", connect, methods=["GET"]),
     Route(CALLBACK_PATH, callback, methods=["GET"]),
     Route("/shops/{shop_id}/sources/shopify/backfill", start_backfill, methods=["POST"]),
+    Route(
+        "/shops/{shop_id}/sources/shopify/vat-number-keys", save_vat_number_keys, methods=["POST"]
+    ),
     Route("/webhooks/shopify", webhook, methods=["POST"]),
 ]

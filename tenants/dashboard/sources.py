@@ -10,6 +10,7 @@ from typing import Any, Final
 from uuid import UUID
 
 from gateway.db import Connection, Pool
+from tenants.sources.shopify.apply import mapping_settings_of
 from tenants.sources.shopify.backfill import Progress, progress
 
 PROBLEMS_SHOWN: Final = 5
@@ -37,13 +38,15 @@ class SourceCard:
     problem_count: int
     problems: tuple[Problem, ...]
     backfill: Progress | None
+    vat_number_keys: tuple[str, ...]  # where the buyer's VAT number is read from
 
 
 async def sources_of(conn: Connection | Pool, shop_id: UUID) -> list[SourceCard]:
     rows = await conn.fetch(
         """
-        SELECT s.id, s.shop_id, s.scopes, s.platform, s.store, s.status, s.status_detail,
-               s.last_delivery_at, s.reconciled_at, s.found_by_reconcile, s.connected_at,
+        SELECT s.id, s.shop_id, s.scopes, s.platform, s.store, s.settings, s.status,
+               s.status_detail, s.last_delivery_at, s.reconciled_at, s.found_by_reconcile,
+               s.connected_at,
                (SELECT count(*) FROM source_problems p WHERE p.source_id = s.id) AS problem_count,
                (SELECT coalesce(jsonb_agg(p ORDER BY p.seen_at DESC), '[]') FROM (
                     SELECT order_ref, order_name, problem->>'detail' AS detail, seen_at
@@ -81,4 +84,5 @@ def _card(row: Any, backfill: Progress | None) -> SourceCard:
             for p in row["problems"]
         ),
         backfill=backfill,
+        vat_number_keys=mapping_settings_of(row["settings"]).vat_number_keys,
     )

@@ -295,3 +295,55 @@ async def test_a_reverse_charge_document_says_why_with_the_buyers_vat_number(
     assert 'data-treatment="eu_business"' in page
     assert "valid VAT number (DE136695976): reverse charge" in page
     assert "<td>1100</td><td>0 %</td>" in page.replace("\n", "")  # goods to the EU, no VAT
+
+
+async def test_the_owner_says_where_the_buyers_vat_number_is(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault, shopify: respx.MockRouter
+) -> None:
+    shop, state = await start(client, pool, vault)
+    await client.get(f"/oauth/shopify/callback?{signed_callback(callback_params(state))}")
+    page = (await client.get(f"/shops/{shop.id}")).text
+    assert 'value="vat_number, VAT number, vat_id, cvr"' in page  # the defaults, shown
+    match = CSRF.search(page)
+    assert match
+    url = f"/shops/{shop.id}/sources/shopify/vat-number-keys"
+    # A store whose VAT app writes "Company VAT": the default names miss it.
+    order = shopify_order(1007)
+    order["billing_address"]["country_code"] = "DE"
+    order["billing_address"]["company"] = "Beispiel GmbH"
+    order["note_attributes"] = [{"name": "Company VAT", "value": "DE136695976"}]
+    for line in [*order["line_items"], *order["shipping_lines"]]:
+        line["tax_lines"] = []
+    order["total_price_set"]["presentment_money"]["amount"] = "200.00"
+    order["total_price"] = "200.00"
+    order["line_items"][0]["price"] = "75.00"
+    order["line_items"][0]["price_set"] = {
+        k: {"amount": "75.00", "currency_code": "DKK"} for k in ("shop_money", "presentment_money")
+    }
+    order["total_tax"] = "0.00"
+    order["total_tax_set"] = {
+        k: {"amount": "0.00", "currency_code": "DKK"} for k in ("shop_money", "presentment_money")
+    }
+
+    saved = await client.post(
+        url, data={"vat_number_keys": "Company VAT, vat_number", "csrf_token": match.group(1)}
+    )
+    assert saved.status_code == 303
+    assert 'value="Company VAT, vat_number"' in (await client.get(f"/shops/{shop.id}")).text
+    body = json.dumps(order).encode()
+    await client.post(
+        "/webhooks/shopify", content=body, headers=webhook_headers(body, "orders/paid")
+    )
+    stored = await pool.fetchval("SELECT payload FROM orders WHERE shop_id = $1", shop.id)
+    assert stored["customer"]["vat_number"] == "DE136695976"
+    # Empty: back to the defaults.
+    await client.post(url, data={"vat_number_keys": " ", "csrf_token": match.group(1)})
+    assert (
+        'value="vat_number, VAT number, vat_id, cvr"'
+        in (await client.get(f"/shops/{shop.id}")).text
+    )
+    too_many = ",".join(f"k{i}" for i in range(11))
+    refused = await client.post(
+        url, data={"vat_number_keys": too_many, "csrf_token": match.group(1)}
+    )
+    assert refused.status_code == 400

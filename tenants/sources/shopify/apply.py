@@ -33,7 +33,12 @@ class Applied:
 
 
 def mapping_settings(source: Source) -> MappingSettings:
-    keys = source.settings.get("vat_number_keys")
+    return mapping_settings_of(source.settings)
+
+
+def mapping_settings_of(settings: Mapping[str, Any]) -> MappingSettings:
+    """The source's own choices (`sources.settings`), else the defaults."""
+    keys = settings.get("vat_number_keys")
     if isinstance(keys, list) and keys and all(isinstance(k, str) for k in keys):
         return MappingSettings(vat_number_keys=tuple(keys))
     return MappingSettings()

@@ -137,6 +137,19 @@ async def connect(
     return source_id
 
 
+async def set_vat_number_keys(conn: Connection | Pool, source_id: UUID, keys: list[str]) -> None:
+    """Where this store's orders carry the buyer's VAT number (`note_attributes` names);
+    an empty list means the defaults."""
+    await conn.execute(
+        "UPDATE sources SET settings = CASE WHEN cardinality($2::text[]) = 0 "
+        "THEN settings - 'vat_number_keys' "
+        "ELSE jsonb_set(settings, '{vat_number_keys}', to_jsonb($2::text[])) END, "
+        "updated_at = now() WHERE id = $1",
+        source_id,
+        keys,
+    )
+
+
 async def set_status(
     conn: Connection | Pool, source_id: UUID, status: Status, detail: str | None
 ) -> None:
