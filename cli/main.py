@@ -81,22 +81,33 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _check_worker(settings: Settings) -> int:
-    """Exit 0 when a worker on this host has beaten its heartbeat within the last minute."""
+    """Exit 0 when a worker on this host has beaten its heartbeat within the last minute and
+    reaches Postgres; otherwise say what is down."""
     import socket
 
+    from gateway.outages import CONNECTION_ERRORS
     from gateway.queue import create_redis
-    from workers.system import live_workers
+    from workers.system import worker_beats
 
-    async def run() -> list[str]:
+    async def run() -> dict[str, dict[str, object]]:
         redis = create_redis(settings.redis_url)
         try:
-            return await live_workers(redis, host=socket.gethostname())
+            return await worker_beats(redis, host=socket.gethostname())
         finally:
             await redis.aclose()
 
-    alive = asyncio.run(run())
-    print("\n".join(alive) if alive else "no live worker on this host")
-    return 0 if alive else 1
+    try:
+        beats = asyncio.run(run())
+    except CONNECTION_ERRORS as exc:
+        print(f"Redis unavailable ({type(exc).__name__}): no worker can take jobs")
+        return 1
+    if not beats:
+        print("no live worker on this host")
+        return 1
+    for ident, beat in sorted(beats.items()):
+        postgres = beat.get("postgres", "ok")
+        print(ident if postgres == "ok" else f"{ident} Postgres {postgres}")
+    return 0 if any(beat.get("postgres", "ok") == "ok" for beat in beats.values()) else 1
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

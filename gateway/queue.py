@@ -44,9 +44,11 @@ def create_redis(redis_url: str) -> ArqRedis:
 
 
 def redis_settings(redis_url: str) -> RedisSettings:
-    """arq's worker settings for the same URL (it connects itself, with retries)."""
+    """arq's worker settings for the same URL. arq connects itself, without retries of its
+    own: the worker retries for as long as Redis is away (`workers.steady`)."""
     settings = RedisSettings.from_dsn(redis_url)
     settings.conn_timeout = 2
+    settings.conn_retries = 0
     return settings
 
 

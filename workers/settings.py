@@ -13,16 +13,18 @@ from typing import Any, ClassVar
 import httpx
 from arq import cron
 from arq.cron import CronJob
-from arq.worker import Function, Worker, create_worker, func
+from arq.worker import Function, Worker, func, get_kwargs
 
 from gateway import queue
 from gateway.db import create_pool
 from gateway.logs import request_id
+from gateway.outages import CONNECTION_ERRORS
 from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tenants.dinero import payment_status
 from workers import connections, documents, sources, system
+from workers.steady import SteadyWorker
 
 MAX_JOBS = 20
 
@@ -48,7 +50,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         ctx["heartbeat"].cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ctx["heartbeat"]
-        await ctx["redis"].delete(system.HEARTBEAT_PREFIX + ctx["worker_id"])
+        # With Redis away the beat expires by itself; Postgres's pool must close regardless.
+        with contextlib.suppress(*CONNECTION_ERRORS):
+            await ctx["redis"].delete(system.HEARTBEAT_PREFIX + ctx["worker_id"])
     if "http" in ctx:
         await ctx["http"].aclose()
     if "pool" in ctx:
@@ -115,11 +119,14 @@ class WorkerSettings:
 
 
 def build_worker(settings: Settings, **overrides: Any) -> Worker:
-    """A Worker for these settings; tests pass `burst=True` and the like."""
+    """A Worker for these settings (one that rides out outages: `workers.steady`); tests
+    pass `burst=True` and the like."""
     ctx = {"settings": settings, **overrides.pop("ctx", {})}
-    return create_worker(
-        WorkerSettings,  # type: ignore[arg-type]  # arq types settings as a dict or class
-        redis_settings=redis_settings(settings.redis_url),
-        ctx=ctx,
-        **overrides,
+    return SteadyWorker(
+        **{
+            **get_kwargs(WorkerSettings),  # type: ignore[arg-type]  # arq types it as a dict or class
+            "redis_settings": redis_settings(settings.redis_url),
+            "ctx": ctx,
+            **overrides,
+        }
     )

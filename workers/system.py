@@ -13,6 +13,7 @@ from typing import Any, Final
 from arq.connections import ArqRedis
 
 from gateway.db import Pool
+from gateway.outages import Outage
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +30,44 @@ def worker_id() -> str:
 
 
 async def heartbeat_forever(redis: ArqRedis, pool: Pool, ident: str) -> None:
-    """Keeps `gateway:worker:<host>:<pid>` alive while this process can reach Postgres.
+    """Keeps `gateway:worker:<host>:<pid>` alive, saying whether this process reaches Postgres.
 
     A background task of each worker process, not a queued job: a job runs on whichever
-    worker takes it, so it could not say which workers are alive.
+    worker takes it, so it could not say which workers are alive. While Redis is away there
+    is no beat, and the key expires.
     """
     key = HEARTBEAT_PREFIX + ident
+    outage = Outage(log, doing="the heartbeat")
     while True:
+        postgres = "ok"
         try:
             await pool.fetchval("SELECT 1")
-            beat = {"worker": ident, "at": datetime.now(UTC).isoformat()}
+        except Exception:  # any failure: say so in the beat, and log it once with the outage
+            postgres = "unavailable"
+        try:
+            beat = {"worker": ident, "at": datetime.now(UTC).isoformat(), "postgres": postgres}
             await redis.set(key, json.dumps(beat), ex=HEARTBEAT_TTL)
-        except Exception as exc:  # Postgres or Redis away: no beat, and try again later
-            log.warning("heartbeat skipped: %s", type(exc).__name__)
+        except Exception as exc:
+            outage.failed(exc, service="Redis")
+        else:
+            outage.over()
         await asyncio.sleep(HEARTBEAT_INTERVAL)
 
 
 async def live_workers(redis: ArqRedis, *, host: str | None = None) -> list[str]:
+    return sorted(await worker_beats(redis, host=host))
+
+
+async def worker_beats(redis: ArqRedis, *, host: str | None = None) -> dict[str, dict[str, Any]]:
+    """Each live worker's last beat, by its `<host>:<pid>`."""
     pattern = HEARTBEAT_PREFIX + (f"{host}:*" if host else "*")
-    return sorted([key.decode()[len(HEARTBEAT_PREFIX) :] async for key in redis.scan_iter(pattern)])
+    keys = [key async for key in redis.scan_iter(pattern)]
+    values = await redis.mget(keys) if keys else []
+    return {
+        key.decode()[len(HEARTBEAT_PREFIX) :]: json.loads(value)
+        for key, value in zip(keys, values, strict=True)
+        if value is not None
+    }
 
 
 async def cleanup(ctx: dict[str, Any]) -> dict[str, int]:

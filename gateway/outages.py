@@ -1,0 +1,93 @@
+"""Redis or Postgres away: which errors mean that, and how a process waits it out.
+
+A process that meets one of these errors does not crash and does not log per retry: it logs
+when the outage starts and when it ends, and backs off in between (`Outage`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Final, Literal
+
+import asyncpg
+import redis.exceptions
+
+Service = Literal["Redis", "Postgres"]
+
+# asyncpg raises OSError (refused, reset, timed out) while connecting and its own errors once
+# connected; redis-py wraps socket errors in its own. A query error is none of these.
+_POSTGRES_ERRORS: Final = (
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+_REDIS_ERRORS: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+CONNECTION_ERRORS: Final = (*_REDIS_ERRORS, *_POSTGRES_ERRORS)
+
+FIRST_DELAY: Final = 0.5
+MAX_DELAY: Final = 10.0
+
+
+def unavailable_service(exc: BaseException) -> Service | None:
+    """The service an error says is away, or None when it is some other error."""
+    if isinstance(exc, _REDIS_ERRORS):
+        return "Redis"
+    if isinstance(exc, _POSTGRES_ERRORS):
+        return "Postgres"
+    return None
+
+
+class Outage:
+    """One process's view of a service being away: logs its start and its end, once each,
+    and says how long to wait before the next try (doubling from `first` up to `cap`)."""
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        *,
+        doing: str,
+        first: float = FIRST_DELAY,
+        cap: float = MAX_DELAY,
+    ) -> None:
+        self.log = log
+        self.doing = doing
+        self.first = first
+        self.cap = cap
+        self.service: Service | None = None
+        self.since: float | None = None
+        self.tries = 0
+
+    def failed(self, exc: BaseException, *, service: Service | None = None) -> float:
+        """Records a failed try (at `service`, else the one `exc` names); answers the seconds
+        to wait before the next."""
+        service = service or unavailable_service(exc) or "Postgres"
+        if self.since is None or service != self.service:
+            self.log.warning(
+                "%s unavailable (%s: %s); %s retries until it is back",
+                service,
+                type(exc).__name__,
+                exc,
+                self.doing,
+            )
+            self.service = service
+            self.since = self.since if self.since is not None else time.monotonic()
+        delay = min(self.cap, self.first * 2.0**self.tries)
+        self.tries += 1
+        return delay
+
+    def over(self) -> None:
+        """Records a try that worked: the end of the outage, if there was one."""
+        if self.since is None:
+            return
+        self.log.warning(
+            "%s is back after %.1f s (%d tries); %s carries on",
+            self.service,
+            time.monotonic() - self.since,
+            self.tries,
+            self.doing,
+        )
+        self.service, self.since, self.tries = None, None, 0

@@ -1,0 +1,231 @@
+"""`gateway worker` through a Redis outage: a real worker process, a private Redis server that
+this test stops and starts again, the shared Postgres, and the live Dinero sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.db import Pool
+from gateway.dinero.oauth import VismaConnect
+from gateway.localservices import free_port
+from gateway.processes import stop
+from gateway.settings import Settings
+from gateway.vault import Vault
+from tests.live import LiveSandbox
+from tests.tenants.dinero.connections.test_connections import connect
+from tests.tenants.outbox.test_outbox import make_document, make_order, order_body
+
+log = logging.getLogger(__name__)
+
+REDIS_SERVER = shutil.which("redis-server")
+OUTAGE = 10.0  # seconds; arq 0.28 alone gave up after about 4
+STALLED_AFTER = 60.0  # a wait fails only when nothing has moved for this long
+
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server")
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, on a free port, that it may stop and start again
+    (without persistence: it comes back empty, as a restarted cache would)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ephemeral = ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
+
+    def start(self) -> None:
+        assert REDIS_SERVER is not None
+        with (self.workdir / "redis.log").open("ab") as out:
+            self.proc = subprocess.Popen(
+                [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(self.port), *self.ephemeral],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while not self._answers():
+            assert self.proc.poll() is None, (self.workdir / "redis.log").read_text()
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+
+    def _answers(self) -> bool:
+        import redis as sync_redis
+
+        client = sync_redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        try:
+            return bool(client.ping())
+        except sync_redis.exceptions.ConnectionError:
+            return False
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def gateway_env(settings: Settings, redis_url: str, live: LiveSandbox) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "GATEWAY_ENV": "test",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": redis_url,
+        "DINERO_API_URL": live.url,
+        "DINERO_AUTH_URL": live.url,
+    }
+
+
+@contextlib.contextmanager
+def worker_process(env: dict[str, str], logpath: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with logpath.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[bool]],
+    *,
+    progress: Callable[[], Awaitable[Any]],
+    worker: subprocess.Popen[bytes],
+    logpath: Path,
+    what: str,
+) -> None:
+    """Waits until `check` holds; fails when the worker exits, or when `progress` stays the
+    same for `STALLED_AFTER` seconds (so a slow machine is slow, never a failure)."""
+    seen, since = await progress(), time.monotonic()
+    while not await check():
+        assert worker.poll() is None, f"the worker exited waiting for {what}:\n{tail(logpath)}"
+        now = await progress()
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif time.monotonic() - since > STALLED_AFTER:
+            raise AssertionError(f"nothing moved waiting for {what}:\n{tail(logpath)}")
+        await asyncio.sleep(0.1)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+async def check_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`gateway worker --check`, in a thread: the sandbox serves from this event loop."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "cli.main", "worker", "--check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_the_worker_rides_out_a_redis_outage_and_posts_after_it(
+    settings: Settings,
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    sandbox_server: LiveSandbox,
+    private_redis: PrivateRedis,
+    tmp_path: Path,
+) -> None:
+    shop, _ = await connect(pool, vault, sandbox_server, visma)
+    before = await make_document(pool, shop.id, await make_order(pool, shop.id, order_body("A1")))
+    env = gateway_env(settings, private_redis.url, sandbox_server)
+    logpath = tmp_path / "worker.log"
+
+    async def state(document_id: int) -> str:
+        value: str = await pool.fetchval("SELECT state FROM documents WHERE id = $1", document_id)
+        return value
+
+    async def progress() -> Any:
+        documents = await pool.fetchrow("SELECT max(updated_at), count(*) FROM documents")
+        return (logpath.stat().st_size, tuple(documents or ()))
+
+    with worker_process(env, logpath) as worker:
+        waiting: dict[str, Any] = {"progress": progress, "worker": worker, "logpath": logpath}
+        # The sweeper finds the document in Postgres: nothing here enqueues it.
+        await wait_for(lambda: _is(state(before), "posted"), what="the first post", **waiting)
+
+        private_redis.stop()
+        stopped = time.monotonic()
+        after = await make_document(
+            pool, shop.id, await make_order(pool, shop.id, order_body("B1"))
+        )
+        checked = await check_worker(env)
+        assert checked.returncode == 1
+        assert checked.stdout.startswith("Redis unavailable"), checked.stdout
+        await asyncio.sleep(OUTAGE - (time.monotonic() - stopped))
+        assert worker.poll() is None, tail(logpath)
+        assert await state(after) == "queued"
+
+        private_redis.start()
+        back = time.monotonic()
+        await wait_for(
+            lambda: _is(state(after), "posted"), what="the post after the outage", **waiting
+        )
+        posted_after = time.monotonic() - back
+        await wait_for(
+            lambda: _ok(check_worker(env)), what="a heartbeat after the outage", **waiting
+        )
+        assert worker.poll() is None
+
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(worker.wait, 60) == 0, tail(logpath)
+
+    lines = logpath.read_text().splitlines()
+    outage = [line for line in lines if "Redis unavailable" in line and "the worker" in line]
+    recovered = [line for line in lines if "Redis is back" in line and "the worker" in line]
+    assert len(outage) == 1, tail(logpath)  # once per outage, not once per retry
+    assert len(recovered) == 1, tail(logpath)
+    assert "Traceback" not in "\n".join(lines), tail(logpath)
+    log.warning("posted %.1f s after Redis was back; %s", posted_after, recovered[0])
+
+    async with httpx.AsyncClient(base_url=sandbox_server.url) as client:
+        invoices = (await client.get("/_sandbox/organizations/1001/invoices")).json()
+    assert len(invoices) == 2  # each document once: none lost, none doubled
+
+
+async def _is(value: Awaitable[str], expected: str) -> bool:
+    return await value == expected
+
+
+async def _ok(result: Awaitable[subprocess.CompletedProcess[str]]) -> bool:
+    return (await result).returncode == 0
