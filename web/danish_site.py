@@ -39,6 +39,13 @@ DANISH: Final[dict[str, str]] = {
     "Something went wrong": "Noget gik galt",
     "The error has been logged. Please try again in a moment.": "Fejlen er logget. Prøv igen "
     "om et øjeblik.",
+    "Temporarily unavailable": "Midlertidigt utilgængelig",
+    "Dinero Gateway cannot reach its database just now. Nothing already saved is lost; "
+    "please try again in a minute.": "Dinero Gateway kan ikke nå sin database lige nu. Intet "
+    "af det, der allerede er gemt, går tabt; prøv igen om et minut.",
+    "Orders your webshop sends meanwhile are refused with a request to send them again, so "
+    "none is lost.": "Ordrer, som din webshop sender imens, afvises med en besked om at sende "
+    "dem igen, så ingen går tabt.",
     "Error": "Fejl",
     "The request could not be completed.": "Forespørgslen kunne ikke gennemføres.",
     # Logging in
