@@ -44,8 +44,14 @@ async def _init_connection(conn: Connection) -> None:
 
 
 async def create_pool(
-    database_url: str, *, application_name: str, min_size: int = 1, max_size: int = 10
+    database_url: str, *, application_name: str, min_size: int = 0, max_size: int = 10
 ) -> Pool:
+    """A pool that connects when first asked, so a process starts while Postgres is away.
+
+    No floor of idle connections (`min_size` 0) by default: asyncpg would keep restoring one
+    during an outage and log a traceback each time it fails. A connection that an outage cut
+    off is replaced on the next acquire.
+    """
     pool = await asyncpg.create_pool(
         dsn=database_url,
         min_size=min_size,

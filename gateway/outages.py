@@ -49,12 +49,12 @@ class Outage:
         self,
         log: logging.Logger,
         *,
-        doing: str,
+        who: str,  # who is waiting: "the worker", "jobs"
         first: float = FIRST_DELAY,
         cap: float = MAX_DELAY,
     ) -> None:
         self.log = log
-        self.doing = doing
+        self.who = who
         self.first = first
         self.cap = cap
         self.service: Service | None = None
@@ -67,11 +67,11 @@ class Outage:
         service = service or unavailable_service(exc) or "Postgres"
         if self.since is None or service != self.service:
             self.log.warning(
-                "%s unavailable (%s: %s); %s retries until it is back",
+                "%s unavailable to %s (%s: %s); retrying until it is back",
                 service,
+                self.who,
                 type(exc).__name__,
                 exc,
-                self.doing,
             )
             self.service = service
             self.since = self.since if self.since is not None else time.monotonic()
@@ -84,10 +84,10 @@ class Outage:
         if self.since is None:
             return
         self.log.warning(
-            "%s is back after %.1f s (%d tries); %s carries on",
+            "%s is back for %s after %.1f s (%d failed tries)",
             self.service,
+            self.who,
             time.monotonic() - self.since,
             self.tries,
-            self.doing,
         )
         self.service, self.since, self.tries = None, None, 0

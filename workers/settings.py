@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any, ClassVar
 
 import httpx
@@ -18,13 +19,13 @@ from arq.worker import Function, Worker, func, get_kwargs
 from gateway import queue
 from gateway.db import create_pool
 from gateway.logs import request_id
-from gateway.outages import CONNECTION_ERRORS
+from gateway.outages import CONNECTION_ERRORS, Outage
 from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tenants.dinero import payment_status
 from workers import connections, documents, sources, system
-from workers.steady import SteadyWorker
+from workers.steady import SteadyWorker, outage_tolerant
 
 MAX_JOBS = 20
 
@@ -32,6 +33,7 @@ MAX_JOBS = 20
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     ctx["worker_id"] = system.worker_id()
+    ctx["outage"] = Outage(logging.getLogger("workers.jobs"), who="jobs")
     # One connection per concurrent job, plus room for the heartbeat and crons.
     ctx["pool"] = await create_pool(
         settings.database_url, application_name="gateway-worker", max_size=MAX_JOBS + 2
@@ -68,21 +70,26 @@ class WorkerSettings:
     queue_name = QUEUE_NAME
     functions: ClassVar[list[Function]] = [
         # No result kept: the sweeper may enqueue the same attempt again the moment it ends.
-        func(documents.post, name=queue.POST_DOCUMENT, keep_result=0),
+        func(outage_tolerant(documents.post), name=queue.POST_DOCUMENT, keep_result=0),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
-        cron(system.cleanup, name=queue.CLEANUP, minute={7, 37}, second=0),
+        cron(outage_tolerant(system.cleanup), name=queue.CLEANUP, minute={7, 37}, second=0),
         # Every minute; a run finds the due connections with one index range scan.
-        cron(connections.refresh_due, name=queue.REFRESH_CONNECTIONS, second=20, timeout=300),
         cron(
-            documents.sweep,
+            outage_tolerant(connections.refresh_due),
+            name=queue.REFRESH_CONNECTIONS,
+            second=20,
+            timeout=300,
+        ),
+        cron(
+            outage_tolerant(documents.sweep),
             name=queue.SWEEP_DOCUMENTS,
             second=set(range(0, 60, documents.SWEEP_EVERY)),
             unique=True,
             timeout=60,
         ),
         cron(
-            documents.confirm_payments,
+            outage_tolerant(documents.confirm_payments),
             name=queue.CONFIRM_PAYMENTS,
             second=set(range(5, 60, payment_status.CONFIRM_EVERY)),
             unique=True,
@@ -90,7 +97,7 @@ class WorkerSettings:
         ),
         # Every minute; each source is due every few minutes (`tenants.sources.shopify.reconcile`).
         cron(
-            sources.reconcile_due,
+            outage_tolerant(sources.reconcile_due),
             name=queue.RECONCILE_SOURCES,
             second=40,
             unique=True,
@@ -98,7 +105,7 @@ class WorkerSettings:
         ),
         # A slice of each running backfill every 15 s, paced by the shop's posting backlog.
         cron(
-            sources.backfill_due,
+            outage_tolerant(sources.backfill_due),
             name=queue.BACKFILL_SOURCES,
             second={5, 20, 35, 50},
             unique=True,

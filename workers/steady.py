@@ -18,10 +18,12 @@ back. The heartbeat (`workers.system`) says meanwhile what the worker cannot rea
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from arq.typing import StartupShutdown
+from arq.typing import StartupShutdown, WorkerCoroutine
 from arq.worker import Worker
 
 from gateway.outages import CONNECTION_ERRORS, Outage
@@ -29,10 +31,33 @@ from gateway.outages import CONNECTION_ERRORS, Outage
 log = logging.getLogger(__name__)
 
 
+def outage_tolerant(job: Callable[..., Awaitable[Any]]) -> WorkerCoroutine:
+    """`job`, ending quietly when Postgres or Redis is away (logged once per outage, through
+    `ctx["outage"]`, which `on_startup` puts there) instead of with a traceback every time
+    the sweeper's cron runs. arq would not have retried it either way: what the job was
+    doing is still owed in Postgres, and a later run picks it up."""
+
+    @functools.wraps(job)
+    async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        outage: Outage | None = ctx.get("outage")
+        try:
+            result = await job(ctx, *args, **kwargs)
+        except CONNECTION_ERRORS as exc:
+            if outage is None:
+                raise
+            outage.failed(exc)
+            return None
+        if outage is not None:
+            outage.over()
+        return result
+
+    return run
+
+
 class SteadyWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.outage = Outage(log, doing="the worker")
+        self.outage = Outage(log, who="the worker")
         self._started = False
         if self.on_startup is not None:
             self.on_startup = self._retrying(self.on_startup)

@@ -37,7 +37,7 @@ async def heartbeat_forever(redis: ArqRedis, pool: Pool, ident: str) -> None:
     is no beat, and the key expires.
     """
     key = HEARTBEAT_PREFIX + ident
-    outage = Outage(log, doing="the heartbeat")
+    outage = Outage(log, who="the heartbeat")
     while True:
         postgres = "ok"
         try:

@@ -7,33 +7,45 @@ import asyncio
 import contextlib
 import logging
 import os
+import pwd
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from gateway.db import Pool
+from gateway import services_postgres
+from gateway.db import Pool, create_pool
 from gateway.dinero.oauth import VismaConnect
-from gateway.localservices import free_port
+from gateway.localservices import _initdb, free_port
+from gateway.migrate import migrate
+from gateway.outages import CONNECTION_ERRORS
 from gateway.processes import stop
+from gateway.services_launcher import Launcher, wait_until
 from gateway.settings import Settings
 from gateway.vault import Vault
+from tests.conftest import app_client
+from tests.factories import make_shop
 from tests.live import LiveSandbox
 from tests.tenants.dinero.connections.test_connections import connect
 from tests.tenants.outbox.test_outbox import make_document, make_order, order_body
+from tests.web.test_ingest import event, post
+from web import auth
+from web.app import create_app
 
 log = logging.getLogger(__name__)
 
 REDIS_SERVER = shutil.which("redis-server")
 OUTAGE = 10.0  # seconds; arq 0.28 alone gave up after about 4
 STALLED_AFTER = 60.0  # a wait fails only when nothing has moved for this long
+
+PATH = os.environ.get("PATH", os.defpath)
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server")
 
@@ -89,6 +101,53 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+class PrivatePostgres:
+    """A Postgres server of this test's own, on a free port, that it may stop and start again
+    (its data kept in between, as a restarted database server's would be)."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self.launcher = Launcher(
+            stack=stack, project=Path.cwd(), purpose="test", environ={"PATH": PATH}, log=log.info
+        )
+        self.bindir = services_postgres.bindirs(PATH)[0]
+        self.account = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        path, self.logpath = self.launcher.server_dir("postgres", self.account)
+        self.datadir = path / "data"
+        _initdb(self.launcher, self.bindir / "initdb", self.datadir, self.account, self.logpath)
+        self.port = free_port()
+        self.admin_url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/gateway"
+        self.proc: subprocess.Popen[bytes] | None = None
+        stack.callback(self.stop)
+
+    def start(self) -> None:
+        cmd = [self.bindir / "postgres", "-D", self.datadir, "-p", self.port]
+        cmd += ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]
+        cmd += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
+        self.proc = self.launcher.spawn(cmd, self.logpath, self.account, signal.SIGINT)
+        proc = self.proc
+        wait_until(
+            lambda: services_postgres.accepts(self.admin_url), proc, "postgres", self.logpath
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc, sig=signal.SIGINT)  # a fast shutdown: sessions are cut off
+            self.proc = None
+
+
+@pytest.fixture
+async def private_postgres() -> AsyncIterator[PrivatePostgres]:
+    if not services_postgres.bindirs(PATH):
+        pytest.skip("needs the Postgres server binaries")
+    with contextlib.ExitStack() as stack:
+        server = PrivatePostgres(stack)
+        await asyncio.to_thread(server.start)
+        services_postgres.create_database(server.admin_url, "gateway")
+        await migrate(server.url)
+        yield server
 
 
 def gateway_env(settings: Settings, redis_url: str, live: LiveSandbox) -> dict[str, str]:
@@ -229,3 +288,104 @@ async def _is(value: Awaitable[str], expected: str) -> bool:
 
 async def _ok(result: Awaitable[subprocess.CompletedProcess[str]]) -> bool:
     return (await result).returncode == 0
+
+
+async def test_worker_and_web_ride_out_a_postgres_outage(
+    settings: Settings,
+    vault: Vault,
+    visma: VismaConnect,
+    sandbox_server: LiveSandbox,
+    private_redis: PrivateRedis,
+    private_postgres: PrivatePostgres,
+    tmp_path: Path,
+) -> None:
+    env = gateway_env(settings, private_redis.url, sandbox_server)
+    env["DATABASE_URL"] = private_postgres.url
+    own = Settings.from_env(env)
+    logpath = tmp_path / "worker.log"
+    pool = await create_pool(own.database_url, application_name="gateway-tests", max_size=2)
+    try:
+        shop, secret, _ = await make_shop(pool, vault)
+        await connect(pool, vault, sandbox_server, visma, shop=shop)
+
+        async def posted() -> int:
+            try:
+                count: int = await pool.fetchval(
+                    "SELECT count(*) FROM documents WHERE state = 'posted' AND shop_id = $1",
+                    shop.id,
+                )
+            except CONNECTION_ERRORS:  # this pool's connections did not outlive the outage
+                return -1
+            return count
+
+        async def progress() -> Any:
+            return logpath.stat().st_size
+
+        async for web in app_client(create_app(own)):
+            first = await post(web, shop.id, secret, event(**{"order/id": "A1"}))
+            assert first.status_code == 202, first.text
+            with worker_process(env, logpath) as worker:
+                waiting: dict[str, Any] = {"progress": progress, "worker": worker}
+                waiting["logpath"] = logpath
+                await wait_for(lambda: _equals(posted(), 1), what="the first post", **waiting)
+
+                await asyncio.to_thread(private_postgres.stop)
+                stopped = time.monotonic()
+                second = event(**{"order/id": "B1", "order/number": "B1"})
+                refused = await post(web, shop.id, secret, second)
+                assert refused.status_code == 503, refused.text
+                assert refused.headers["retry-after"]
+                assert refused.headers["content-type"] == "application/problem+json"
+                ready = await web.get("/readyz")
+                assert (ready.status_code, ready.json()["failing"]) == (503, ["postgres"])
+                web.cookies.set(auth.COOKIE, "a-session")
+                page = await web.get("/")
+                web.cookies.clear()
+                assert page.status_code == 503
+                assert "Temporarily unavailable" in page.text
+                # The heartbeat says so within its interval (15 s).
+                deadline = time.monotonic() + STALLED_AFTER
+                while "Postgres unavailable" not in (checked := await check_worker(env)).stdout:
+                    assert time.monotonic() < deadline, checked
+                    assert worker.poll() is None, tail(logpath)
+                    await asyncio.sleep(0.5)
+                assert checked.returncode == 1
+                await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped)))
+                assert worker.poll() is None, tail(logpath)
+
+                await asyncio.to_thread(private_postgres.start)
+                back = time.monotonic()
+                # The shop sends the refused event again, as `Retry-After` asked.
+                while (again := await post(web, shop.id, secret, second)).status_code == 503:
+                    assert time.monotonic() - back < STALLED_AFTER, again.text
+                    await asyncio.sleep(0.2)
+                assert again.status_code == 202, again.text
+                accepted_after = time.monotonic() - back
+                await wait_for(
+                    lambda: _equals(posted(), 2), what="the post after the outage", **waiting
+                )
+                posted_after = time.monotonic() - back
+                assert worker.poll() is None
+
+                worker.send_signal(signal.SIGTERM)
+                assert await asyncio.to_thread(worker.wait, 60) == 0, tail(logpath)
+    finally:
+        await pool.close()
+
+    lines = logpath.read_text().splitlines()
+    assert "Traceback" not in "\n".join(lines), tail(logpath)
+    for doing in ("the worker", "the heartbeat", "jobs"):
+        said = [line for line in lines if "Postgres unavailable" in line and doing in line]
+        assert len(said) <= 1, said  # once per outage, not once per retry
+    log.warning(
+        "ingest accepted %.1f s and the worker posted %.1f s after Postgres was back",
+        accepted_after,
+        posted_after,
+    )
+    async with httpx.AsyncClient(base_url=sandbox_server.url) as client:
+        invoices = (await client.get("/_sandbox/organizations/1001/invoices")).json()
+    assert len(invoices) == 2  # each order once: none lost, none doubled
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
