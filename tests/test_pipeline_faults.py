@@ -513,7 +513,7 @@ async def send_all(pool: Pool, gateway: httpx.AsyncClient, planned: list[Planned
 @contextlib.asynccontextmanager
 async def workers(settings: Settings, count: int) -> AsyncIterator[list[Worker]]:
     """`count` real arq workers on the gateway's queue, until the block ends."""
-    running = [
+    running: list[Worker] = [
         build_worker(settings, ctx={"pace": PACE}, handle_signals=False, poll_delay=0.05)
         for _ in range(count)
     ]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import httpx
 from arq import cron
 from arq.cron import CronJob
-from arq.worker import Function, Worker, func, get_kwargs
+from arq.worker import Function, func, get_kwargs
 
 from gateway import queue
 from gateway.db import create_pool
@@ -125,7 +125,7 @@ class WorkerSettings:
     job_completion_wait = 25
 
 
-def build_worker(settings: Settings, **overrides: Any) -> Worker:
+def build_worker(settings: Settings, **overrides: Any) -> SteadyWorker:
     """A Worker for these settings (one that rides out outages: `workers.steady`); tests
     pass `burst=True` and the like."""
     ctx = {"settings": settings, **overrides.pop("ctx", {})}

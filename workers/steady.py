@@ -10,9 +10,10 @@ Nothing is lost or done twice meanwhile. Jobs already running keep running (they
 Postgres and Dinero, not Redis); arq only fails to record that they ended, so after its
 in-progress key expires it may run one again, which is harmless: every job is idempotent
 and a posting attempt starts by leasing its row in Postgres. Jobs that Redis lost are
-enqueued again by the sweeper, from Postgres. While Postgres is away, jobs fail and arq
-records it; the rows they leased stay owed, and the sweeper deals them out again when it is
-back. The heartbeat (`workers.system`) says meanwhile what the worker cannot reach.
+enqueued again by the sweeper, from Postgres. While Postgres is away, a job that meets it
+ends quietly (`outage_tolerant`); the rows it leased stay owed, and the sweeper deals them out
+again when it is back. The heartbeat (`workers.system`) says meanwhile what the worker cannot
+reach, for `gateway worker --check`.
 """
 
 from __future__ import annotations
@@ -119,5 +120,5 @@ class SteadyWorker(Worker):
             if self.on_shutdown:
                 await self.on_shutdown(self.ctx)
             if self._pool is not None:
-                await self._pool.close(close_connection_pool=True)
+                await self._pool.aclose(close_connection_pool=True)
                 self._pool = None

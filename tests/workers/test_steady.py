@@ -1,5 +1,6 @@
-"""`gateway worker` through a Redis outage: a real worker process, a private Redis server that
-this test stops and starts again, the shared Postgres, and the live Dinero sandbox."""
+"""`gateway worker` (and `gateway web`) through outages: the pieces of `workers.steady` with
+Redis unreachable, then a real worker process with a private Redis, or a private Redis and
+Postgres, that a test stops for a while and starts again, posting to the live Dinero sandbox."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,9 @@ from gateway.db import Pool, create_pool
 from gateway.dinero.oauth import VismaConnect
 from gateway.localservices import _initdb, free_port
 from gateway.migrate import migrate
-from gateway.outages import CONNECTION_ERRORS
+from gateway.outages import CONNECTION_ERRORS, Outage
 from gateway.processes import stop
+from gateway.queue import create_redis
 from gateway.services_launcher import Launcher, wait_until
 from gateway.settings import Settings
 from gateway.vault import Vault
@@ -38,6 +41,8 @@ from tests.tenants.outbox.test_outbox import make_document, make_order, order_bo
 from tests.web.test_ingest import event, post
 from web import auth
 from web.app import create_app
+from workers.settings import build_worker
+from workers.steady import outage_tolerant
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,95 @@ STALLED_AFTER = 60.0  # a wait fails only when nothing has moved for this long
 
 PATH = os.environ.get("PATH", os.defpath)
 
-pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server")
+needs_redis_server = pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server")
+CLOSED = "redis://127.0.0.1:1/0"  # port 1 on loopback refuses connections
+
+
+# --- the pieces, with Redis unreachable ------------------------------------------------------
+
+
+async def test_a_claim_that_redis_fails_gives_its_job_slot_back(settings: Settings) -> None:
+    worker = build_worker(settings, handle_signals=False)
+    worker._pool = create_redis(CLOSED)
+    try:
+        for _ in range(worker.max_jobs + 1):
+            with pytest.raises(CONNECTION_ERRORS):
+                await worker.start_jobs([b"documents.post:1:0"])
+        assert worker.job_counter == 0
+        # Every slot still free: arq alone would have none left after max_jobs failures.
+        assert worker.sem._value == worker.max_jobs + 1
+    finally:
+        await worker._pool.aclose()
+
+
+async def test_the_poll_loop_waits_out_redis_and_logs_once(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = build_worker(settings, handle_signals=False)
+    worker._pool = create_redis(CLOSED)
+    worker.outage = Outage(logging.getLogger("workers.steady"), who="the worker", first=0.01)
+    try:
+        with caplog.at_level(logging.WARNING, logger="workers.steady"):
+            for _ in range(3):
+                await worker._poll_iteration()  # returns: the error is waited out, not raised
+    finally:
+        await worker._pool.aclose()
+    assert worker.outage.tries == 3
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "Redis unavailable to the worker"
+    ]
+
+
+async def test_start_up_waits_for_redis(settings: Settings) -> None:
+    worker = build_worker(replace(settings, redis_url=CLOSED), handle_signals=False)
+    worker.outage = Outage(logging.getLogger("workers.steady"), who="the worker", first=0.01)
+    task = asyncio.create_task(worker.main())
+    try:
+        while worker.outage.tries < 3:
+            assert not task.done(), task.exception()
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert "pool" not in worker.ctx  # on_startup waits for Redis too
+
+
+async def test_closing_without_redis_still_closes_the_postgres_pool(settings: Settings) -> None:
+    worker = build_worker(settings, handle_signals=False)
+    worker._pool = create_redis(CLOSED)
+    worker.ctx["redis"] = worker._pool
+    worker.ctx["pool"] = pool = await create_pool(settings.database_url, application_name="t")
+    await worker.close()
+    assert pool.is_closing()
+
+
+async def test_a_job_that_meets_an_outage_ends_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[str] = []
+
+    async def job(ctx: dict[str, Any], outcome: str) -> str:
+        calls.append(outcome)
+        if outcome == "down":
+            raise ConnectionRefusedError(111, "Connect call failed")
+        if outcome == "bug":
+            raise ValueError("a bug")
+        return outcome
+
+    tolerant = outage_tolerant(job)
+    ctx = {"outage": Outage(logging.getLogger("workers.jobs"), who="jobs")}
+    with caplog.at_level(logging.WARNING, logger="workers.jobs"):
+        assert await tolerant(ctx, "down") is None
+        assert await tolerant(ctx, "down") is None
+        assert await tolerant(ctx, "ok") == "ok"
+        with pytest.raises(ValueError, match="a bug"):  # not an outage: arq records it
+            await tolerant(ctx, "bug")
+    assert calls == ["down", "down", "ok", "bug"]
+    assert [r.getMessage().split(" ")[:3] for r in caplog.records] == [
+        ["Postgres", "unavailable", "to"],
+        ["Postgres", "is", "back"],
+    ]
+    with pytest.raises(ConnectionRefusedError):  # outside a worker (no ctx["outage"]): raised
+        await tolerant({}, "down")
 
 
 class PrivateRedis:
@@ -91,6 +184,9 @@ class PrivateRedis:
             return False
         finally:
             client.close()
+
+
+# --- a real worker process through outages ---------------------------------------------------
 
 
 @pytest.fixture
@@ -216,6 +312,7 @@ async def check_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@needs_redis_server
 async def test_the_worker_rides_out_a_redis_outage_and_posts_after_it(
     settings: Settings,
     pool: Pool,
@@ -290,6 +387,7 @@ async def _ok(result: Awaitable[subprocess.CompletedProcess[str]]) -> bool:
     return (await result).returncode == 0
 
 
+@needs_redis_server
 async def test_worker_and_web_ride_out_a_postgres_outage(
     settings: Settings,
     vault: Vault,
