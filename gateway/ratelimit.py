@@ -32,6 +32,8 @@ from typing import Any, Final
 
 from redis.asyncio import Redis
 
+from gateway.metrics import RATE_BUDGET_WAIT_SECONDS, RATE_BUDGET_WAITS, Metrics
+
 DINERO_LIMIT: Final = 100
 BUDGET: Final = 95
 WINDOW: Final = 62.0  # Dinero's 60 s, plus two seconds for calls arriving out of step
@@ -108,6 +110,7 @@ class RateBudget:
         window: float = WINDOW,
         dinero_limit: int = DINERO_LIMIT,
         sleep: Sleep = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         # `dinero_limit` is the server's limit. Only a test against a sandbox whose limit it
         # raised passes another (see `workers.documents.Pace`); Dinero's own is the default.
@@ -117,6 +120,7 @@ class RateBudget:
         self.limit = limit
         self.window = window
         self._sleep = sleep
+        self._metrics = metrics
         self._acquire = redis.register_script(_ACQUIRE)
         self._free = redis.register_script(_FREE)
 
@@ -133,10 +137,18 @@ class RateBudget:
         )
         wait = int(wait_ms) / 1000
         if not granted:
+            await self._count_wait("refused")
             return max(wait, 0.001)
         if wait > 0:
+            await self._count_wait("slept", wait)
             await self._sleep(wait)
         return 0.0
+
+    async def _count_wait(self, result: str, seconds: float = 0.0) -> None:
+        if self._metrics is not None:
+            await self._metrics.inc(RATE_BUDGET_WAITS, result=result)
+            if seconds:
+                await self._metrics.inc(RATE_BUDGET_WAIT_SECONDS, float(seconds))
 
     async def free_slots(self, key: BudgetKey, *, within: float) -> int:
         """About how many calls could be granted within `within` seconds: what the sweeper

@@ -79,6 +79,8 @@ class Settings:
     shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
     # A store's base URL, `{shop}` standing for its myshopify.com domain.
     shopify_shop_url: str = DEFAULT_SHOPIFY_SHOP_URL
+    # The bearer token `/metrics` asks for; None (never in production): no `/metrics` at all.
+    metrics_token: Secret | None = None
 
     def shopify_store_url(self, shop: str) -> str:
         return self.shopify_shop_url.replace("{shop}", shop).rstrip("/")
@@ -181,6 +183,12 @@ class Settings:
                 prod=prod,
             )
 
+        metrics_token = get("GATEWAY_METRICS_TOKEN")
+        if prod and metrics_token is None:
+            problems.append("GATEWAY_METRICS_TOKEN is required in production")
+        elif prod and metrics_token is not None and len(metrics_token) < 32:
+            problems.append("GATEWAY_METRICS_TOKEN must be at least 32 characters")
+
         log_level = (get("GATEWAY_LOG_LEVEL") or "INFO").upper()
         if log_level not in _LOG_LEVELS:
             problems.append(f"GATEWAY_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
@@ -203,6 +211,7 @@ class Settings:
             shopify_client_secret=Secret(shopify_secret),
             shopify_api_version=shopify_version,
             shopify_shop_url=shopify_shop_url,
+            metrics_token=Secret(metrics_token) if metrics_token else None,
         )
 
 

@@ -35,6 +35,7 @@ def test_compose_takes_secrets_from_the_environment() -> None:
         "GATEWAY_TOKEN_KEYS",
         "DINERO_CLIENT_SECRET",
         "SHOPIFY_CLIENT_SECRET",
+        "GATEWAY_METRICS_TOKEN",
     )
     for name in secrets:
         assert env[name] == f"${{{name}:?set {name}}}"

@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 from gateway.db import Pool
 from gateway.dinero.client import DineroClient
 from gateway.dinero.oauth import VismaConnect
+from gateway.metrics import Metrics
 from gateway.secret import Secret
 from gateway.settings import Settings
 from gateway.vault import Vault
@@ -46,6 +47,7 @@ def visma(request: Request) -> VismaConnect:
         auth_url=config.dinero_auth_url,
         client_id=config.dinero_client_id,
         client_secret=config.dinero_client_secret,
+        metrics=metrics(request),
     )
 
 
@@ -67,6 +69,11 @@ def render(
 def redis(request: Request) -> ArqRedis:
     value: ArqRedis = request.state.redis
     return value
+
+
+def metrics(request: Request) -> Metrics:
+    """Where this process counts what happens (a thin wrapper round the shared Redis)."""
+    return Metrics(redis(request))
 
 
 def wants_partial(request: Request, target: str) -> bool:

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.metrics import INGEST_REQUESTS
 from gateway.orders import (
     MAX_PDF_BYTES,
     FieldError,
@@ -101,6 +102,17 @@ def _render(body: dict[str, Any]) -> bytes:
 
 
 async def receive_event(request: Request) -> Response:
+    metrics = deps.metrics(request)
+    try:
+        response = await _answer(request)
+    except Exception:
+        await metrics.inc(INGEST_REQUESTS, status="500")  # the error page answers it
+        raise
+    await metrics.inc(INGEST_REQUESTS, status=str(response.status_code))
+    return response
+
+
+async def _answer(request: Request) -> Response:
     try:
         return await _receive(request)
     except Problem as problem:

@@ -134,11 +134,12 @@ async def _listed(
         visma=deps.visma(request),
         http=deps.http(request),
         api_url=config.dinero_api_url,
-        budget=RateBudget(redis),
+        budget=RateBudget(redis, metrics=deps.metrics(request)),
         client_id=config.dinero_client_id,
         connection_id=connection.id,
         organization_id=organization_id,
         now=auth.now(),
+        metrics=deps.metrics(request),
     )
     try:
         async with asyncio.timeout(_WAIT):

@@ -32,6 +32,7 @@ def visma_from(ctx: dict[str, Any]) -> VismaConnect:
         auth_url=settings.dinero_auth_url,
         client_id=settings.dinero_client_id,
         client_secret=settings.dinero_client_secret,
+        metrics=ctx.get("metrics"),
     )
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from gateway.metrics import Metrics
 from gateway.pdf import FetchPolicy
 from gateway.queue import QUEUE_NAME
 from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, BudgetKey, RateBudget
@@ -76,12 +77,15 @@ def poster_from(ctx: dict[str, Any]) -> Poster:
     settings: Settings = ctx["settings"]
     redis = ctx["redis"]
     pace: Pace = ctx.get("pace") or Pace()
+    metrics: Metrics | None = ctx.get("metrics")
     return Poster(
         pool=ctx["pool"],
         vault=ctx["vault"],
         visma=ctx.get("visma") or visma_from(ctx),
         http=ctx["http"],
-        budget=RateBudget(redis, limit=pace.budget, dinero_limit=pace.dinero_limit),
+        budget=RateBudget(
+            redis, limit=pace.budget, dinero_limit=pace.dinero_limit, metrics=metrics
+        ),
         bookings=BookingLock(redis),
         api_url=settings.dinero_api_url,
         client_id=settings.dinero_client_id,
@@ -90,6 +94,7 @@ def poster_from(ctx: dict[str, Any]) -> Poster:
         uncertain_base=pace.uncertain_base,
         rate_limit_pause=pace.rate_limit_pause,
         pdf_policy=ctx.get("pdf_policy") or _pdf_policy(settings),
+        metrics=metrics,
     )
 
 
@@ -105,7 +110,9 @@ def _pdf_policy(settings: Settings) -> FetchPolicy | None:
 async def post(ctx: dict[str, Any], document_id: int) -> str:
     """`documents.post`: one attempt at the document."""
     poster: Poster = ctx.get("poster") or poster_from(ctx)
-    result = await posting.post_document(poster, document_id, now=datetime.now(UTC))
+    result = await posting.post_document(
+        poster, document_id, now=datetime.now(UTC), metrics=ctx.get("metrics")
+    )
     if result.released:
         await outbox.enqueue(ctx["redis"], list(result.released))
     return result.outcome.value

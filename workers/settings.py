@@ -19,6 +19,7 @@ from arq.worker import Function, func, get_kwargs
 from gateway import queue
 from gateway.db import create_pool
 from gateway.logs import request_id
+from gateway.metrics import Metrics
 from gateway.outages import CONNECTION_ERRORS, Outage
 from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
@@ -40,6 +41,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
     ctx["vault"] = Vault(settings.token_keys)
+    ctx["metrics"] = Metrics(ctx["redis"])
     ctx["visma"] = connections.visma_from(ctx)
     ctx["poster"] = documents.poster_from(ctx)
     ctx["heartbeat"] = asyncio.create_task(

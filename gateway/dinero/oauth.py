@@ -44,6 +44,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_r
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from gateway.logs import redact
+from gateway.metrics import TOKEN_REFRESHES, Metrics
 from gateway.secret import MASK, Secret
 
 DEFAULT_SCOPES: Final = ("dineropublicapi:read", "dineropublicapi:write", "offline_access")
@@ -134,6 +135,7 @@ class VismaConnect:
         client_id: str,
         client_secret: Secret,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        metrics: Metrics | None = None,
     ) -> None:
         base = auth_url.rstrip("/")
         parts = urlsplit(base)
@@ -143,6 +145,7 @@ class VismaConnect:
         self._client_id = client_id
         self._client_secret = client_secret
         self._timeout = timeout
+        self._metrics = metrics
         self.authorize_endpoint = f"{base}/connect/authorize"
         self.token_endpoint = f"{base}/connect/token"
 
@@ -199,10 +202,26 @@ class VismaConnect:
             raise ValueError("refresh_token is required")
         now = _utc(now)
         token = refresh_token.reveal()
-        answer = await self._token_call(
-            "refresh_token", {"refresh_token": token}, sensitive=(token,)
-        )
-        return _token_set(answer, now=now, previous_refresh_token=refresh_token)
+        try:
+            answer = await self._token_call(
+                "refresh_token", {"refresh_token": token}, sensitive=(token,)
+            )
+            tokens = _token_set(answer, now=now, previous_refresh_token=refresh_token)
+        except ConnectError as exc:
+            await self._count_refresh(
+                "invalid_grant"
+                if isinstance(exc, InvalidGrant)
+                else "unavailable"
+                if isinstance(exc, ConnectUnavailable)
+                else "rejected"
+            )
+            raise
+        await self._count_refresh("ok")
+        return tokens
+
+    async def _count_refresh(self, outcome: str) -> None:
+        if self._metrics is not None:
+            await self._metrics.inc(TOKEN_REFRESHES, outcome=outcome)
 
     async def _token_call(
         self, grant_type: str, fields: Mapping[str, str], *, sensitive: tuple[str, ...]

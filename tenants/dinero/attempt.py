@@ -34,6 +34,7 @@ from gateway.dinero.errors import (
 )
 from gateway.dinero.oauth import VismaConnect
 from gateway.dinero.transport import CallObserver
+from gateway.metrics import Metrics
 from gateway.pdf import FetchPolicy
 from gateway.ratelimit import BookingLock, RateBudget
 from gateway.vault import Vault
@@ -73,6 +74,8 @@ class Resources:
     client_id: str
     worker_id: str
     on_call: CallObserver | None = None
+    # Where Dinero calls are counted by outcome (`gateway.metrics`); None: not counted.
+    metrics: Metrics | None = None
     # How long an attempt may wait for a call slot or the booking lock before it defers.
     budget_wait: float = 1.0
     booking_wait: float = 5.0
@@ -111,6 +114,7 @@ def session_for(
         now=now,
         budget_wait=poster.budget_wait if budget_wait is None else budget_wait,
         on_call=poster.on_call,
+        metrics=poster.metrics,
     )
 
 

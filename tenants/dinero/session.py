@@ -22,6 +22,7 @@ from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import Unauthorized
 from gateway.dinero.oauth import VismaConnect
 from gateway.dinero.transport import CallObserver
+from gateway.metrics import DINERO_CALLS, Metrics, dinero_outcome
 from gateway.ratelimit import BudgetKey, RateBudget
 from gateway.secret import Secret
 from gateway.vault import Vault
@@ -58,6 +59,7 @@ class DineroSession:
         now: datetime,
         budget_wait: float = 1.0,
         on_call: CallObserver | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._pool = pool
         self._vault = vault
@@ -71,6 +73,8 @@ class DineroSession:
         self._now = now
         self._budget_wait = budget_wait
         self._on_call = on_call
+        self._metrics = metrics
+        self._answers: list[int | None] = []  # statuses seen, not yet counted
         self._token: Secret | None = None
         self._refreshed = False
 
@@ -86,16 +90,34 @@ class DineroSession:
         client = await self._client()
         await self._take_slot()
         try:
-            return await request(client)
+            return await self._counted(request, client)
         except Unauthorized:
             if self._refreshed:
                 raise ConnectionRejected("Dinero refused a freshly renewed token") from None
         client = await self._client(refresh=True)
         await self._take_slot()
         try:
-            return await request(client)
+            return await self._counted(request, client)
         except Unauthorized:
             raise ConnectionRejected("Dinero refused a freshly renewed token") from None
+
+    async def _counted(
+        self, request: Callable[[DineroClient], Awaitable[T]], client: DineroClient
+    ) -> T:
+        """Runs the request, then counts the calls it made by outcome (the transport's
+        observer is synchronous, so the statuses wait in `_answers` until the call is over)."""
+        try:
+            return await request(client)
+        finally:
+            answers, self._answers = self._answers, []
+            if self._metrics is not None:
+                for status in answers:
+                    await self._metrics.inc(DINERO_CALLS, outcome=dinero_outcome(status))
+
+    def _observe(self, method: str, path: str, status: int | None) -> None:
+        self._answers.append(status)
+        if self._on_call is not None:
+            self._on_call(method, path, status)
 
     async def rate_limited(self, retry_after: float) -> None:
         """Tells every worker's budget that Dinero said 429."""
@@ -121,4 +143,4 @@ class DineroSession:
             self._token = await connections.access_token_for(
                 self._pool, self._vault, self._visma, self.connection_id, now=self._now
             )
-        return DineroClient(self._http, self._api_url, self._token, on_call=self._on_call)
+        return DineroClient(self._http, self._api_url, self._token, on_call=self._observe)

@@ -74,6 +74,17 @@ async def get(conn: Connection | Pool, shop_id: UUID, document_id: int) -> Docum
     return from_row(row) if row else None
 
 
+async def stored_to_posted(pool: Pool, shop_id: UUID, document_id: int) -> float | None:
+    """Seconds from the document's storing to its posting; None unless it is posted."""
+    seconds = await pool.fetchval(
+        "SELECT extract(epoch FROM posted_at - created_at) FROM documents "
+        "WHERE id = $2 AND shop_id = $1 AND state = 'posted'",
+        shop_id,
+        document_id,
+    )
+    return None if seconds is None else max(float(seconds), 0.0)
+
+
 _STEP_FIELDS: Final = frozenset(
     {
         "step",

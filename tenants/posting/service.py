@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from gateway.metrics import STORED_TO_POSTED, Metrics
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import LeaseLost
 from tenants.posting.attempt import Backend
@@ -19,9 +20,12 @@ from tenants.posting.outcomes import Outcome, Result
 log = logging.getLogger(__name__)
 
 
-async def post_document(backend: Backend, document_id: int, *, now: datetime) -> Result:
+async def post_document(
+    backend: Backend, document_id: int, *, now: datetime, metrics: Metrics | None = None
+) -> Result:
     """One attempt at the document. Never raises for anything the backend or the data
-    does: every outcome is written to the row and the lease released."""
+    does: every outcome is written to the row and the lease released. A document posted
+    is counted in `metrics` with the time since it was stored."""
     document = await outbox.lease(
         backend.pool, document_id, backend.worker_id, now=now, lease_for=backend.lease_for
     )
@@ -30,9 +34,14 @@ async def post_document(backend: Backend, document_id: int, *, now: datetime) ->
     attempt = backend.attempt(document, now)
     try:
         try:
-            return await attempt.run()
+            result = await attempt.run()
         except Exception as exc:  # every failure ends in a row state
             return await attempt.settle(exc)
     except LeaseLost:
         log.warning("document %s: lease lost to another worker", document_id)
         return Result(Outcome.LEASE_LOST)
+    if result.outcome is Outcome.POSTED and metrics is not None:
+        took = await outbox.stored_to_posted(backend.pool, document.shop_id, document_id)
+        if took is not None:
+            await metrics.observe(STORED_TO_POSTED, took, kind=document.kind)
+    return result

@@ -48,6 +48,7 @@ _PROD = {
     "DINERO_CLIENT_SECRET": "real",
     "SHOPIFY_CLIENT_ID": "0a1b2c3d",
     "SHOPIFY_CLIENT_SECRET": "shpss_real",
+    "GATEWAY_METRICS_TOKEN": "m" * 40,
 }
 
 

@@ -17,6 +17,7 @@ PRODUCTION = {
     "DINERO_CLIENT_SECRET": "real-secret",
     "SHOPIFY_CLIENT_ID": "0a1b2c3d4e5f",
     "SHOPIFY_CLIENT_SECRET": "shpss_real",
+    "GATEWAY_METRICS_TOKEN": "m" * 40,
 }
 
 
@@ -39,7 +40,7 @@ def test_settings_are_frozen_and_hide_secrets() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.env = "test"  # type: ignore[misc]
     text = repr(settings)
-    for secret in ("s" * 48, "real-secret", KEY, "pw@", "gw:pw"):
+    for secret in ("s" * 48, "real-secret", KEY, "pw@", "gw:pw", "m" * 40):
         assert secret not in text
     assert "isv_realshop" in text
 
@@ -70,6 +71,7 @@ def test_production_names_each_missing_variable(missing: str) -> None:
         ("SHOPIFY_API_VERSION", "latest"),
         ("SHOPIFY_SHOP_URL", "https://stores.example.com/"),
         ("SHOPIFY_SHOP_URL", "http://{shop}"),
+        ("GATEWAY_METRICS_TOKEN", "too-short"),
     ],
 )
 def test_production_refuses_development_values(variable: str, value: str) -> None:

@@ -73,6 +73,8 @@ WITHOUT_TENANT_IDS: dict[str, str] = {
     "/language": "the caller's own language",
     "/healthz": "process probe",
     "/readyz": "process probe",
+    "/metrics": "the operator's bearer token; counts by kind and status, never a tenant's "
+    "(tests/web/test_metrics.py)",
     "/static": "vendored assets",
     "/api/openapi.json": "the public API description",
     "/oauth/dinero/callback": "no ids: the flow is found by its single-use state, bound to "

@@ -1,0 +1,61 @@
+"""What `/metrics` asks Postgres at scrape time: the state of things, as opposed to the
+events `gateway.metrics` counts. Read from the rows themselves, these are right however many
+processes run, and after any restart. Nothing here is scoped to a tenant, and nothing
+returned names one: counts by kind, state and status, and two ages.
+
+Each question is one query; the two ages use partial indexes (`documents_due_idx`,
+`shops_connection_id_idx`). Counting documents by kind and state reads the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from gateway.db import Pool
+
+DOCUMENT_STATES: Final = ("waiting", "queued", "needs_reconnect", "failed", "posted", "cancelled")
+CONNECTION_STATUSES: Final = ("active", "needs_reconnect", "revoked")
+SOURCE_STATUSES: Final = ("connected", "needs_reconnect", "uninstalled", "failing")
+
+
+@dataclass(frozen=True)
+class Gauges:
+    documents: dict[tuple[str, str], int]  # (kind, state) -> count
+    connections: dict[str, int]  # status -> count
+    sources: dict[str, int]  # status -> count
+    # How long the oldest due, queued document has been due: what the sweeper has not
+    # caught up with (0 when nothing is due).
+    sweeper_lag: float
+    # How long the longest-waiting connection that shops still use has needed a reconnect.
+    needs_reconnect_for: float
+
+
+async def read(pool: Pool, *, now: datetime) -> Gauges:
+    async with pool.acquire() as conn:
+        documents = await conn.fetch(
+            "SELECT kind, state, count(*) AS n FROM documents GROUP BY kind, state"
+        )
+        connections = await conn.fetch(
+            "SELECT status, count(*) AS n FROM dinero_connections GROUP BY status"
+        )
+        sources = await conn.fetch("SELECT status, count(*) AS n FROM sources GROUP BY status")
+        lag = await conn.fetchval(
+            "SELECT extract(epoch FROM $1 - min(next_attempt_at)) FROM documents "
+            "WHERE state = 'queued' AND next_attempt_at <= $1",
+            now,
+        )
+        waiting = await conn.fetchval(
+            "SELECT extract(epoch FROM $1 - min(coalesce(c.last_error_at, c.updated_at))) "
+            "FROM dinero_connections c WHERE c.status = 'needs_reconnect' "
+            "AND EXISTS (SELECT 1 FROM shops s WHERE s.connection_id = c.id)",
+            now,
+        )
+    return Gauges(
+        documents={(r["kind"], r["state"]): r["n"] for r in documents},
+        connections={r["status"]: r["n"] for r in connections},
+        sources={r["status"]: r["n"] for r in sources},
+        sweeper_lag=max(float(lag or 0), 0.0),
+        needs_reconnect_for=max(float(waiting or 0), 0.0),
+    )
