@@ -80,8 +80,12 @@ TOKEN_REFRESHES: Final = Counter(
 )
 INGEST_REQUESTS: Final = Counter(
     "gateway_ingest_requests",
-    "Requests to the signed ingest API by HTTP status.",
-    {"status": ("202", "400", "401", "409", "413", "415", "422", "500")},
+    "Order deliveries by source (api: the signed ingest API, shopify: its webhooks) and "
+    "HTTP status.",
+    {
+        "source": ("api", "shopify"),
+        "status": ("200", "202", "400", "401", "409", "413", "415", "422", "500"),
+    },
 )
 STORED_TO_POSTED: Final = Histogram(
     "gateway_document_stored_to_posted_seconds",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from arq.connections import ArqRedis
@@ -102,13 +103,20 @@ def _render(body: dict[str, Any]) -> bytes:
 
 
 async def receive_event(request: Request) -> Response:
+    return await counted(request, "api", _answer)
+
+
+async def counted(
+    request: Request, source: str, answer: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """`answer(request)`, counted in `gateway_ingest_requests_total` by source and status."""
     metrics = deps.metrics(request)
     try:
-        response = await _answer(request)
+        response = await answer(request)
     except Exception:
-        await metrics.inc(INGEST_REQUESTS, status="500")  # the error page answers it
+        await metrics.inc(INGEST_REQUESTS, source=source, status="500")  # the error page's
         raise
-    await metrics.inc(INGEST_REQUESTS, status=str(response.status_code))
+    await metrics.inc(INGEST_REQUESTS, source=source, status=str(response.status_code))
     return response
 
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from gateway.shopify import install as shopify
 from tenants.orders.ingest import enqueue_new_documents
 from tenants.sources.shopify import backfill, install, repository, webhooks
-from web import auth, deps, i18n
+from web import auth, deps, i18n, ingest
 from web.connect import problem_page
 from web.shops import shop_for_request
 
@@ -132,6 +132,10 @@ async def save_vat_number_keys(request: Request) -> Response:
 
 
 async def webhook(request: Request) -> Response:
+    return await ingest.counted(request, "shopify", _webhook)
+
+
+async def _webhook(request: Request) -> Response:
     body = await deps.body_within(request, MAX_WEBHOOK_BYTES)
     if body is None:
         return JSONResponse({"error": "payload too large"}, status_code=413)

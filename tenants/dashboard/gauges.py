@@ -18,6 +18,7 @@ from gateway.db import Pool
 DOCUMENT_STATES: Final = ("waiting", "queued", "needs_reconnect", "failed", "posted", "cancelled")
 CONNECTION_STATUSES: Final = ("active", "needs_reconnect", "revoked")
 SOURCE_STATUSES: Final = ("connected", "needs_reconnect", "uninstalled", "failing")
+STATEMENT_TIMEOUT_MS: Final = 5000
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ class Gauges:
 
 
 async def read(pool: Pool, *, now: datetime) -> Gauges:
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        # A slow scrape gives up rather than pile up behind the next ones.
+        await conn.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
         documents = await conn.fetch(
             "SELECT kind, state, count(*) AS n FROM documents GROUP BY kind, state"
         )

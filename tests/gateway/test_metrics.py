@@ -5,8 +5,10 @@ never fails its caller. Also where the core records: the call budget and token r
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -82,6 +84,36 @@ async def test_what_several_processes_count_is_scraped_as_one_sum(
     assert seen[("gateway_document_stored_to_posted_seconds_sum", (invoice,))] == 702.5
 
 
+_COUNT_CALLS = """
+import asyncio, sys
+from gateway.metrics import DINERO_CALLS, Metrics
+from gateway.queue import create_redis
+
+async def main() -> None:
+    redis = create_redis(sys.argv[1])
+    for _ in range(int(sys.argv[2])):
+        await Metrics(redis).inc(DINERO_CALLS, outcome="uncertain")
+    await redis.aclose()
+
+asyncio.run(main())
+"""
+
+
+async def test_two_real_processes_add_to_the_same_count(
+    settings: Settings, processes: list[Metrics]
+) -> None:
+    root = Path(__file__).parents[2]  # this tree's `gateway`, not an installed one
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _COUNT_CALLS, settings.redis_url, str(n), cwd=root
+        )
+        for n in (30, 45)
+    ]
+    assert [await child.wait() for child in children] == [0, 0]
+    seen = await scrape(processes[0])
+    assert seen[("gateway_dinero_calls_total", (("outcome", "uncertain"),))] == 75
+
+
 async def test_every_family_is_there_from_the_start_with_bounded_labels(
     processes: list[Metrics],
 ) -> None:
@@ -104,11 +136,12 @@ async def test_every_family_is_there_from_the_start_with_bounded_labels(
 async def test_a_value_outside_a_labels_set_is_counted_as_other(
     processes: list[Metrics],
 ) -> None:
-    await processes[0].inc(INGEST_REQUESTS, status="418")
-    await processes[0].inc(INGEST_REQUESTS, status="202")
+    await processes[0].inc(INGEST_REQUESTS, source="api", status="418")
+    await processes[0].inc(INGEST_REQUESTS, source="api", status="202")
     seen = await scrape(processes[1])
-    assert seen[("gateway_ingest_requests_total", (("status", "other"),))] == 1
-    assert seen[("gateway_ingest_requests_total", (("status", "202"),))] == 1
+    api = ("source", "api")
+    assert seen[("gateway_ingest_requests_total", (api, ("status", "other")))] == 1
+    assert seen[("gateway_ingest_requests_total", (api, ("status", "202")))] == 1
     assert not [key for key in seen if ("status", "418") in key[1]]
     with pytest.raises(ValueError, match="labels"):
         await processes[0].inc(INGEST_REQUESTS, shop="a-shop-id")

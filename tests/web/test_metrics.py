@@ -96,6 +96,10 @@ async def test_a_posted_order_shows_in_the_scrape_as_in_the_database(
     assert accepted.status_code == 202, accepted.text
     assert (await post(scraper, shop.id, Secret("wrong"), event())).status_code == 401
     [document] = accepted.json()["documents"]
+    forged = await scraper.post(
+        "/webhooks/shopify", content=b"{}", headers={"X-Shopify-Hmac-Sha256": "forged"}
+    )
+    assert forged.status_code == 401
 
     metrics = Metrics(redis)
     poster = Poster(
@@ -119,8 +123,11 @@ async def test_a_posted_order_shows_in_the_scrape_as_in_the_database(
     assert seen[("gateway_documents", (("kind", "invoice"), ("state", "posted")))] == 1
     assert seen[("gateway_documents", (("kind", "invoice"), ("state", "queued")))] == 0
     assert seen[("gateway_dinero_connections", (("status", "active"),))] == 1
-    assert seen[("gateway_ingest_requests_total", (("status", "202"),))] == 1
-    assert seen[("gateway_ingest_requests_total", (("status", "401"),))] == 1
+    api = ("source", "api")
+    assert seen[("gateway_ingest_requests_total", (api, ("status", "202")))] == 1
+    assert seen[("gateway_ingest_requests_total", (api, ("status", "401")))] == 1
+    shopify = ("source", "shopify")
+    assert seen[("gateway_ingest_requests_total", (shopify, ("status", "401")))] == 1
     # A new customer's booked invoice: contact, invoice, booking.
     assert seen[("gateway_dinero_calls_total", (("outcome", "ok"),))] >= 3
     assert seen[("gateway_document_stored_to_posted_seconds_count", (("kind", "invoice"),))] == 1
