@@ -11,6 +11,7 @@ children first, then the servers this command started, and leaves nothing runnin
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 import subprocess
 import sys
@@ -53,6 +54,9 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
             "DATABASE_URL": services.database_url,
             "REDIS_URL": services.redis_url,
             "GATEWAY_BASE_URL": environ.get("GATEWAY_BASE_URL") or f"http://{host}:{web_port}",
+            # A token of this run's own, so /metrics can be tried (the banner shows how).
+            "GATEWAY_METRICS_TOKEN": environ.get("GATEWAY_METRICS_TOKEN")
+            or secrets.token_urlsafe(24),
         }
         if own_sandbox:
             sandbox_port = free_port(host, SANDBOX_PORT if port != SANDBOX_PORT else 0)
@@ -187,6 +191,12 @@ def _print_banner(
             f"  Shopify store   {demo.SHOPIFY_STORE}  (the sandbox's; orders and refunds at",
             f"                  {store_admin})",
             "                  connect it on Sokkeriet's page: Order sources → Connect Shopify",
+        ]
+    if settings.metrics_token is not None:
+        lines += [
+            "",
+            f"  metrics         curl -H 'Authorization: Bearer "
+            f"{settings.metrics_token.reveal()}' {settings.base_url}/metrics",
         ]
     lines += ["", "  Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)

@@ -155,6 +155,17 @@ def test_banner_names_the_url_and_the_demo_logins(dev: Dev) -> None:
     assert "both shops post into the sandbox organisation Sokkeriet ApS" in banner
 
 
+def test_the_banner_shows_how_to_read_the_metrics(dev: Dev) -> None:
+    banner = dev.stdout.read_text()
+    curl = re.search(r"curl -H 'Authorization: Bearer (\S+)' (http://\S+/metrics)", banner)
+    assert curl, banner
+    request = urllib.request.Request(  # noqa: S310 - the banner's own http URL
+        curl.group(2), headers={"Authorization": f"Bearer {curl.group(1)}"}
+    )
+    with urllib.request.urlopen(request) as response:  # noqa: S310
+        assert "gateway_documents" in response.read().decode()
+
+
 def test_a_sandbox_shopify_store_is_open_for_the_demo(dev: Dev) -> None:
     banner = dev.stdout.read_text()
     store = re.search(rf"Shopify store +{demo.SHOPIFY_STORE} .*?\n +(http://\S+)\)", banner)
