@@ -20,6 +20,7 @@ from typing import Any, Final
 import httpx
 
 from gateway.secret import Secret
+from gateway.settings import Settings
 from gateway.shopify.orders import (
     LINE_FIELDS,
     ORDER_FIELDS,
@@ -91,6 +92,13 @@ class AdminApi:
         self._available: float | None = None
         self._restore_rate = 100.0  # the standard plan's; every answer says the real one
         self.calls = 0
+
+    @classmethod
+    def of_store(
+        cls, http: httpx.AsyncClient, settings: Settings, store: str, token: Secret
+    ) -> AdminApi:
+        """The store's Admin API at the configured version."""
+        return cls(http, settings.shopify_store_url(store), settings.shopify_api_version, token)
 
     def __repr__(self) -> str:
         return f"AdminApi({self._url!r})"

@@ -192,9 +192,7 @@ async def run(
     )
     if source is None or source.token is None or row is None:
         return Slice(source_id, error="no running backfill or no token")
-    api = api or AdminApi(
-        http, settings.shopify_store_url(source.store), settings.shopify_api_version, source.token
-    )
+    api = api or AdminApi.of_store(http, settings, source.store, source.token)
     search = (
         f"created_at:>='{search_time(row['since'])}' AND created_at:<'{search_time(row['until'])}'"
     )
@@ -238,12 +236,7 @@ async def run(
                 return Slice(source_id, read, tuple(enqueue), done=True)
             cursor = page.end_cursor
     except Unauthorized:
-        await repository.set_status(
-            pool,
-            source_id,
-            "needs_reconnect",
-            "Shopify no longer accepts the gateway's access. Connect the store again.",
-        )
+        await repository.lost_access(pool, source_id)
         return Slice(source_id, read, tuple(enqueue), error="unauthorized")
     except AdminApiError as exc:
         log.warning("backfill of source %s paused: %s", source_id, exc)

@@ -147,7 +147,7 @@ async def finish(
                 "there first.",
                 shop_id=shop_id,
             ) from None
-    api = AdminApi(http, store_url, settings.shopify_api_version, grant.token)
+    api = AdminApi.of_store(http, settings, store, grant.token)
     webhooks_ok = await subscribe(api, settings.base_url + WEBHOOK_PATH)
     if not webhooks_ok:
         await repository.set_status(

@@ -83,12 +83,7 @@ async def reconcile(
     source = await repository.by_id(pool, vault, source_id)
     if source is None or source.token is None:
         return Reconciled(source_id, error="no source or no token")
-    api = api or AdminApi(
-        http,
-        settings.shopify_store_url(source.store),
-        settings.shopify_api_version,
-        source.token,
-    )
+    api = api or AdminApi.of_store(http, settings, source.store, source.token)
     since = source.reconcile_watermark - OVERLAP
     search = f"updated_at:>='{search_time(since)}' AND updated_at:<'{search_time(now - GRACE)}'"
     watermark = source.reconcile_watermark
@@ -112,12 +107,7 @@ async def reconcile(
                 break
             cursor = page.end_cursor
     except Unauthorized:
-        await repository.set_status(
-            pool,
-            source_id,
-            "needs_reconnect",
-            "Shopify no longer accepts the gateway's access. Connect the store again.",
-        )
+        await repository.lost_access(pool, source_id)
         return _done(source_id, read, found, problems, api, enqueue, "unauthorized")
     except AdminApiError as exc:
         log.warning("reconcile of source %s stopped: %s", source_id, exc)

@@ -162,6 +162,16 @@ async def set_status(
     )
 
 
+async def lost_access(conn: Connection | Pool, source_id: UUID) -> None:
+    """Shopify refused the token (revoked, or the app removed without the webhook arriving)."""
+    await set_status(
+        conn,
+        source_id,
+        "needs_reconnect",
+        "Shopify no longer accepts the gateway's access. Connect the store again.",
+    )
+
+
 async def uninstalled(conn: Connection | Pool, source_id: UUID, now: datetime) -> None:
     """The app was removed from the store: the token is dead, so it is dropped."""
     await conn.execute(
