@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
-from gateway.orders import Event, FieldError, InconsistentOrder, InvalidEvent, parse_event
-from gateway.shopify.reading import Reader
+from gateway.platforms.events import parsed, raise_if
+
+__all__ = ["GIFT_CARD_REFUSED", "event_id", "line_pointers", "parsed", "raise_if"]
 
 GIFT_CARD_REFUSED: Final = (
     "a gift card sold is a debt to the buyer, not revenue, and the gateway cannot yet book it "
@@ -31,38 +31,3 @@ def line_pointers(canonical_at: str, shopify_at: str) -> list[tuple[str, str]]:
         (f"{canonical_at}/sku", f"{shopify_at}/sku"),
         (canonical_at, shopify_at),
     ]
-
-
-def parsed(body: dict[str, Any], pointers: list[tuple[str, str]], reader: Reader) -> Event:
-    """`body` parsed as an ingest event, its problems told in Shopify's pointers. The mapping's
-    own problems come first; when there are some, a total that does not add up is their
-    consequence and not repeated."""
-    try:
-        event = parse_event(body)
-    except InconsistentOrder as exc:
-        raise_if(reader.errors)
-        raise InconsistentOrder(_translated(exc.errors, pointers)) from None
-    except InvalidEvent as exc:
-        raise InvalidEvent([*reader.errors, *_translated(exc.errors, pointers)]) from None
-    raise_if(reader.errors)
-    return event
-
-
-def _translated(errors: Iterable[FieldError], pointers: list[tuple[str, str]]) -> list[FieldError]:
-    """Each error at the Shopify field its canonical pointer came from (longest match)."""
-    ordered = sorted(pointers, key=lambda pair: len(pair[0]), reverse=True)
-    translated: list[FieldError] = []
-    for error in errors:
-        pointer = error.pointer
-        for ours, theirs in ordered:
-            if pointer == ours or pointer.startswith(f"{ours}/"):
-                pointer = theirs + pointer[len(ours) :] if pointer != ours else theirs
-                break
-        if FieldError(pointer, error.message) not in translated:
-            translated.append(FieldError(pointer, error.message))
-    return translated
-
-
-def raise_if(errors: list[FieldError]) -> None:
-    if errors:
-        raise InvalidEvent(errors)
