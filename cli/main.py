@@ -382,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
         "platform",
         choices=("shopify", "woocommerce"),
         metavar="PLATFORM",
-        help="shopify (woocommerce: not supported yet)",
+        help="shopify or woocommerce",
     )
     preview.add_argument("order", metavar="ORDER.json", help="the order in the platform's JSON")
     preview.add_argument(

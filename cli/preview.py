@@ -29,10 +29,10 @@ from gateway.accounting import (
 )
 from gateway.orders import Event, FieldError, InconsistentOrder, InvalidEvent, canonical
 from gateway.orders.fields import load_object
-from gateway.shopify.mapping import order_events, refund_event
+from gateway.shopify import mapping as shopify
+from gateway.woocommerce import mapping as woocommerce
 
 PLATFORMS: Final = ("shopify", "woocommerce")
-SUPPORTED: Final = ("shopify",)
 # The defaults a new shop starts with (see the shops table's defaults).
 SHOP_NAME: Final = "Preview"
 TEXT_TEMPLATE: Final = "{shop} — order {number}"
@@ -59,17 +59,27 @@ class Refusal(Exception):
             self.problem["errors"] = [{"pointer": e.pointer, "detail": e.message} for e in errors]
 
 
-def preview(order_text: str, refund_text: str | None = None) -> dict[str, Any]:
-    """The canonical order and the documents it owes now, for a Shopify order's JSON (bare,
-    as webhooks carry it, or wrapped as `{"order": …}`) and a refund's. Raises `Refusal`."""
+def preview(
+    order_text: str, refund_text: str | None = None, platform: str = "shopify"
+) -> dict[str, Any]:
+    """The canonical order and the documents it owes now, for a platform's order JSON (bare,
+    as webhooks carry it, or wrapped as `{"order": …}`) and a refund's. A WooCommerce order's
+    `refunds` is only a summary, so its refunds are the one given. Raises `Refusal`."""
     try:
         order_json = _unwrapped(load_object(order_text), "order")
-        events = order_events(order_json)
-        if refund_text is not None:
-            refund_json = _unwrapped(load_object(refund_text), "refund")
-            extra = refund_event(events[0].order, refund_json)
-            if all(event.id != extra.id for event in events):
-                events.append(extra)
+        refund_json = (
+            None if refund_text is None else _unwrapped(load_object(refund_text), "refund")
+        )
+        if platform == "woocommerce":
+            events = woocommerce.order_events(
+                order_json, refunds=() if refund_json is None else (refund_json,)
+            )
+        else:
+            events = shopify.order_events(order_json)
+            if refund_json is not None:
+                extra = shopify.refund_event(events[0].order, refund_json)
+                if all(event.id != extra.id for event in events):
+                    events.append(extra)
     except InconsistentOrder as exc:
         raise Refusal(_INCONSISTENT, str(exc), exc.errors) from None
     except InvalidEvent as exc:
@@ -153,13 +163,13 @@ def _unwrapped(document: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def run(platform: str, order_path: str, refund_path: str | None) -> tuple[int, str, str]:
     """(exit status, standard output, standard error) of the command."""
-    if platform not in SUPPORTED:
+    if platform not in PLATFORMS:
         return (
             2,
             "",
             (
                 f"gateway sources preview: {platform} is not supported yet; "
-                f"supported: {', '.join(SUPPORTED)}\n"
+                f"supported: {', '.join(PLATFORMS)}\n"
             ),
         )
     try:
@@ -170,7 +180,7 @@ def run(platform: str, order_path: str, refund_path: str | None) -> tuple[int, s
     except UnicodeDecodeError as exc:
         return 2, "", f"gateway sources preview: the file is not UTF-8: {exc}\n"
     try:
-        result = preview(order_text, refund_text)
+        result = preview(order_text, refund_text, platform)
     except Refusal as refusal:
         return 1, _dumped(refusal.problem), ""
     return 0, _dumped(result), ""

@@ -21,7 +21,9 @@ class Reader:
     errors: list[FieldError] = field(default_factory=list)
 
     def error(self, pointer: str, message: str) -> None:
-        self.errors.append(FieldError(pointer, message))
+        problem = FieldError(pointer, message)
+        if problem not in self.errors:  # one field read twice is one problem
+            self.errors.append(problem)
 
     def decimal(self, value: Any, pointer: str) -> Decimal:
         """A decimal amount (a string or a number); 0 (with an error) when unreadable."""

@@ -136,7 +136,41 @@ def test_a_rate_that_does_not_fit_the_customer_is_a_vat_mismatch(tmp_path: Path)
     assert "zero-rated" in problem["errors"][0]["detail"]
 
 
-def test_woocommerce_is_not_supported_yet() -> None:
-    result = preview("woocommerce", str(CORPUS / "dk_taxes_included.json"))
-    assert result.returncode == 2
-    assert "woocommerce is not supported yet" in result.stderr
+WOOCOMMERCE = Path(__file__).parents[1] / "gateway" / "woocommerce" / "corpus"
+
+
+def test_a_woocommerce_order_and_its_refund_show_the_invoice_and_the_credit_note() -> None:
+    result = preview(
+        "woocommerce",
+        str(WOOCOMMERCE / "dk_partially_refunded.json"),
+        "--refund",
+        str(WOOCOMMERCE / "dk_partial_refund.refund.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    out = shown(result)
+    assert out["order"]["id"] == "5001"
+    assert out["order"]["prices_include_vat"] is True
+    kinds = [(d["kind"], d["total_incl_vat"], d["total_vat"]) for d in out["documents"]]
+    assert kinds == [("invoice", "278.85", "55.77"), ("credit_note", "118.95", "23.79")]
+    assert out["documents"][0]["lines"][0] == {
+        "description": "Uldsokker - Grå, 39-42",
+        "quantity": "3",
+        "unit_price": "79.95",
+        "account": 1000,
+        "vat_rate": "0.25",
+    }
+
+
+def test_a_woocommerce_order_without_tax_rates_is_refused_naming_the_field() -> None:
+    # The REST API docs' own example predates `rate_percent`.
+    result = preview("woocommerce", str(WOOCOMMERCE / "docs_order_create.json"))
+    assert result.returncode == 1
+    problem = shown(result)
+    assert problem["type"] == "/api/problems/invalid-event"
+    assert [e["pointer"] for e in problem["errors"]] == ["/tax_lines/0/rate_percent"]
+
+
+def test_a_cancelled_unpaid_woocommerce_order_owes_nothing() -> None:
+    result = preview("woocommerce", str(WOOCOMMERCE / "cancelled_unpaid.json"))
+    assert result.returncode == 0, result.stderr
+    assert shown(result)["documents"] == []
