@@ -21,6 +21,11 @@ from sandbox.shopify import store_admin as shopify_store_admin
 from sandbox.shopify.state import ShopifySandbox
 from sandbox.shopify.webhooks import Outbox
 from sandbox.state import Sandbox
+from sandbox.woocommerce import control as woocommerce_control
+from sandbox.woocommerce import keyflow as woocommerce_keyflow
+from sandbox.woocommerce import rest as woocommerce_rest
+from sandbox.woocommerce.state import WooCommerceSandbox
+from sandbox.woocommerce.webhooks import Outbox as WooCommerceOutbox
 
 _MUTATING: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -29,18 +34,23 @@ def create_sandbox_app(
     sandbox: Sandbox | None = None,
     *,
     shopify: ShopifySandbox | None = None,
+    woocommerce: WooCommerceSandbox | None = None,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
-    """The sandbox app. Shopify's webhooks go out through `webhook_transport` (tests pass
-    an in-process receiver; by default, the network)."""
+    """The sandbox app. Shopify's and WooCommerce's webhooks (and WooCommerce's key-flow
+    callback) go out through `webhook_transport` (tests pass an in-process receiver; by
+    default, the network)."""
     sandbox = sandbox if sandbox is not None else Sandbox()
     shopify = shopify if shopify is not None else ShopifySandbox(clock=sandbox.now)
     outbox = Outbox(shopify, webhook_transport)
+    woocommerce = woocommerce if woocommerce is not None else WooCommerceSandbox(clock=sandbox.now)
+    woo_outbox = WooCommerceOutbox(woocommerce, webhook_transport)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await outbox.close()
+        await woo_outbox.close()
 
     app = Starlette(
         routes=[
@@ -52,6 +62,9 @@ def create_sandbox_app(
             *shopify_admin_api.routes(),
             *shopify_control.routes(),
             *shopify_store_admin.routes(),
+            *woocommerce_keyflow.routes(),
+            *woocommerce_rest.routes(),
+            *woocommerce_control.routes(),
         ],
         middleware=[Middleware(DropAfterCommit, sandbox=sandbox)],
         exception_handlers={DineroApiError: dinero_error_handler},
@@ -60,6 +73,8 @@ def create_sandbox_app(
     app.state.sandbox = sandbox
     app.state.shopify = shopify
     app.state.shopify_outbox = outbox
+    app.state.woocommerce = woocommerce
+    app.state.woocommerce_outbox = woo_outbox
     return app
 
 

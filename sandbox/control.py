@@ -22,6 +22,8 @@ from sandbox.grants import REFRESH_MODES
 from sandbox.shopify.state import shopify_of
 from sandbox.shopify.webhooks import outbox_of
 from sandbox.state import Faults, Organization, sandbox_of
+from sandbox.woocommerce.state import woocommerce_of
+from sandbox.woocommerce.webhooks import outbox_of as woocommerce_outbox_of
 
 
 def routes() -> list[BaseRoute]:
@@ -203,10 +205,13 @@ async def stats(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    """Everything back to the seeded state: Dinero's organisations and Shopify's stores."""
+    """Everything back to the seeded state: Dinero's organisations, Shopify's and
+    WooCommerce's stores."""
     sandbox_of(request).reset()
     shopify_of(request).reset()
     outbox_of(request).forget()
+    woocommerce_of(request).reset()
+    woocommerce_outbox_of(request).forget()
     return JSONResponse({"reset": True})
 
 
