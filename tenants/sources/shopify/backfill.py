@@ -150,7 +150,7 @@ async def claim_due(pool: Pool, now: datetime, *, limit: int = 10) -> list[UUID]
         UPDATE source_backfills SET due_at = $1 + $2::interval
         WHERE source_id IN (
             SELECT b.source_id FROM source_backfills b JOIN sources s ON s.id = b.source_id
-            WHERE b.status = 'running' AND b.due_at <= $1
+            WHERE b.status = 'running' AND b.due_at <= $1 AND s.platform = 'shopify'
               AND s.status IN ('connected', 'failing')
             ORDER BY b.due_at LIMIT $3 FOR UPDATE OF b SKIP LOCKED)
         RETURNING source_id

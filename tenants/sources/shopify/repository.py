@@ -1,94 +1,58 @@
-"""A shop's Shopify source: its row in `sources`, its encrypted access token, its status.
-
-The access token is encrypted with the row's id and column as associated data, so a
-ciphertext copied to another row does not decrypt. Reconnecting (installing again) keeps the
-row, its settings and its watermark, and replaces the token.
-"""
+"""A shop's Shopify source: the generic source row (`tenants.sources.repository`) for the
+Shopify platform, where a store is its myshopify.com domain and the credentials are an
+offline access token."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Final
 from uuid import UUID
 
 from gateway.db import Connection, Pool
 from gateway.secret import Secret
-from gateway.vault import Vault, row_aad
-from tenants.shops.ingest_secrets import IngestShop
+from gateway.vault import Vault
+from tenants.sources import repository as _sources
+from tenants.sources.repository import (
+    Source,
+    Status,
+    StoreTaken,
+    clear_problem,
+    delivered,
+    reconcile_soon,
+    record_problem,
+    set_status,
+    set_vat_number_keys,
+)
+from tenants.sources.repository import by_id as by_id
+
+__all__ = [
+    "PLATFORM",
+    "Source",
+    "Status",
+    "StoreTaken",
+    "by_id",
+    "by_store",
+    "clear_problem",
+    "connect",
+    "delivered",
+    "lost_access",
+    "of_shop",
+    "reconcile_soon",
+    "record_problem",
+    "set_status",
+    "set_vat_number_keys",
+    "uninstalled",
+]
 
 PLATFORM: Final = "shopify"
-Status = Literal["connected", "needs_reconnect", "uninstalled", "failing"]
-
-
-def _aad(source_id: UUID) -> str:
-    return row_aad("sources", "credentials_enc", source_id)
-
-
-@dataclass(frozen=True)
-class Source:
-    id: UUID
-    shop: IngestShop
-    store: str
-    status: Status
-    settings: dict[str, Any]
-    token: Secret | None = field(repr=False)
-    reconcile_watermark: datetime
-
-
-_COLUMNS: Final = (
-    "s.id, s.shop_id, s.store, s.status, s.settings, s.credentials_enc, s.reconcile_watermark, "
-    "sh.trigger, sh.mode, sh.document_kind, sh.register_payments"
-)
-
-
-def _source(row: Any, vault: Vault) -> Source:
-    token = (
-        vault.decrypt(row["credentials_enc"], aad=_aad(row["id"]))
-        if row["credentials_enc"] is not None
-        else None
-    )
-    return Source(
-        id=row["id"],
-        shop=IngestShop(
-            id=row["shop_id"],
-            trigger=row["trigger"],
-            mode=row["mode"],
-            document_kind=row["document_kind"],
-            secrets=(),
-            register_payments=row["register_payments"],
-        ),
-        store=row["store"],
-        status=row["status"],
-        settings=dict(row["settings"]),
-        token=token,
-        reconcile_watermark=row["reconcile_watermark"],
-    )
 
 
 async def by_store(conn: Connection | Pool, vault: Vault, store: str) -> Source | None:
-    return await _one(conn, vault, "s.platform = $1 AND s.store = $2", PLATFORM, store)
-
-
-async def by_id(conn: Connection | Pool, vault: Vault, source_id: UUID) -> Source | None:
-    return await _one(conn, vault, "s.id = $1", source_id)
+    return await _sources.by_store(conn, vault, PLATFORM, store)
 
 
 async def of_shop(conn: Connection | Pool, vault: Vault, shop_id: UUID) -> Source | None:
-    return await _one(conn, vault, "s.shop_id = $1 AND s.platform = $2", shop_id, PLATFORM)
-
-
-async def _one(conn: Connection | Pool, vault: Vault, where: str, *args: object) -> Source | None:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM sources s JOIN shops sh ON sh.id = s.shop_id "  # noqa: S608 - where is ours
-        f"WHERE {where}",
-        *args,
-    )
-    return _source(row, vault) if row is not None else None
-
-
-class StoreTaken(Exception):
-    """The store already feeds another shop."""
+    return await _sources.of_shop(conn, vault, PLATFORM, shop_id)
 
 
 async def connect(
@@ -101,74 +65,17 @@ async def connect(
     scopes: str,
     now: datetime,
 ) -> UUID:
-    """Connects (or reconnects) the shop's Shopify source to `store`: a new token, status
-    connected; settings, watermark and counts stay. Raises `StoreTaken`."""
-    async with conn.transaction():
-        other = await conn.fetchval(
-            "SELECT shop_id FROM sources WHERE platform = $1 AND store = $2", PLATFORM, store
-        )
-        if other is not None and other != shop_id:
-            raise StoreTaken(store)
-        source_id: UUID = await conn.fetchval(
-            """
-            INSERT INTO sources AS s (shop_id, platform, store, status, reconcile_watermark,
-                                      reconcile_due_at, connected_at)
-            VALUES ($1, $2, $3, 'connected', $4, $4, $4)
-            ON CONFLICT (shop_id, platform) DO UPDATE SET
-                store = EXCLUDED.store, status = 'connected', status_detail = NULL,
-                connected_at = EXCLUDED.connected_at, uninstalled_at = NULL,
-                reconcile_due_at = EXCLUDED.reconcile_due_at, updated_at = now(),
-                -- Another store starts from now; the same store catches up from where it was.
-                reconcile_watermark = CASE WHEN s.store = EXCLUDED.store
-                    THEN s.reconcile_watermark ELSE EXCLUDED.reconcile_watermark END
-            RETURNING id
-            """,
-            shop_id,
-            PLATFORM,
-            store,
-            now,
-        )
-        await conn.execute(
-            "UPDATE sources SET credentials_enc = $2, scopes = $3 WHERE id = $1",
-            source_id,
-            vault.encrypt(token, aad=_aad(source_id)),
-            scopes,
-        )
-    return source_id
-
-
-async def set_vat_number_keys(conn: Connection | Pool, source_id: UUID, keys: list[str]) -> None:
-    """Where this store's orders carry the buyer's VAT number (`note_attributes` names);
-    an empty list means the defaults."""
-    await conn.execute(
-        "UPDATE sources SET settings = CASE WHEN cardinality($2::text[]) = 0 "
-        "THEN settings - 'vat_number_keys' "
-        "ELSE jsonb_set(settings, '{vat_number_keys}', to_jsonb($2::text[])) END, "
-        "updated_at = now() WHERE id = $1",
-        source_id,
-        keys,
-    )
-
-
-async def set_status(
-    conn: Connection | Pool, source_id: UUID, status: Status, detail: str | None
-) -> None:
-    await conn.execute(
-        "UPDATE sources SET status = $2, status_detail = $3, updated_at = now() "
-        "WHERE id = $1 AND status IS DISTINCT FROM 'uninstalled'",
-        source_id,
-        status,
-        detail,
-    )
+    """Connects (or reconnects) the shop's Shopify source to `store`. Raises `StoreTaken`."""
+    return await _sources.connect(
+        conn, vault, platform=PLATFORM, shop_id=shop_id, store=store, token=token,
+        scopes=scopes, now=now,
+    )  # fmt: skip
 
 
 async def lost_access(conn: Connection | Pool, source_id: UUID) -> None:
     """Shopify refused the token (revoked, or the app removed without the webhook arriving)."""
-    await set_status(
-        conn,
-        source_id,
-        "needs_reconnect",
-        "Shopify no longer accepts the gateway's access. Connect the store again.",
+    await _sources.lost_access(
+        conn, source_id, "Shopify no longer accepts the gateway's access. Connect the store again."
     )
 
 
@@ -180,46 +87,4 @@ async def uninstalled(conn: Connection | Pool, source_id: UUID, now: datetime) -
         "WHERE id = $1",
         source_id,
         now,
-    )
-
-
-async def delivered(conn: Connection | Pool, source_id: UUID, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE sources SET last_delivery_at = $2 WHERE id = $1 "
-        "AND (last_delivery_at IS NULL OR last_delivery_at < $2)",
-        source_id,
-        now,
-    )
-
-
-async def reconcile_soon(conn: Connection | Pool, source_id: UUID, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE sources SET reconcile_due_at = LEAST(reconcile_due_at, $2) WHERE id = $1",
-        source_id,
-        now,
-    )
-
-
-async def record_problem(
-    conn: Connection | Pool, source_id: UUID, order_ref: str, name: str | None, problem: Any
-) -> None:
-    await conn.execute(
-        """
-        INSERT INTO source_problems (source_id, order_ref, order_name, problem)
-        VALUES ($1, $2, $3, $4)
-        ON CONFLICT (source_id, order_ref) DO UPDATE SET
-            order_name = EXCLUDED.order_name, problem = EXCLUDED.problem, seen_at = now()
-        """,
-        source_id,
-        order_ref[:200],
-        name[:200] if name else None,
-        problem,
-    )
-
-
-async def clear_problem(conn: Connection | Pool, source_id: UUID, order_ref: str) -> None:
-    await conn.execute(
-        "DELETE FROM source_problems WHERE source_id = $1 AND order_ref = $2",
-        source_id,
-        order_ref[:200],
     )
