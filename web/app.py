@@ -36,6 +36,7 @@ from web import (
     settings_pages,
     shops,
     sources,
+    woocommerce,
 )
 from web.errors import ErrorPageMiddleware, http_exception_handler
 from web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
@@ -100,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
         *metrics.routes,
         *ingest.routes,
         *sources.routes,
+        *woocommerce.routes,
         Mount("/static", app=StaticFiles(packages=[("web", "static")]), name="static"),
     ]
     return Starlette(
@@ -110,7 +112,7 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(
                 SecurityHeadersMiddleware,
                 hsts=settings.is_production,
-                form_targets=(settings.shopify_stores_origin,),
+                form_targets=(settings.shopify_stores_origin, *_woocommerce_stores(settings)),
             ),
             Middleware(ErrorPageMiddleware, templates=templates),
         ],
@@ -120,3 +122,11 @@ def create_app(settings: Settings) -> Starlette:
         },
         lifespan=lifespan,
     )
+
+
+def _woocommerce_stores(settings: Settings) -> tuple[str, ...]:
+    """Where Connect WooCommerce may send the browser (browsers check the redirect after a
+    form against form-action): any https store; in development also the local sandbox."""
+    if settings.is_production:
+        return ("https:",)
+    return ("https:", "http://127.0.0.1:*", "http://localhost:*")

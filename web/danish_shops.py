@@ -195,6 +195,16 @@ DANISH: Final[dict[str, str]] = {
     "100 tegn hver.",
     "Save": "Gem",
     "Nothing was saved": "Intet blev gemt",
+    "WooCommerce store address": "WooCommerce-butikkens adresse",
+    "https://my-shop.dk": "https://min-butik.dk",
+    "Reconnect WooCommerce": "Forbind WooCommerce igen",
+    "Connect WooCommerce": "Forbind WooCommerce",
+    "That store address cannot be used": "Den butiksadresse kan ikke bruges",
+    "The buyer's EU VAT number is in the order's meta_data key named": "Købers EU-momsnummer "
+    "står i ordrens meta_data-nøgle med navnet",
+    "Comma-separated, any case, tried in this order. Empty: the keys the common EU VAT plugins "
+    "use.": "Adskilt med komma, store og små bogstaver er ens, prøvet i denne rækkefølge. Tom: de "
+    "nøgler, de almindelige EU-moms-plugins bruger.",
     # The documents list's filters and export
     "An order number, its beginning, or the order id": "Et ordrenummer, dets begyndelse eller "
     "ordre-id'et",

@@ -21,6 +21,8 @@ from starlette.routing import Route
 
 from gateway.shopify import install as shopify
 from tenants.orders.ingest import enqueue_new_documents
+from tenants.sources import repository as sources
+from tenants.sources.repository import Platform
 from tenants.sources.shopify import backfill, install, repository, webhooks
 from web import auth, deps, i18n, ingest
 from web.connect import problem_page
@@ -108,8 +110,8 @@ MAX_KEY_LENGTH: Final = 100
 
 
 async def save_vat_number_keys(request: Request) -> Response:
-    """Which note attributes carry the buyer's VAT number in this store (comma-separated;
-    empty: the defaults)."""
+    """Which note attributes (Shopify) or `meta_data` keys (WooCommerce) carry the buyer's VAT
+    number in this store (comma-separated; empty: the defaults)."""
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
     form = await auth.checked_form(request, session)
@@ -122,12 +124,13 @@ async def save_vat_number_keys(request: Request) -> Response:
             shop_id=shop.id,
         )
     pool = deps.pool(request)
-    source = await repository.of_shop(pool, deps.vault(request), shop.id)
+    platform: Platform = "woocommerce" if "/sources/woocommerce/" in request.url.path else "shopify"
+    source = await sources.of_shop(pool, deps.vault(request), platform, shop.id)
     if source is None:
         return problem_page(
             request, "Nothing was saved", "Connect the store first.", shop_id=shop.id
         )
-    await repository.set_vat_number_keys(pool, source.id, keys)
+    await sources.set_vat_number_keys(pool, source.id, keys)
     return RedirectResponse(f"/shops/{shop.id}#sources", status_code=303)
 
 
@@ -173,6 +176,11 @@ routes = [
     Route("/shops/{shop_id}/sources/shopify/backfill", start_backfill, methods=["POST"]),
     Route(
         "/shops/{shop_id}/sources/shopify/vat-number-keys", save_vat_number_keys, methods=["POST"]
+    ),
+    Route(
+        "/shops/{shop_id}/sources/woocommerce/vat-number-keys",
+        save_vat_number_keys,
+        methods=["POST"],
     ),
     Route("/webhooks/shopify", webhook, methods=["POST"]),
 ]

@@ -1,5 +1,6 @@
 """The shop-platform crons: every due source is asked what changed
-(`tenants.sources.shopify.reconcile`), every running backfill reads its next slice
+(`tenants.sources.shopify.reconcile`, `tenants.sources.woocommerce.reconcile`, which also
+mends the store's webhooks), every running backfill reads its next slice
 (`tenants.sources.shopify.backfill`), and the documents they make are enqueued."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Final
 
 from tenants.orders.ingest import enqueue_new_documents
 from tenants.sources.shopify import backfill, reconcile
+from tenants.sources.woocommerce import reconcile as woocommerce_reconcile
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +22,16 @@ CONCURRENCY: Final = 4
 
 async def reconcile_due(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
     now = now or datetime.now(UTC)
-    due = await reconcile.claim_due(ctx["pool"], now)
+    shopify = await reconcile.claim_due(ctx["pool"], now)
+    woocommerce = set(await woocommerce_reconcile.claim_due(ctx["pool"], now))
+    due = [*shopify, *woocommerce]
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def run(source_id: Any) -> reconcile.Reconciled | None:
+    async def run(source_id: Any) -> Any:
+        platform = woocommerce_reconcile if source_id in woocommerce else reconcile
         async with gate:
             try:
-                done = await reconcile.reconcile(
+                done = await platform.reconcile(
                     ctx["pool"], ctx["vault"], ctx["http"], ctx["settings"], source_id, now
                 )
             except Exception:  # one broken source must not stop the others

@@ -10,8 +10,9 @@ from typing import Any, Final
 from uuid import UUID
 
 from gateway.db import Connection, Pool
-from tenants.sources.shopify.apply import mapping_settings_of
+from tenants.sources.shopify.apply import mapping_settings_of as shopify_settings_of
 from tenants.sources.shopify.backfill import Progress, progress
+from tenants.sources.woocommerce.apply import mapping_settings_of as woocommerce_settings_of
 
 PROBLEMS_SHOWN: Final = 5
 
@@ -39,6 +40,8 @@ class SourceCard:
     problems: tuple[Problem, ...]
     backfill: Progress | None
     vat_number_keys: tuple[str, ...]  # where the buyer's VAT number is read from
+    notice: str | None = None  # what the gateway mended on its own, for the owner
+    notice_at: datetime | None = None
 
 
 async def sources_of(conn: Connection | Pool, shop_id: UUID) -> list[SourceCard]:
@@ -46,7 +49,7 @@ async def sources_of(conn: Connection | Pool, shop_id: UUID) -> list[SourceCard]
         """
         SELECT s.id, s.shop_id, s.scopes, s.platform, s.store, s.settings, s.status,
                s.status_detail, s.last_delivery_at, s.reconciled_at, s.found_by_reconcile,
-               s.connected_at,
+               s.connected_at, s.notice, s.notice_at,
                (SELECT count(*) FROM source_problems p WHERE p.source_id = s.id) AS problem_count,
                (SELECT coalesce(jsonb_agg(p ORDER BY p.seen_at DESC), '[]') FROM (
                     SELECT order_ref, order_name, problem->>'detail' AS detail, seen_at
@@ -84,5 +87,11 @@ def _card(row: Any, backfill: Progress | None) -> SourceCard:
             for p in row["problems"]
         ),
         backfill=backfill,
-        vat_number_keys=mapping_settings_of(row["settings"]).vat_number_keys,
+        vat_number_keys=(
+            woocommerce_settings_of(row["settings"])
+            if row["platform"] == "woocommerce"
+            else shopify_settings_of(row["settings"])
+        ).vat_number_keys,
+        notice=row["notice"],
+        notice_at=row["notice_at"],
     )

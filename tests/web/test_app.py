@@ -50,8 +50,12 @@ async def test_security_headers_and_request_id(client: httpx.AsyncClient) -> Non
     assert response.status_code == 200
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-    # Forms post here, and Connect Shopify's is sent on to the store's grant screen.
-    assert "form-action 'self' https://*.myshopify.com;" in csp
+    # Forms post here, Connect Shopify's is sent on to the store's grant screen, and Connect
+    # WooCommerce's to the key page of a store on any https host (or the local sandbox).
+    assert (
+        "form-action 'self' https://*.myshopify.com https: http://127.0.0.1:* http://localhost:*;"
+        in csp
+    )
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["x-request-id"] == "abc12345-from-proxy"

@@ -86,6 +86,12 @@ WITHOUT_TENANT_IDS: dict[str, str] = {
     "the session that started it (tests/web/test_sources.py)",
     "/webhooks/shopify": "Shopify's HMAC is the credential; the source is found by the store "
     "the signed delivery names (tests/web/test_sources.py)",
+    "/oauth/woocommerce/callback": "the store's own POST: the flow is found by its single-use "
+    "state, and the keys must work against the store named when the session started it "
+    "(tests/web/test_woocommerce.py)",
+    "/webhooks/woocommerce/{source_id}": "the signature with a secret of that source's own "
+    "webhooks is the credential: a delivery signed for another source is 401 "
+    "(tests/web/test_woocommerce.py)",
 }
 
 # What "not yours" looks like: 404 for pages; the signed API answers an unknown shop, a

@@ -27,15 +27,14 @@ from gateway.db import Pool
 from gateway.settings import Settings
 from gateway.shopify.admin import AdminApi, AdminApiError, Unauthorized, search_time
 from gateway.vault import Vault
+from tenants.sources import reconcile as shared
+from tenants.sources.reconcile import EVERY as EVERY
+from tenants.sources.reconcile import RETRY_AFTER
 from tenants.sources.shopify import apply, repository
 
 log = logging.getLogger(__name__)
 
-EVERY: Final = timedelta(minutes=10)
 OVERLAP: Final = timedelta(minutes=5)
-# A claimed run that has not finished after this is taken to have died.
-LEASE: Final = timedelta(minutes=30)
-RETRY_AFTER: Final = timedelta(minutes=2)
 # Orders changed in the last moments are left to their webhooks, which are usually on their
 # way: reconcile is for what they missed, and counts only that.
 GRACE: Final = timedelta(minutes=1)
@@ -53,20 +52,7 @@ class Reconciled:
 
 
 async def claim_due(pool: Pool, now: datetime, *, limit: int = 20) -> list[UUID]:
-    rows = await pool.fetch(
-        """
-        UPDATE sources SET reconcile_due_at = $1 + $2::interval
-        WHERE id IN (SELECT id FROM sources
-                     WHERE platform = 'shopify' AND status IN ('connected', 'failing')
-                       AND reconcile_due_at <= $1
-                     ORDER BY reconcile_due_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-        RETURNING id
-        """,
-        now,
-        LEASE,
-        limit,
-    )
-    return [r["id"] for r in rows]
+    return await shared.claim_due(pool, "shopify", now, limit=limit)
 
 
 async def reconcile(
@@ -111,9 +97,9 @@ async def reconcile(
         return _done(source_id, read, found, problems, api, enqueue, "unauthorized")
     except AdminApiError as exc:
         log.warning("reconcile of source %s stopped: %s", source_id, exc)
-        await _finish(pool, source_id, watermark, found, now + RETRY_AFTER, now)
+        await shared.finish(pool, source_id, watermark, found, now + RETRY_AFTER, now)
         return _done(source_id, read, found, problems, api, enqueue, str(exc))
-    await _finish(pool, source_id, watermark, found, now + EVERY, now)
+    await shared.finish(pool, source_id, watermark, found, now + EVERY, now)
     return _done(source_id, read, found, problems, api, enqueue, None)
 
 
@@ -127,25 +113,6 @@ def _done(
     error: str | None,
 ) -> Reconciled:
     return Reconciled(source_id, read, found, problems, api.calls, tuple(enqueue), error)
-
-
-async def _finish(
-    pool: Pool, source_id: UUID, watermark: datetime, found: int, due: datetime, now: datetime
-) -> None:
-    """What the run got through stays got through, even when it stopped early."""
-    await pool.execute(
-        """
-        UPDATE sources SET reconcile_watermark = GREATEST(reconcile_watermark, $2),
-            found_by_reconcile = found_by_reconcile + $3, reconcile_due_at = $4,
-            reconciled_at = $5, updated_at = now()
-        WHERE id = $1
-        """,
-        source_id,
-        watermark,
-        found,
-        due,
-        now,
-    )
 
 
 def _parse_time(value: object) -> datetime | None:
