@@ -10,11 +10,12 @@ import json
 
 import pytest
 
+from gateway.pdf import Resolver
 from gateway.secret import Secret
 from gateway.woocommerce import keys, signature
 
 
-def resolving_to(*addresses: str) -> keys.Resolver:
+def resolving_to(*addresses: str) -> Resolver:
     async def resolve(host: str, port: int) -> list[str]:
         return list(addresses)
 
