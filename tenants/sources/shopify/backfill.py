@@ -1,13 +1,5 @@
-"""Backfill: the orders a store took before it was connected, brought in on the owner's word.
-
-The owner picks a start date; the orders created from then until the moment they asked are
-read oldest first, page by page, and applied through the same path as webhooks and
-reconcile (`apply.apply_order`), so an order already booked stays booked once. The cursor is
-stored after every page: a restart (or a crash) resumes where the last page ended.
-
-Backfill never starves live orders: a slice reads a page only while the shop has fewer than
-`BACKLOG` documents queued for posting, so a new order waits behind at most that many old
-ones, whatever the backfill's size; the rest of Dinero's call budget stays with live work.
+"""Shopify's backfill (how every backfill works: `tenants.sources.backfill`): orders read with
+the Admin API, `created_at` in range, oldest first; the cursor is Shopify's page cursor.
 
 Shopify shows apps only the last 60 days of orders unless the app was granted
 `read_all_orders`; the shop page says so when the start date is older.
@@ -16,8 +8,6 @@ Shopify shows apps only the last 60 days of orders unless the app was granted
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
@@ -25,151 +15,50 @@ from uuid import UUID
 import httpx
 
 from gateway.db import Connection, Pool
-from gateway.ratelimit import BUDGET, WINDOW
 from gateway.settings import Settings
 from gateway.shopify.admin import AdminApi, AdminApiError, Unauthorized, search_time
 from gateway.vault import Vault
+from tenants.sources import backfill as shared
+from tenants.sources.backfill import (
+    BACKLOG,
+    PAGES_PER_SLICE,
+    PAUSE,
+    RETRY_AFTER,
+    CannotBackfill,
+    Progress,
+    Slice,
+    start,
+)
 from tenants.sources.shopify import apply, repository
+
+__all__ = [
+    "BACKLOG",
+    "PAUSE",
+    "RECENT",
+    "CannotBackfill",
+    "Progress",
+    "Slice",
+    "claim_due",
+    "progress",
+    "run",
+    "start",
+]
 
 log = logging.getLogger(__name__)
 
-# Documents a shop may have queued before backfill reads another page.
-BACKLOG: Final = 50
-# Pages per slice: a slice holds a worker for a few seconds at most.
-PAGES_PER_SLICE: Final = 4
-PAUSE: Final = timedelta(seconds=10)
-LEASE: Final = timedelta(minutes=10)
-RETRY_AFTER: Final = timedelta(minutes=2)
 # Shopify's default window without `read_all_orders`.
 RECENT: Final = timedelta(days=60)
-# Dinero calls a backfilled order costs, booked (contact, invoice, book; bench/posting.py).
-CALLS_PER_ORDER: Final = 3
-
-
-class CannotBackfill(Exception):
-    """The message is safe to show the owner."""
-
-
-@dataclass(frozen=True)
-class Progress:
-    since: datetime
-    until: datetime
-    status: str
-    detail: str | None
-    total: int | None
-    read: int
-    booked: int
-    failed: int
-    queued: int
-    started_at: datetime
-    finished_at: datetime | None
-    older_than_shopify_shows: bool
-
-    @property
-    def percent(self) -> int:
-        if self.status == "done":
-            return 100
-        if not self.total:
-            return 0
-        return min(99, math.floor(100 * self.booked / self.total))
-
-    @property
-    def seconds_left(self) -> int | None:
-        """Inside one organisation's Dinero budget, at `CALLS_PER_ORDER` calls an order."""
-        if self.status != "running" or self.total is None:
-            return None
-        remaining = max(self.total - self.read, 0) + self.queued
-        return math.ceil(remaining * CALLS_PER_ORDER * WINDOW / BUDGET)
-
-
-async def start(conn: Connection, source_id: UUID, *, since: datetime, now: datetime) -> None:
-    """Starts (or restarts from scratch) the source's backfill from `since`. Raises
-    `CannotBackfill`."""
-    if since.tzinfo is None:
-        raise ValueError("since must be timezone-aware")
-    if since >= now:
-        raise CannotBackfill("Pick a start date in the past.")
-    status = await conn.fetchval("SELECT status FROM sources WHERE id = $1", source_id)
-    if status not in ("connected", "failing"):
-        raise CannotBackfill("Connect the store first.")
-    await conn.execute(
-        """
-        INSERT INTO source_backfills (source_id, since, until, started_at, due_at)
-        VALUES ($1, $2, $3, $3, $3)
-        ON CONFLICT (source_id) DO UPDATE SET
-            since = EXCLUDED.since, until = EXCLUDED.until, status = 'running', detail = NULL,
-            cursor = NULL, total = NULL, read = 0, problems = 0, due_at = EXCLUDED.due_at,
-            started_at = EXCLUDED.started_at, finished_at = NULL
-        """,
-        source_id,
-        since,
-        now,
-    )
 
 
 async def progress(
     conn: Connection | Pool, source_id: UUID, shop_id: UUID, scopes: str
 ) -> Progress | None:
-    row = await conn.fetchrow("SELECT * FROM source_backfills WHERE source_id = $1", source_id)
-    if row is None:
-        return None
-    counts = await conn.fetchrow(
-        """
-        SELECT count(*) FILTER (WHERE d.state = 'posted') AS booked,
-               count(*) FILTER (WHERE d.state = 'failed') AS failed,
-               count(*) FILTER (WHERE d.state IN ('queued', 'waiting')) AS queued
-        FROM documents d JOIN orders o ON o.id = d.order_id AND o.shop_id = d.shop_id
-        WHERE d.shop_id = $1 AND d.seq = 0 AND o.ordered_at >= $2 AND o.ordered_at < $3
-        """,
-        shop_id,
-        row["since"],
-        row["until"],
-    )
-    assert counts is not None  # an aggregate always has its row
-    return Progress(
-        since=row["since"],
-        until=row["until"],
-        status=row["status"],
-        detail=row["detail"],
-        total=row["total"],
-        read=row["read"],
-        booked=counts["booked"],
-        failed=counts["failed"] + row["problems"],
-        queued=counts["queued"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        older_than_shopify_shows=(
-            row["since"] < row["started_at"] - RECENT and "read_all_orders" not in scopes
-        ),
-    )
+    visible = None if "read_all_orders" in scopes else RECENT
+    return await shared.progress(conn, source_id, shop_id, visible)
 
 
 async def claim_due(pool: Pool, now: datetime, *, limit: int = 10) -> list[UUID]:
-    rows = await pool.fetch(
-        """
-        UPDATE source_backfills SET due_at = $1 + $2::interval
-        WHERE source_id IN (
-            SELECT b.source_id FROM source_backfills b JOIN sources s ON s.id = b.source_id
-            WHERE b.status = 'running' AND b.due_at <= $1 AND s.platform = 'shopify'
-              AND s.status IN ('connected', 'failing')
-            ORDER BY b.due_at LIMIT $3 FOR UPDATE OF b SKIP LOCKED)
-        RETURNING source_id
-        """,
-        now,
-        LEASE,
-        limit,
-    )
-    return [r["source_id"] for r in rows]
-
-
-@dataclass(frozen=True)
-class Slice:
-    source_id: UUID
-    read: int = 0
-    enqueue: tuple[int, ...] = ()
-    waiting_for_backlog: bool = False
-    done: bool = False
-    error: str | None = None
+    return await shared.claim_due(pool, "shopify", now, limit=limit)
 
 
 async def run(
@@ -206,8 +95,8 @@ async def run(
                 "UPDATE source_backfills SET total = $2 WHERE source_id = $1", source_id, total
             )
         for _ in range(PAGES_PER_SLICE):
-            if await _backlog(pool, source.shop.id) >= BACKLOG:
-                await _due(pool, source_id, now + PAUSE)
+            if await shared.backlog(pool, source.shop.id) >= BACKLOG:
+                await shared.due(pool, source_id, now + PAUSE)
                 return Slice(source_id, read, tuple(enqueue), waiting_for_backlog=True)
             page = await api.orders(search, after=cursor, sort="CREATED_AT")
             problems = 0
@@ -226,12 +115,7 @@ async def run(
                 )
             read += len(page.orders)
             if page.end_cursor is None:
-                await pool.execute(
-                    "UPDATE source_backfills SET status = 'done', finished_at = $2 "
-                    "WHERE source_id = $1",
-                    source_id,
-                    now,
-                )
+                await shared.done(pool, source_id, now)
                 log.info("backfill of source %s done", source_id)
                 return Slice(source_id, read, tuple(enqueue), done=True)
             cursor = page.end_cursor
@@ -240,23 +124,7 @@ async def run(
         return Slice(source_id, read, tuple(enqueue), error="unauthorized")
     except AdminApiError as exc:
         log.warning("backfill of source %s paused: %s", source_id, exc)
-        await _due(pool, source_id, now + RETRY_AFTER)
+        await shared.due(pool, source_id, now + RETRY_AFTER)
         return Slice(source_id, read, tuple(enqueue), error=str(exc))
-    await _due(pool, source_id, now)
+    await shared.due(pool, source_id, now)
     return Slice(source_id, read, tuple(enqueue))
-
-
-async def _backlog(conn: Connection | Pool, shop_id: UUID) -> int:
-    count: int = await conn.fetchval(
-        "SELECT count(*) FROM (SELECT 1 FROM documents WHERE shop_id = $1 AND state = 'queued' "
-        "LIMIT $2) q",
-        shop_id,
-        BACKLOG,
-    )
-    return count
-
-
-async def _due(conn: Connection | Pool, source_id: UUID, when: datetime) -> None:
-    await conn.execute(
-        "UPDATE source_backfills SET due_at = $2 WHERE source_id = $1", source_id, when
-    )
