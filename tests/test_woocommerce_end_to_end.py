@@ -228,3 +228,31 @@ async def test_a_webhook_woocommerce_disabled_is_mended_and_every_order_of_the_w
     assert card.found_by_reconcile == 8  # 802–808 and 850: what the dead webhook missed
     assert card.notice is not None and "order.created" in card.notice
     assert 'data-notice="repaired"' in page.text
+
+
+async def test_orders_from_before_the_connection_are_brought_in_by_backfill_with_progress(
+    settings: Settings, pool: Pool, vault: Vault, http: httpx.AsyncClient
+) -> None:
+    async with world(settings, pool, vault, http) as w:
+        for i in range(12):  # placed before the store was connected: no webhook saw them
+            await make_order(w, order(601 + i, quantity=1 + i % 2))
+        await connect_store(w)
+        page = await w.browser.get(f"/shops/{w.shop_id}")
+        assert 'action="/shops/' in page.text and "/sources/woocommerce/backfill" in page.text
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        started = await w.browser.post(
+            f"/shops/{w.shop_id}/sources/woocommerce/backfill",
+            data={"csrf_token": token, "since": "2026-11-30"},
+        )
+        assert started.status_code == 303, started.text
+        ran = await sources.backfill_due(w.worker.ctx)
+        assert ran == {"due": 1, "read": 12}
+        await settle(pool)
+        invoices, _ = await books(w)
+        [card] = await sources_of(pool, w.shop_id)
+    assert by_order(invoices) == Counter({str(o["id"]): 1 for o in w.placed})
+    assert totals(invoices) == {str(o["id"]): Decimal(o["total"]) for o in w.placed}
+    assert card.backfill is not None
+    assert (card.backfill.status, card.backfill.total, card.backfill.read) == ("done", 12, 12)
+    assert (card.backfill.booked, card.backfill.percent) == (12, 100)
+    assert card.backfill.older_than_shopify_shows is False

@@ -23,7 +23,7 @@ from gateway.shopify import install as shopify
 from tenants.orders.ingest import enqueue_new_documents
 from tenants.sources import repository as sources
 from tenants.sources.repository import Platform
-from tenants.sources.shopify import backfill, install, repository, webhooks
+from tenants.sources.shopify import backfill, install, webhooks
 from web import auth, deps, i18n, ingest
 from web.connect import problem_page
 from web.shops import shop_for_request
@@ -94,7 +94,7 @@ async def start_backfill(request: Request) -> Response:
         )
     since = dt.datetime.combine(day, dt.time(), i18n.ZONE).astimezone(dt.UTC)
     pool, vault = deps.pool(request), deps.vault(request)
-    source = await repository.of_shop(pool, vault, shop.id)
+    source = await sources.of_shop(pool, vault, _platform(request), shop.id)
     try:
         if source is None:
             raise backfill.CannotBackfill("Connect the store first.")
@@ -103,6 +103,11 @@ async def start_backfill(request: Request) -> Response:
     except backfill.CannotBackfill as exc:
         return problem_page(request, "The backfill did not start", str(exc), shop_id=shop.id)
     return RedirectResponse(f"/shops/{shop.id}#sources", status_code=303)
+
+
+def _platform(request: Request) -> Platform:
+    """The platform a source route is for (its path says): Shopify's or WooCommerce's."""
+    return "woocommerce" if "/sources/woocommerce/" in request.url.path else "shopify"
 
 
 MAX_VAT_NUMBER_KEYS: Final = 10
@@ -174,6 +179,7 @@ routes = [
     Route("/shops/{shop_id}/sources/shopify/connect", connect, methods=["GET"]),
     Route(CALLBACK_PATH, callback, methods=["GET"]),
     Route("/shops/{shop_id}/sources/shopify/backfill", start_backfill, methods=["POST"]),
+    Route("/shops/{shop_id}/sources/woocommerce/backfill", start_backfill, methods=["POST"]),
     Route(
         "/shops/{shop_id}/sources/shopify/vat-number-keys", save_vat_number_keys, methods=["POST"]
     ),

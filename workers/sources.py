@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from tenants.orders.ingest import enqueue_new_documents
 from tenants.sources.shopify import backfill, reconcile
+from tenants.sources.woocommerce import backfill as woocommerce_backfill
 from tenants.sources.woocommerce import reconcile as woocommerce_reconcile
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,14 @@ async def reconcile_due(ctx: dict[str, Any], *, now: datetime | None = None) -> 
 
 async def backfill_due(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
     now = now or datetime.now(UTC)
-    due = await backfill.claim_due(ctx["pool"], now)
+    shopify = await backfill.claim_due(ctx["pool"], now)
+    woocommerce = await woocommerce_backfill.claim_due(ctx["pool"], now)
+    due = [*shopify, *woocommerce]
     read = 0
     for source_id in due:  # one at a time: backfill is never in a hurry
+        platform = woocommerce_backfill if source_id in woocommerce else backfill
         try:
-            done = await backfill.run(
+            done = await platform.run(
                 ctx["pool"], ctx["vault"], ctx["http"], ctx["settings"], source_id, now
             )
         except Exception:

@@ -10,8 +10,10 @@ from typing import Any, Final
 from uuid import UUID
 
 from gateway.db import Connection, Pool
+from tenants.sources.backfill import Progress
+from tenants.sources.shopify import backfill as shopify_backfill
 from tenants.sources.shopify.apply import mapping_settings_of as shopify_settings_of
-from tenants.sources.shopify.backfill import Progress, progress
+from tenants.sources.woocommerce import backfill as woocommerce_backfill
 from tenants.sources.woocommerce.apply import mapping_settings_of as woocommerce_settings_of
 
 PROBLEMS_SHOWN: Final = 5
@@ -60,9 +62,13 @@ async def sources_of(conn: Connection | Pool, shop_id: UUID) -> list[SourceCard]
         shop_id,
         PROBLEMS_SHOWN,
     )
-    return [
-        _card(row, await progress(conn, row["id"], row["shop_id"], row["scopes"])) for row in rows
-    ]
+    return [_card(row, await _progress(conn, row)) for row in rows]
+
+
+async def _progress(conn: Connection | Pool, row: Any) -> Progress | None:
+    if row["platform"] == "woocommerce":
+        return await woocommerce_backfill.progress(conn, row["id"], row["shop_id"])
+    return await shopify_backfill.progress(conn, row["id"], row["shop_id"], row["scopes"])
 
 
 def _card(row: Any, backfill: Progress | None) -> SourceCard:
