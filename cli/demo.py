@@ -39,6 +39,8 @@ DEMO_SETTINGS: Final[dict[str, dict[str, object]]] = {
 RECEIVABLE_ACCOUNT: Final = 5800
 # The sandbox's Shopify store the demo owner connects Sokkeriet to (one click, on its page).
 SHOPIFY_STORE: Final = "demo-shop.myshopify.com"
+# The sandbox's WooCommerce store the demo owner connects Strikkeriet to.
+WOOCOMMERCE_STORE: Final = "strikkeriet"
 
 
 @dataclass(frozen=True)
@@ -137,3 +139,14 @@ async def open_shopify_store(http: httpx.AsyncClient, sandbox_url: str) -> str:
     answer = await http.post(f"{sandbox_url}/_sandbox/shopify/stores", json={"shop": SHOPIFY_STORE})
     answer.raise_for_status()
     return f"{answer.json()['shop_url']}/admin"
+
+
+async def open_woocommerce_store(http: httpx.AsyncClient, sandbox_url: str) -> tuple[str, str]:
+    """Opens the demo store in the sandbox's WooCommerce; returns its URL (what the owner
+    types on the shop page) and its admin page, where orders are placed and refunded."""
+    answer = await http.post(
+        f"{sandbox_url}/_sandbox/woocommerce/stores", json={"name": WOOCOMMERCE_STORE}
+    )
+    answer.raise_for_status()
+    store_url: str = answer.json()["store_url"]
+    return store_url, f"{store_url}/wp-admin"

@@ -95,8 +95,10 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
         }
         try:
             if all(_wait_ready(url, children, stop_flag) for url in ready):
-                connected, store_admin = (
-                    asyncio.run(_connect_demo(settings, sandbox_url)) if own_sandbox else ("", "")
+                connected, store_admin, woo_store = (
+                    asyncio.run(_connect_demo(settings, sandbox_url))
+                    if own_sandbox
+                    else ("", "", ("", ""))
                 )
                 _print_banner(
                     settings,
@@ -105,6 +107,7 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
                     sandbox_url,
                     connected,
                     store_admin,
+                    woo_store,
                 )
                 return _supervise(children, stop_flag)
             return 0 if stop_flag.set else 1
@@ -124,9 +127,10 @@ async def _prepare(settings: Settings) -> list[tuple[str, str, str]]:
     return [(s.name, str(s.id), s.ingest_secret.reveal()) for s in shops]
 
 
-async def _connect_demo(settings: Settings, sandbox_url: str) -> tuple[str, str]:
-    """Connects the demo shops to Dinero and opens the demo Shopify store: the
-    organisation's name and the store's admin page."""
+async def _connect_demo(settings: Settings, sandbox_url: str) -> tuple[str, str, tuple[str, str]]:
+    """Connects the demo shops to Dinero and opens the demo Shopify and WooCommerce stores:
+    the organisation's name, the Shopify store's admin page, and the WooCommerce store's
+    URL and admin page."""
     from datetime import UTC, datetime
 
     import httpx
@@ -145,6 +149,7 @@ async def _connect_demo(settings: Settings, sandbox_url: str) -> tuple[str, str]
                 client_secret=settings.dinero_client_secret,
             )
             store_admin = await demo.open_shopify_store(http, sandbox_url)
+            woo_store = await demo.open_woocommerce_store(http, sandbox_url)
             organization = await demo.connect_to_sandbox(
                 pool,
                 Vault(settings.token_keys),
@@ -155,7 +160,7 @@ async def _connect_demo(settings: Settings, sandbox_url: str) -> tuple[str, str]
                 redirect_uri=f"{settings.base_url}/oauth/dinero/callback",
                 now=datetime.now(UTC),
             )
-            return organization, store_admin
+            return organization, store_admin, woo_store
     finally:
         await pool.close()
 
@@ -167,6 +172,7 @@ def _print_banner(
     sandbox_url: str,
     connected: str,
     store_admin: str = "",
+    woo_store: tuple[str, str] = ("", ""),
 ) -> None:
     from cli import demo
 
@@ -191,6 +197,15 @@ def _print_banner(
             f"  Shopify store   {demo.SHOPIFY_STORE}  (the sandbox's; orders and refunds at",
             f"                  {store_admin})",
             "                  connect it on Sokkeriet's page: Order sources → Connect Shopify",
+        ]
+    store_url, woo_admin = woo_store
+    if store_url:
+        lines += [
+            "",
+            f"  WooCommerce     {store_url}  (the sandbox's; orders, refunds and failing",
+            f"                  deliveries at {woo_admin})",
+            "                  connect it on Strikkeriet's page: Order sources → Connect "
+            "WooCommerce",
         ]
     if settings.metrics_token is not None:
         lines += [

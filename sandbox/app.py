@@ -24,6 +24,7 @@ from sandbox.state import Sandbox
 from sandbox.woocommerce import control as woocommerce_control
 from sandbox.woocommerce import keyflow as woocommerce_keyflow
 from sandbox.woocommerce import rest as woocommerce_rest
+from sandbox.woocommerce import store_admin as woocommerce_store_admin
 from sandbox.woocommerce.state import WooCommerceSandbox
 from sandbox.woocommerce.webhooks import Outbox as WooCommerceOutbox
 
@@ -65,6 +66,7 @@ def create_sandbox_app(
             *woocommerce_keyflow.routes(),
             *woocommerce_rest.routes(),
             *woocommerce_control.routes(),
+            *woocommerce_store_admin.routes(),
         ],
         middleware=[Middleware(DropAfterCommit, sandbox=sandbox)],
         exception_handlers={DineroApiError: dinero_error_handler},

@@ -127,6 +127,16 @@ async def orders(request: Request, woocommerce: WooCommerceSandbox) -> Response:
             raise _Invalid({name: "must be a list"})
     if "status" in order and order["status"] not in STATUSES:
         raise _Invalid({"status": f"must be one of {', '.join(STATUSES)}"})
+    new = order_id not in store.orders
+    sent = place_order(request, woocommerce, store, order)
+    return JSONResponse({"order": order, "webhooks": sent}, status_code=201 if new else 200)
+
+
+def place_order(
+    request: Request, woocommerce: WooCommerceSandbox, store: Store, order: dict[str, Any]
+) -> dict[str, int]:
+    """Stores the (checked) order and queues the webhook its change means."""
+    order_id = order["id"]
     before = store.orders.get(order_id)
     now = gmt(woocommerce.now())
     order.setdefault("number", str(order_id))
@@ -136,10 +146,7 @@ async def orders(request: Request, woocommerce: WooCommerceSandbox) -> Response:
     order["refunds"] = before.get("refunds", []) if before else []
     store.orders[order_id] = order
     topic = "order.created" if before is None else "order.updated"
-    sent = publish(request, store, topic, order)
-    return JSONResponse(
-        {"order": order, "webhooks": {topic: sent}}, status_code=201 if before is None else 200
-    )
+    return {topic: publish(request, store, topic, order)}
 
 
 @_answer
@@ -176,15 +183,26 @@ async def refunds(request: Request, woocommerce: WooCommerceSandbox) -> Response
     order = _order(store, request)
     refund = await _object(request)
     _money(refund.get("amount"), "amount")
+    for name in ("line_items", "shipping_lines", "fee_lines"):
+        if not isinstance(refund.setdefault(name, []), list):
+            raise _Invalid({name: "must be a list"})
+    sent = add_refund(request, woocommerce, store, order, refund)
+    return JSONResponse({"refund": refund, "webhooks": sent}, status_code=201)
+
+
+def add_refund(
+    request: Request,
+    woocommerce: WooCommerceSandbox,
+    store: Store,
+    order: dict[str, Any],
+    refund: dict[str, Any],
+) -> dict[str, int]:
+    """Stores the (checked) refund, summarises it on the order, and queues `order.updated`."""
     refund.setdefault("id", woocommerce.next_id())
     now = gmt(woocommerce.now())
     refund.setdefault("date_created_gmt", now)
     refund.setdefault("reason", "")
     refund.setdefault("refunded_payment", False)
-    for name in ("line_items", "shipping_lines", "fee_lines"):
-        refund.setdefault(name, [])
-        if not isinstance(refund[name], list):
-            raise _Invalid({name: "must be a list"})
     store.refunds.setdefault(order["id"], []).append(refund)
     order["refunds"] = [
         {"id": r["id"], "reason": r["reason"], "total": f"-{_money(r['amount'], 'amount')}"}
@@ -194,8 +212,7 @@ async def refunds(request: Request, woocommerce: WooCommerceSandbox) -> Response
     if refunded >= _money(order.get("total", "0.01"), "total"):
         order["status"] = "refunded"
     order["date_modified_gmt"] = now
-    sent = publish(request, store, "order.updated", order)
-    return JSONResponse({"refund": refund, "webhooks": {"order.updated": sent}}, status_code=201)
+    return {"order.updated": publish(request, store, "order.updated", order)}
 
 
 @_answer

@@ -174,6 +174,16 @@ def test_a_sandbox_shopify_store_is_open_for_the_demo(dev: Dev) -> None:
         assert "Place a test order" in response.read().decode()
 
 
+def test_a_sandbox_woocommerce_store_is_open_for_the_demo(dev: Dev) -> None:
+    banner = dev.stdout.read_text()
+    store = re.search(
+        r"WooCommerce +(http://\S+/_woocommerce/strikkeriet) .*?\n.*?(http://\S+)\)", banner
+    )
+    assert store, banner
+    with urllib.request.urlopen(store.group(2)) as response:  # noqa: S310
+        assert "Place a test order" in response.read().decode()
+
+
 async def test_the_demo_shops_share_one_live_sandbox_connection(dev: Dev, pool: Pool) -> None:
     rows = await pool.fetch(
         "SELECT s.name, c.organization_id, c.status FROM shops s "

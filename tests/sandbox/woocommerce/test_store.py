@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -218,3 +219,29 @@ async def test_reset_forgets_the_stores(client: httpx.AsyncClient, store_url: st
     assert (await client.post("/_sandbox/reset")).status_code == 200
     answer = await client.post("/_sandbox/woocommerce/stores/sokkeriet/orders", json=order_json(1))
     assert answer.status_code == 404
+
+
+async def test_the_stores_admin_places_completes_and_refunds_orders_the_gateway_can_book(
+    client: httpx.AsyncClient, store_url: str, rest: RestApi
+) -> None:
+    admin = f"{store_url}/wp-admin"
+    assert (await client.post(f"{admin}/orders")).status_code == 303
+    [placed] = (await rest.orders()).orders
+    events = order_events(placed)
+    assert [e.type for e in events] == ["order.created", "order.paid"]
+    assert events[0].order.total == Decimal("187.95")
+    assert (await client.post(f"{admin}/orders/{placed['id']}/complete")).status_code == 303
+    for _ in range(2):
+        assert (await client.post(f"{admin}/orders/{placed['id']}/refund")).status_code == 303
+    assert (await client.post(f"{admin}/orders/{placed['id']}/refund")).status_code == 400
+    order = (await rest.orders()).orders[0]
+    refunds = await rest.refunds(placed["id"])
+    events = order_events(order, refunds=refunds)
+    assert [e.type for e in events] == [
+        "order.created", "order.paid", "order.shipped", "order.refunded", "order.refunded"
+    ]  # fmt: skip
+    assert sum((e.refund.total for e in events if e.refund), Decimal(0)) == Decimal("148.95")
+    page = await client.get(admin)
+    assert page.status_code == 200 and f'data-order="{placed["id"]}"' in page.text
+    assert (await client.post(f"{admin}/deliveries", data={"fail": "1"})).status_code == 303
+    assert (await client.get("/_sandbox/woocommerce/faults")).json() == {"fail_deliveries": True}
