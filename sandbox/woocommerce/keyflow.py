@@ -29,7 +29,9 @@ SCOPES: Final = frozenset({"read", "write", "read_write"})
 _LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 _PAGE_HEADERS: Final = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    # Approving redirects to the app's return_url, which browsers check against form-action.
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self' https: http://localhost:* "
+    "http://127.0.0.1:*",
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
 }
