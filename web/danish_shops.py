@@ -225,6 +225,7 @@ DANISH: Final[dict[str, str]] = {
     # A document's page: its source and its lines in Dinero
     "Source": "Kilde",
     "the order in Shopify": "ordren i Shopify",
+    "the order in WooCommerce": "ordren i WooCommerce",
     "the signed API": "det signerede API",
     "In Dinero": "I Dinero",
     "EU business with a valid VAT number ({number}): reverse charge, no Danish VAT.": "EU-"

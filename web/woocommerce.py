@@ -103,6 +103,7 @@ async def _webhook(request: Request) -> Response:
         deps.pool(request),
         deps.vault(request),
         deps.http(request),
+        deps.settings(request),
         source_id=source_id,
         topic=topic,
         webhook_id=request.headers.get("x-wc-webhook-id", "")[:30] or None,

@@ -21,6 +21,12 @@ def event_id(order_id: int | str, fact: str) -> str:
     return f"woocommerce:{order_id}:{fact}"
 
 
+def order_url(store_url: str, order_id: int | str) -> str:
+    """The order in the store's WordPress admin (WooCommerce sends the classic edit link on to
+    its order screen when the store keeps orders in its own tables)."""
+    return f"{store_url.rstrip('/')}/wp-admin/post.php?post={order_id}&action=edit"
+
+
 def gmt(doc: Mapping[str, Any], name: str, reader: Reader, base: str = "") -> dt.datetime | None:
     """A `*_gmt` time (UTC, written without an offset), or None when it is not set."""
     value = doc.get(name)

@@ -16,6 +16,8 @@ from gateway.db import Connection, Pool
 from gateway.orders import Customer
 from gateway.shopify.events import event_id
 from gateway.shopify.mapping import order_url
+from gateway.woocommerce.events import event_id as woocommerce_event_id
+from gateway.woocommerce.events import order_url as woocommerce_order_url
 from tenants.dinero.drafts import draft_for
 from tenants.outbox import repository as outbox
 from tenants.posting.attempt import CannotPost
@@ -24,7 +26,7 @@ from tenants.shops.settings import shop_settings
 
 @dataclass(frozen=True)
 class Origin:
-    platform: str  # "shopify", or "api" for the signed ingest API
+    platform: str  # "shopify", "woocommerce", or "api" for the signed ingest API
     url: str | None  # the order on its platform
 
 
@@ -50,16 +52,23 @@ class Contents:
 
 
 async def origin(conn: Connection | Pool, shop_id: UUID, order_external_id: str) -> Origin:
-    """Shopify when the order's first fact came from the shop's Shopify store."""
-    store = await conn.fetchval(
-        "SELECT s.store FROM sources s JOIN deliveries d ON d.shop_id = s.shop_id "
-        "WHERE s.shop_id = $1 AND s.platform = 'shopify' AND d.event_id = $2",
+    """The shop platform the order's first fact came from (Shopify or WooCommerce), with a
+    link to the order in its admin; else the signed API."""
+    row = await conn.fetchrow(
+        "SELECT s.platform, s.store FROM sources s JOIN deliveries d ON d.shop_id = s.shop_id "
+        "WHERE s.shop_id = $1 AND d.event_id = ANY($2::text[]) "
+        "AND d.event_id LIKE s.platform || ':%' LIMIT 1",
         shop_id,
-        event_id(order_external_id, "created"),
+        [
+            event_id(order_external_id, "created"),
+            woocommerce_event_id(order_external_id, "created"),
+        ],
     )
-    if store is None:
+    if row is None:
         return Origin("api", None)
-    return Origin("shopify", order_url(store, order_external_id))
+    if row["platform"] == "woocommerce":
+        return Origin("woocommerce", woocommerce_order_url(row["store"], order_external_id))
+    return Origin("shopify", order_url(row["store"], order_external_id))
 
 
 async def contents(

@@ -4,6 +4,7 @@ store's admin, and sees it booked in Dinero."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -68,9 +69,13 @@ async def test_an_owner_connects_woocommerce_and_a_store_order_is_booked(
         )
         return dict(row) if row is not None and row["state"] == "posted" else None
 
-    await eventually(booked, within=BOOKED_WITHIN, what="the store's order is booked")
+    document = await eventually(booked, within=BOOKED_WITHIN, what="the store's order is booked")
     timings.record("WooCommerce store order booked in Dinero", time.monotonic() - placed_at)
     [invoice] = await stack.invoices(ORGANIZATION)
     assert invoice["TotalInclVat"] == 187.95
+    await page.goto(f"{stack.url}/shops/{shop.id}/documents/{document['id']}")
+    await expect(page.locator("[data-fact=source]")).to_contain_text("WooCommerce")
+    link = page.get_by_role("link", name="the order in WooCommerce")
+    await expect(link).to_have_attribute("href", re.compile(rf"^{re.escape(store_url)}/wp-admin/"))
     await page.goto(f"{stack.url}/shops/{shop.id}")
     await expect(woo.locator("[data-fact=last-delivery] time")).to_be_visible()

@@ -14,10 +14,10 @@ import httpx
 from gateway.db import Connection, Pool
 from gateway.settings import Settings
 from gateway.vault import Vault
-from gateway.woocommerce.rest import RestApi, RestApiError, Unauthorized
+from gateway.woocommerce.rest import RestApiError, Unauthorized
 from tenants.sources import backfill as shared
 from tenants.sources.backfill import BACKLOG, PAGES_PER_SLICE, PAUSE, RETRY_AFTER, Progress, Slice
-from tenants.sources.woocommerce import apply, repository
+from tenants.sources.woocommerce import apply, repository, upkeep
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +41,14 @@ async def run(
     """One slice of a (claimed) backfill: up to `PAGES_PER_SLICE` pages, fewer when the
     shop's posting backlog is full."""
     source = await repository.by_id(pool, vault, source_id)
-    pair = None if source is None else repository.key_pair(source)
+    api = None if source is None else await upkeep.api_of(pool, http, settings, source)
     row = await pool.fetchrow(
         "SELECT since, until, cursor FROM source_backfills "
         "WHERE source_id = $1 AND status = 'running'",
         source_id,
     )
-    if source is None or pair is None or row is None:
-        return Slice(source_id, error="no running backfill or no keys")
-    api = RestApi(http, source.store, pair.consumer_key, pair.consumer_secret)
+    if source is None or api is None or row is None:
+        return Slice(source_id, error="no running backfill, no keys, or an address not allowed")
     page = int(row["cursor"] or 1)
     read = 0
     enqueue: list[int] = []

@@ -23,7 +23,7 @@ import httpx
 from gateway.db import Pool
 from gateway.settings import Settings
 from gateway.vault import Vault
-from gateway.woocommerce.rest import RestApi, RestApiError, Unauthorized
+from gateway.woocommerce.rest import RestApiError, Unauthorized
 from tenants.sources import reconcile as shared
 from tenants.sources.reconcile import EVERY, RETRY_AFTER
 from tenants.sources.woocommerce import apply, repository, upkeep
@@ -62,10 +62,9 @@ async def reconcile(
 ) -> Reconciled:
     """One run for one (claimed) source."""
     source = await repository.by_id(pool, vault, source_id)
-    pair = None if source is None else repository.key_pair(source)
-    if source is None or pair is None:
-        return Reconciled(source_id, error="no source or no keys")
-    api = RestApi(http, source.store, pair.consumer_key, pair.consumer_secret)
+    api = None if source is None else await upkeep.api_of(pool, http, settings, source)
+    if source is None or api is None:  # the claim's lease brings it round again later
+        return Reconciled(source_id, error="no source, no keys, or an address not allowed")
     watermark = source.reconcile_watermark
     read = found = problems = 0
     enqueue: list[int] = []

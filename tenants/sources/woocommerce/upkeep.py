@@ -16,16 +16,37 @@ from dataclasses import dataclass, field
 from typing import Final
 from uuid import UUID
 
+import httpx
+
 from gateway.db import Pool
 from gateway.secret import Secret
+from gateway.settings import Settings
 from gateway.vault import Vault
+from gateway.woocommerce.keys import BadStoreUrl, check_store_url
 from gateway.woocommerce.rest import WEBHOOK_TOPICS, RestApi
 from tenants.sources.woocommerce import repository
-from tenants.sources.woocommerce.repository import SourceWebhook
+from tenants.sources.woocommerce.repository import Source, SourceWebhook
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH: Final = "/webhooks/woocommerce/{source_id}"
+
+
+async def api_of(
+    pool: Pool, http: httpx.AsyncClient, settings: Settings, source: Source
+) -> RestApi | None:
+    """The store's REST API, once its address is still one the gateway may call (its name may
+    resolve elsewhere since it was connected); None, with the source marked failing, when
+    it is not or there are no keys."""
+    pair = repository.key_pair(source)
+    if pair is None:
+        return None
+    try:
+        await check_store_url(source.store, production=settings.is_production)
+    except BadStoreUrl as exc:
+        await repository.set_status(pool, source.id, "failing", f"{exc} Connect the store again.")
+        return None
+    return RestApi(http, source.store, pair.consumer_key, pair.consumer_secret)
 
 
 def delivery_url(base_url: str, source_id: UUID) -> str:

@@ -23,10 +23,11 @@ from uuid import UUID
 import httpx
 
 from gateway.db import Pool
+from gateway.settings import Settings
 from gateway.vault import Vault
 from gateway.woocommerce import signature
-from gateway.woocommerce.rest import RestApi, RestApiError, Unauthorized
-from tenants.sources.woocommerce import apply, repository
+from gateway.woocommerce.rest import RestApiError, Unauthorized
+from tenants.sources.woocommerce import apply, repository, upkeep
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ async def receive(
     pool: Pool,
     vault: Vault,
     http: httpx.AsyncClient,
+    settings: Settings,
     *,
     source_id: UUID,
     topic: str,
@@ -76,12 +78,10 @@ async def receive(
     if topic not in ORDER_TOPICS:
         return Received(200, "topic not used")
     refunds: list[dict[str, Any]] = []
-    pair = repository.key_pair(source)
-    if pair is not None:
+    api = await upkeep.api_of(pool, http, settings, source) if payload.get("refunds") else None
+    if api is not None:
         try:
-            refunds = await apply.refunds_of(
-                RestApi(http, source.store, pair.consumer_key, pair.consumer_secret), payload
-            )
+            refunds = await apply.refunds_of(api, payload)
         except Unauthorized:
             await repository.lost_access(pool, source.id)
         except RestApiError as exc:
