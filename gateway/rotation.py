@@ -34,6 +34,7 @@ ENCRYPTED_COLUMNS: Final = (
     EncryptedTable("dinero_connections", ("access_token_enc", "refresh_token_enc")),
     EncryptedTable("oauth_flows", ("code_verifier_enc", "access_token_enc", "refresh_token_enc")),
     EncryptedTable("sources", ("credentials_enc",)),
+    EncryptedTable("source_webhooks", ("secret_enc",)),
 )
 
 

@@ -1,14 +1,15 @@
 -- WooCommerce sources. WooCommerce signs each webhook with a secret of its own, so the
 -- gateway keeps one row per webhook it made in a store, with that secret encrypted (the row's
--- source and topic as associated data).
+-- id and column as associated data, as every encrypted column; `gateway keys rotate` too).
 CREATE TABLE source_webhooks (
+    id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     source_id     uuid NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
     topic         text NOT NULL
                   CHECK (topic IN ('order.created', 'order.updated', 'order.deleted')),
     webhook_id    bigint NOT NULL CHECK (webhook_id > 0),
     secret_enc    text NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (source_id, topic)
+    CONSTRAINT source_webhooks_topic_key UNIQUE (source_id, topic)
 );
 
 -- What the gateway mended on its own (a webhook the platform had disabled), for the owner to

@@ -77,8 +77,8 @@ class SourceWebhook:
     secret: Secret = field(repr=False)
 
 
-def _aad(source_id: UUID, topic: str) -> str:
-    return row_aad("source_webhooks", "secret_enc", f"{source_id}/{topic}")
+def _aad(row_id: UUID) -> str:
+    return row_aad("source_webhooks", "secret_enc", row_id)
 
 
 async def by_id(conn: Connection | Pool, vault: Vault, source_id: UUID) -> Source | None:
@@ -112,35 +112,38 @@ async def lost_access(conn: Connection | Pool, source_id: UUID) -> None:
 
 async def webhooks(conn: Connection | Pool, vault: Vault, source_id: UUID) -> list[SourceWebhook]:
     rows = await conn.fetch(
-        "SELECT topic, webhook_id, secret_enc FROM source_webhooks WHERE source_id = $1 "
+        "SELECT id, topic, webhook_id, secret_enc FROM source_webhooks WHERE source_id = $1 "
         "ORDER BY topic",
         source_id,
     )
     return [
         SourceWebhook(
-            r["topic"],
-            r["webhook_id"],
-            vault.decrypt(r["secret_enc"], aad=_aad(source_id, r["topic"])),
+            r["topic"], r["webhook_id"], vault.decrypt(r["secret_enc"], aad=_aad(r["id"]))
         )
         for r in rows
     ]
 
 
-async def save_webhook(
-    conn: Connection | Pool, vault: Vault, source_id: UUID, webhook: SourceWebhook
-) -> None:
-    await conn.execute(
-        """
-        INSERT INTO source_webhooks (source_id, topic, webhook_id, secret_enc)
-        VALUES ($1, $2, $3, $4)
-        ON CONFLICT (source_id, topic) DO UPDATE SET
-            webhook_id = EXCLUDED.webhook_id, secret_enc = EXCLUDED.secret_enc, created_at = now()
-        """,
-        source_id,
-        webhook.topic,
-        webhook.webhook_id,
-        vault.encrypt(webhook.secret, aad=_aad(source_id, webhook.topic)),
-    )
+async def save_webhook(pool: Pool, vault: Vault, source_id: UUID, webhook: SourceWebhook) -> None:
+    """Keeps the webhook (the one for its topic, replacing an earlier one) and its secret."""
+    async with pool.acquire() as conn, conn.transaction():
+        row_id: UUID = await conn.fetchval(
+            """
+            INSERT INTO source_webhooks (source_id, topic, webhook_id, secret_enc)
+            VALUES ($1, $2, $3, '')
+            ON CONFLICT (source_id, topic) DO UPDATE SET
+                webhook_id = EXCLUDED.webhook_id, created_at = now()
+            RETURNING id
+            """,
+            source_id,
+            webhook.topic,
+            webhook.webhook_id,
+        )
+        await conn.execute(
+            "UPDATE source_webhooks SET secret_enc = $2 WHERE id = $1",
+            row_id,
+            vault.encrypt(webhook.secret, aad=_aad(row_id)),
+        )
 
 
 async def tell_owner(conn: Connection | Pool, source_id: UUID, notice: str, now: datetime) -> None:

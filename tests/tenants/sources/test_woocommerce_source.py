@@ -14,9 +14,10 @@ import pytest
 import respx
 
 from gateway.db import Pool
+from gateway.rotation import rotate_keys
 from gateway.secret import Secret
-from gateway.settings import Settings
-from gateway.vault import Vault
+from gateway.settings import Settings, TokenKey
+from gateway.vault import Vault, VaultError
 from tenants.dashboard.sources import sources_of
 from tenants.sources.woocommerce import reconcile, repository
 from tenants.sources.woocommerce.repository import KeyPair, SourceWebhook
@@ -114,3 +115,23 @@ async def test_a_store_whose_address_is_not_allowed_is_never_called(
 
 def _production(settings: Settings) -> Settings:
     return replace(settings, env="production")
+
+
+async def test_a_webhooks_secret_is_bound_to_its_row_and_rotated_with_the_keys(
+    pool: Pool, settings: Settings
+) -> None:
+    old = Vault([TokenKey("old", b"o" * 32)])
+    source_id = await connected(pool, old, settings)
+    await rotate_keys(pool, Vault([TokenKey("new", b"n" * 32), TokenKey("old", b"o" * 32)]))
+    new = Vault([TokenKey("new", b"n" * 32)])
+    secrets = [h.secret.reveal() for h in await repository.webhooks(pool, new, source_id)]
+    assert secrets == ["s1", "s3", "s2"]  # order.created, order.deleted, order.updated
+    # A ciphertext copied to another row does not decrypt.
+    await pool.execute(
+        "UPDATE source_webhooks SET secret_enc = (SELECT secret_enc FROM source_webhooks "
+        "WHERE topic = 'order.created' AND source_id = $1) "
+        "WHERE topic = 'order.updated' AND source_id = $1",
+        source_id,
+    )
+    with pytest.raises(VaultError, match="does not decrypt"):
+        await repository.webhooks(pool, new, source_id)
