@@ -112,7 +112,7 @@ class RestApi:
         before: datetime | None = None,
         orderby: str = "modified",
     ) -> OrdersPage:
-        """One page of orders, oldest first by `orderby` (`modified` or `date`)."""
+        """One page of orders, ascending by `orderby` (`id`, `date` or `modified`)."""
         params = {
             "page": str(page),
             "per_page": str(PER_PAGE),

@@ -5,9 +5,13 @@ the webhook to `disabled`: from then on no order arrives. Each run first reads t
 webhooks (`upkeep.ensure_webhooks`): one WooCommerce disabled is turned on again, one that is
 gone is made again, and the owner is told on the source card. Then it reads the orders
 modified since the watermark (less an overlap: WooCommerce compares to the second and clocks
-drift), oldest first, page by page as `X-WP-TotalPages` says, and applies each through the
-same path as a webhook, with its refunds. Facts already recorded change nothing; an order with
-facts new to the gateway is one the webhooks missed, and is counted (`found_by_reconcile`).
+drift), page by page as `X-WP-TotalPages` says, and applies each through the same path as a
+webhook, with its refunds. Pages are in order of id, not of modification: an order changed
+while the run reads would move to the end of a by-modification listing and shift every later
+page by one, so one order would be skipped and the watermark pass it; by id, an order changed
+meanwhile keeps its place (and one newly matching is at worst read twice). Facts already
+recorded change nothing; an order with facts new to the gateway is one the webhooks missed,
+and is counted (`found_by_reconcile`).
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ async def reconcile(
         page = 1
         while True:
             listed = await api.orders(
-                page=page, modified_after=source.reconcile_watermark - OVERLAP, orderby="modified"
+                page=page, modified_after=source.reconcile_watermark - OVERLAP, orderby="id"
             )
             for order in listed.orders:
                 modified = _gmt(order.get("date_modified_gmt"))

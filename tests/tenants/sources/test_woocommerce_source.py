@@ -70,7 +70,7 @@ async def test_a_disabled_webhook_is_turned_on_and_every_page_of_orders_is_read(
         activate = store.put("/webhooks/1").respond(json={"id": 1, "status": "active"})
 
         def listed(request: httpx.Request) -> httpx.Response:
-            assert request.url.params["orderby"] == "modified"
+            assert request.url.params["orderby"] == "id"  # a stable order while orders change
             assert request.url.params["modified_after"] == "2026-12-07T10:55:00Z"
             page = request.url.params["page"]
             return httpx.Response(
