@@ -191,10 +191,17 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def web_servers(
-    env: dict[str, str], count: int, log: Path | None = None, profile: Path | None = None
+    env: dict[str, str],
+    count: int,
+    log: Path | None = None,
+    profile: Path | None = None,
+    *,
+    own_base_url: bool = False,
 ) -> Iterator[list[tuple[int, int]]]:
     """`count` `gateway web` processes; yields their (port, pid). With `profile`, each runs
-    under cProfile and writes `<profile>.<n>` when it stops (it runs slower then)."""
+    under cProfile and writes `<profile>.<n>` when it stops (it runs slower then). With
+    `own_base_url`, each is told its own address as `GATEWAY_BASE_URL` (for the URLs it
+    hands out, such as the webhooks it makes)."""
     gateway = shutil.which("gateway", path=str(Path(sys.executable).parent))
     if gateway is None:
         raise SystemExit("the `gateway` command is not installed in this venv")
@@ -206,7 +213,10 @@ def web_servers(
                 command = [gateway, "web", "--host", "127.0.0.1", "--port", str(port)]
                 if profile is not None:
                     command = [sys.executable, "-c", _PROFILED, f"{profile}.{n}", *command[1:]]
-                process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+                variables = (
+                    {**env, "GATEWAY_BASE_URL": f"http://127.0.0.1:{port}"} if own_base_url else env
+                )
+                process = subprocess.Popen(command, env=variables, stdout=output, stderr=output)
                 started.append((port, process))
             for port, _ in started:
                 _wait_ready(port)

@@ -120,7 +120,7 @@ def gateway_web(env: Env) -> Iterator[str]:
         "SHOPIFY_SHOP_URL": shopify_url(env),
         "GATEWAY_LOG_LEVEL": "WARNING",
     }
-    with web_servers(variables, 1) as [(port, _)]:
+    with web_servers(variables, 1, own_base_url=True) as [(port, _)]:
         base = env.settings.base_url
         env.settings = replace(env.settings, base_url=f"http://127.0.0.1:{port}")
         try:
