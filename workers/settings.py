@@ -35,6 +35,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     ctx["worker_id"] = system.worker_id()
     ctx["outage"] = Outage(logging.getLogger("workers.jobs"), who="jobs")
+    # Leases of posting attempts an outage cut short (`workers.documents.post`): one set for
+    # the whole worker, as each job gets a copy of this dict.
+    ctx["interrupted"] = set()
     # One connection per concurrent job, plus room for the heartbeat and crons.
     ctx["pool"] = await create_pool(
         settings.database_url, application_name="gateway-worker", max_size=MAX_JOBS + 2

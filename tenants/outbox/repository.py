@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
@@ -63,6 +64,20 @@ async def lease(
         lease_for,
     )
     return from_row(row) if row else None
+
+
+async def end_leases(pool: Pool, leases: Collection[tuple[int, str]], *, now: datetime) -> None:
+    """Ends leases whose attempts an outage interrupted, as if they had run out: the
+    sweeper releases them at its next run, and the next attempt checks Dinero first. A
+    lease taken over meanwhile (another token) is left alone."""
+    await pool.execute(
+        "UPDATE documents d SET lease_expires_at = $3, updated_at = $3 "
+        "FROM unnest($1::bigint[], $2::text[]) AS l(id, owner) "
+        "WHERE d.id = l.id AND d.lease_owner = l.owner AND d.lease_expires_at > $3",
+        [document_id for document_id, _ in leases],
+        [owner for _, owner in leases],
+        now,
+    )
 
 
 async def get(conn: Connection | Pool, shop_id: UUID, document_id: int) -> Document | None:

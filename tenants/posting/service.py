@@ -12,10 +12,11 @@ import logging
 from datetime import datetime
 
 from gateway.metrics import STORED_TO_POSTED, Metrics
+from gateway.outages import unavailable_service
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import LeaseLost
 from tenants.posting.attempt import Backend
-from tenants.posting.outcomes import Outcome, Result
+from tenants.posting.outcomes import Interrupted, Outcome, Result
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ async def post_document(
     backend: Backend, document_id: int, *, now: datetime, metrics: Metrics | None = None
 ) -> Result:
     """One attempt at the document. Never raises for anything the backend or the data
-    does: every outcome is written to the row and the lease released. A document posted
+    does: every outcome is written to the row and the lease released. Postgres or Redis
+    going away meanwhile raises `Interrupted` (the lease is still held). A document posted
     is counted in `metrics` with the time since it was stored."""
     document = await outbox.lease(
         backend.pool, document_id, backend.worker_id, now=now, lease_for=backend.lease_for
@@ -36,6 +38,9 @@ async def post_document(
         try:
             result = await attempt.run()
         except Exception as exc:  # every failure ends in a row state
+            if unavailable_service(exc) is not None:
+                assert document.lease_owner is not None  # leased above
+                raise Interrupted(document.id, document.lease_owner) from exc
             return await attempt.settle(exc)
     except LeaseLost:
         log.warning("document %s: lease lost to another worker", document_id)

@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.exceptions
 from arq.connections import ArqRedis
 
 from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
-from gateway.queue import QUEUE_NAME
+from gateway.queue import QUEUE_NAME, create_redis
 from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
@@ -59,7 +60,7 @@ def ctx(
         client_id=SANDBOX_CLIENT_ID,
         worker_id="test-worker",
     )
-    return {"pool": pool, "redis": redis, "poster": poster}
+    return {"pool": pool, "redis": redis, "poster": poster, "interrupted": set()}
 
 
 async def queued_jobs(redis: ArqRedis) -> list[str]:
@@ -230,6 +231,36 @@ async def test_the_sweeper_recovers_dead_leases_and_released_children(
     assert f"documents.post:{stuck}:1" in jobs
     assert f"documents.post:{child}:0" in jobs
     assert (await row(pool, stuck))["uncertain"]
+
+
+async def test_an_attempt_an_outage_cuts_short_hands_its_document_on_without_waiting_out_the_lease(
+    ctx: dict[str, Any],
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    sandbox_server: LiveSandbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shop, _ = await connect(pool, vault, sandbox_server, visma)
+    document_id = await make_document(pool, shop.id, await make_order(pool, shop.id))
+    gone = create_redis("redis://127.0.0.1:1/0")  # Redis away: the budget cannot be asked
+    try:
+        cut_short = {**ctx, "poster": dataclasses.replace(ctx["poster"], budget=RateBudget(gone))}
+        with pytest.raises(redis.exceptions.ConnectionError):  # raised on, for the worker
+            await documents.post(cut_short, document_id)
+    finally:
+        await gone.aclose()
+    assert "unexpected failure" not in caplog.text  # an outage is no failure of the document
+    after = await row(pool, document_id)
+    assert after["lease_owner"] is not None  # it may be reaching Dinero: no one else takes it
+    assert (after["state"], after["failures"]) == ("queued", 0)
+
+    assert (await documents.sweep(ctx))["recovered"] == 1  # at once, not after LEASE_FOR
+    assert (await row(pool, document_id))["uncertain"]  # it may have reached Dinero
+    assert await documents.post(ctx, document_id) == "posted"
+    async with httpx.AsyncClient(base_url=sandbox_server.url) as client:
+        invoices = (await client.get("/_sandbox/organizations/1001/invoices")).json()
+    assert len(invoices) == 1
 
 
 async def test_the_sweeper_requeues_a_document_parked_just_after_its_reconnect(
