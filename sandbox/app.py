@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox import api, connect, control
+from sandbox import api, connect, control, mailbox
 from sandbox.errors import DineroApiError, dinero_error_handler
 from sandbox.shopify import admin_api as shopify_admin_api
 from sandbox.shopify import control as shopify_control
@@ -30,17 +30,27 @@ def create_sandbox_app(
     *,
     shopify: ShopifySandbox | None = None,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
+    mail: mailbox.Mailbox | None = None,
+    smtp_address: tuple[str, int] | None = None,
 ) -> Starlette:
     """The sandbox app. Shopify's webhooks go out through `webhook_transport` (tests pass
-    an in-process receiver; by default, the network)."""
+    an in-process receiver; by default, the network). With `smtp_address` its lifespan
+    also listens for SMTP there, keeping what arrives in `mail` (`sandbox.mailbox`)."""
     sandbox = sandbox if sandbox is not None else Sandbox()
+    mail = mail if mail is not None else mailbox.Mailbox()
     shopify = shopify if shopify is not None else ShopifySandbox(clock=sandbox.now)
     outbox = Outbox(shopify, webhook_transport)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        await outbox.close()
+        smtp = await mailbox.start_smtp(mail, *smtp_address) if smtp_address else None
+        try:
+            yield
+        finally:
+            if smtp is not None:
+                smtp.close()
+                await smtp.wait_closed()
+            await outbox.close()
 
     app = Starlette(
         routes=[
@@ -52,6 +62,7 @@ def create_sandbox_app(
             *shopify_admin_api.routes(),
             *shopify_control.routes(),
             *shopify_store_admin.routes(),
+            *mailbox.routes(),
         ],
         middleware=[Middleware(DropAfterCommit, sandbox=sandbox)],
         exception_handlers={DineroApiError: dinero_error_handler},
@@ -60,6 +71,7 @@ def create_sandbox_app(
     app.state.sandbox = sandbox
     app.state.shopify = shopify
     app.state.shopify_outbox = outbox
+    app.state.mailbox = mail
     return app
 
 
