@@ -15,13 +15,29 @@ from typing import Any, Final
 
 from gateway import mail
 from gateway.settings import Settings
-from tenants.mail import outbox
+from tenants.mail import compose, outbox
 
 log = logging.getLogger(__name__)
 
 SEND_EVERY: Final = 5  # seconds
 # Messages sent at once: one SMTP conversation each.
 CONCURRENCY: Final = 4
+
+
+async def run(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
+    """The cron: due alerts into mails, then the due mails out."""
+    now = now or datetime.now(UTC)
+    composed = await compose_due(ctx, now=now)
+    return {**composed, **await send_due(ctx, now=now)}
+
+
+async def compose_due(ctx: dict[str, Any], *, now: datetime) -> dict[str, int]:
+    settings: Settings = ctx["settings"]
+    site = compose.Site(base_url=settings.base_url, secret_key=settings.secret_key)
+    counts = await compose.compose_due(ctx["pool"], site, now=now)
+    if counts["alerts"]:
+        log.info("alerts: %s", counts)
+    return counts
 
 
 async def send_due(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:

@@ -113,7 +113,7 @@ class WorkerSettings:
             timeout=600,
         ),
         cron(
-            outage_tolerant(mail.send_due),
+            outage_tolerant(mail.run),
             name=queue.SEND_MAIL,
             second=set(range(0, 60, mail.SEND_EVERY)),
             unique=True,

@@ -26,6 +26,7 @@ from arq.connections import ArqRedis
 
 from gateway import queue
 from gateway.db import Connection, Pool
+from tenants.mail import alerts
 from tenants.outbox import events, identity
 from tenants.outbox.events import event, event_for
 from tenants.outbox.models import COLUMNS, Document, Due, LeaseLost, Ready, from_row
@@ -195,6 +196,7 @@ async def fail(
             args=(message, code),
         )
         await event(conn, document, "document.failed", "error", message, {"code": code}, now=now)
+        await alerts.document_failed(conn, document.shop_id, now=now)
 
 
 async def posted(

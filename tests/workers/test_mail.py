@@ -19,26 +19,17 @@ from gateway.mail import Mail, parse_smtp_url
 from gateway.settings import Settings
 from sandbox.mailbox import Mailbox, start_smtp
 from tenants.mail import outbox
+from tests.mailsink import Sink, mail_sink
 from workers import mail
 from workers.settings import WorkerSettings
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
-@dataclasses.dataclass
-class Sink:
-    mailbox: Mailbox
-    port: int
-
-
 @pytest.fixture
 async def sink() -> AsyncIterator[Sink]:
-    mailbox = Mailbox()
-    server = await start_smtp(mailbox, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    yield Sink(mailbox, port)
-    server.close()
-    await server.wait_closed()
+    async with mail_sink() as sink:
+        yield sink
 
 
 def ctx_for(pool: Pool, settings: Settings, port: int) -> dict[str, Any]:
@@ -177,4 +168,4 @@ async def test_mail_off_sends_nothing_and_keeps_the_mail(pool: Pool, settings: S
 
 def test_the_cron_is_registered() -> None:
     names = {job.name for job in WorkerSettings.cron_jobs}
-    assert "mail.send_due" in names
+    assert "mail.run" in names

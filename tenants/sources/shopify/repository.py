@@ -8,13 +8,14 @@ row, its settings and its watermark, and replaces the token.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 from uuid import UUID
 
 from gateway.db import Connection, Pool
 from gateway.secret import Secret
 from gateway.vault import Vault, row_aad
+from tenants.mail import alerts
 from tenants.shops.ingest_secrets import IngestShop
 
 PLATFORM: Final = "shopify"
@@ -153,13 +154,17 @@ async def set_vat_number_keys(conn: Connection | Pool, source_id: UUID, keys: li
 async def set_status(
     conn: Connection | Pool, source_id: UUID, status: Status, detail: str | None
 ) -> None:
-    await conn.execute(
+    changed = await conn.fetchval(
         "UPDATE sources SET status = $2, status_detail = $3, updated_at = now() "
-        "WHERE id = $1 AND status IS DISTINCT FROM 'uninstalled'",
+        "WHERE id = $1 AND status IS DISTINCT FROM 'uninstalled' RETURNING true",
         source_id,
         status,
         detail,
     )
+    # Access lost: orders stopped arriving, and the owners hear of it. ("failing" is not
+    # that: orders still arrive through reconcile.)
+    if changed and status == "needs_reconnect":
+        await alerts.source_stopped(conn, source_id, now=datetime.now(UTC))
 
 
 async def lost_access(conn: Connection | Pool, source_id: UUID) -> None:
@@ -181,6 +186,7 @@ async def uninstalled(conn: Connection | Pool, source_id: UUID, now: datetime) -
         source_id,
         now,
     )
+    await alerts.source_stopped(conn, source_id, now=now)
 
 
 async def delivered(conn: Connection | Pool, source_id: UUID, now: datetime) -> None:
