@@ -71,6 +71,8 @@ WITHOUT_TENANT_IDS: dict[str, str] = {
     "/login": "logging in",
     "/logout": "ends the caller's own session",
     "/language": "the caller's own language",
+    "/account/alerts": "the caller's own choice of alert mails",
+    "/mail/unsubscribe": "the user and kind the link was signed for (tests/web/test_mail_pages.py)",
     "/healthz": "process probe",
     "/readyz": "process probe",
     "/metrics": "the operator's bearer token; counts by kind and status, never a tenant's "
