@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 
 from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
-from gateway.settings import Settings
+from gateway.secret import Secret
+from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from gateway.vault import Vault
 from tenants.accounts import users
 from tenants.dinero.connections import service as connections
@@ -202,6 +204,40 @@ async def test_renewal_failing_for_hours_is_mailed_before_it_lapses(
     [message] = sink.mailbox.messages
     assert message.subject == "Dinero Gateway cannot renew its access to Dinero for Sokkeriet"
     assert "For 4 hours" in message.text and "Visma answered 503" in message.text
+
+
+async def test_a_renewal_failing_since_hours_ago_raises_the_alert(
+    pool: Pool,
+    vault: Vault,
+    sandbox_server: LiveSandbox,
+    visma: VismaConnect,
+    http: httpx.AsyncClient,
+    ctx: dict[str, Any],
+    sink: Sink,
+) -> None:
+    _, connection_id = await connect(pool, vault, sandbox_server, visma)
+    await pool.execute("UPDATE users SET locale = 'en'")
+    now = sandbox_server.sandbox.now()
+    away = VismaConnect(
+        http,
+        auth_url="http://127.0.0.1:1",  # nothing listens
+        client_id=SANDBOX_CLIENT_ID,
+        client_secret=Secret(SANDBOX_CLIENT_SECRET),
+    )
+    # Failing within the first hours: no alert yet.
+    await connections.refresh_if_due(
+        pool, vault, away, connection_id, now=now + timedelta(minutes=55)
+    )
+    connection = await connections.get(pool, connection_id)
+    assert connection is not None and connection.consecutive_failures == 1
+    assert await pool.fetchval("SELECT count(*) FROM alerts") == 0
+    # Still failing more than three hours after the last renewal: the owners hear of it.
+    later = now + timedelta(hours=3, minutes=5)
+    await connections.refresh_if_due(pool, vault, away, connection_id, now=later)
+    await mail.run(ctx, now=later)
+    [message] = sink.mailbox.messages
+    assert message.subject.startswith("Dinero Gateway cannot renew its access to Dinero")
+    assert "For 3 hours" in message.text
 
 
 async def test_a_store_that_lost_access_is_mailed(
