@@ -133,3 +133,19 @@ async def failed(
         retry_at,
     )
     return retry_at
+
+
+async def forget_old(conn: Connection | Pool, *, older_than: timedelta) -> int:
+    """Deletes mails sent or given up on, and alerts dealt with, longer ago than `older_than`
+    (far longer than any alert's minimum interval, which reads the last one mailed)."""
+    mails = await conn.fetchval(
+        "WITH gone AS (DELETE FROM mails WHERE state <> 'queued' "
+        "AND created_at < now() - $1::interval RETURNING 1) SELECT count(*) FROM gone",
+        older_than,
+    )
+    alerts = await conn.fetchval(
+        "WITH gone AS (DELETE FROM alerts WHERE state <> 'pending' "
+        "AND done_at < now() - $1::interval RETURNING 1) SELECT count(*) FROM gone",
+        older_than,
+    )
+    return int(mails) + int(alerts)

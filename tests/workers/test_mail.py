@@ -20,7 +20,7 @@ from gateway.settings import Settings
 from sandbox.mailbox import Mailbox, start_smtp
 from tenants.mail import outbox
 from tests.mailsink import Sink, mail_sink
-from workers import mail
+from workers import mail, system
 from workers.settings import WorkerSettings
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -169,3 +169,13 @@ async def test_mail_off_sends_nothing_and_keeps_the_mail(pool: Pool, settings: S
 def test_the_cron_is_registered() -> None:
     names = {job.name for job in WorkerSettings.cron_jobs}
     assert "mail.run" in names
+
+
+async def test_cleanup_forgets_mail_dealt_with_months_ago(pool: Pool, settings: Settings) -> None:
+    old = datetime.now(UTC) - timedelta(days=100)
+    sent = await outbox.queue(pool, dedupe_key="old", mail=a_mail(), now=old)
+    waiting = await outbox.queue(pool, dedupe_key="waiting", mail=a_mail(), now=old)
+    await outbox.sent(pool, sent or 0, now=old)
+    counts = await system.cleanup({"pool": pool})
+    assert counts["mails_and_alerts"] == 1
+    assert [r["id"] for r in await pool.fetch("SELECT id FROM mails")] == [waiting]
