@@ -65,9 +65,8 @@ async def send_due(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[
                 )
                 counts["failed" if retry_at is None else "retrying"] += 1
                 log.warning(
-                    "mail %s to %s via %s not sent (%s)%s",
+                    "mail %s via %s not sent (%s)%s",
                     item.id,
-                    item.mail.recipient,
                     smtp.display,
                     exc,
                     f"; trying again at {retry_at:%H:%M:%S} UTC" if retry_at else "; giving up",

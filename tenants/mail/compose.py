@@ -5,9 +5,10 @@ Runs in one transaction per batch: the due alerts are claimed with `FOR UPDATE S
 their mails queued in the outbox, and the alerts marked mailed (or cancelled, when the
 trouble is over by now or nobody wants to hear about it), all or nothing.
 
-Who hears: every member of a shop the alert is about, unless disabled or opted out of that
-kind. Their language: the one they chose (`users.locale`), else Danish when one of their
-shops books in Danish, else English.
+Who hears: the owners of the shops an alert is about (only an owner can reconnect Dinero
+or a store), and for failed documents every member (whoever retries them), unless
+disabled or opted out of that kind. Their language: the one they chose (`users.locale`),
+else Danish when one of their shops books in Danish, else English.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from tenants.mail.preferences import Kind
 from tenants.mail.texts import Body, Language, Translator
 
 DIGEST_LINES: Final = 20
+# Kinds every member of the shop hears about; the others go to its owners.
+_EVERY_MEMBER: Final[frozenset[Kind]] = frozenset({"documents.failed"})
 
 
 @dataclass(frozen=True)
@@ -137,12 +140,14 @@ async def _recipients(conn: Connection, shops_sql: str, about: UUID, kind: Kind)
         JOIN memberships m ON m.shop_id = s.id
         JOIN users u ON u.id = m.user_id
         WHERE {shops_sql} AND u.disabled_at IS NULL
+          AND (m.role = 'owner' OR $2 = ANY($3::text[]))
           AND NOT EXISTS (SELECT 1 FROM mail_opt_outs o WHERE o.user_id = u.id AND o.kind = $2)
         GROUP BY u.id, u.email, u.locale
         ORDER BY u.email
         """,  # noqa: S608 - shops_sql is one of three constants above
         about,
         kind,
+        list(_EVERY_MEMBER),
     )
     return [
         Recipient(

@@ -275,3 +275,26 @@ async def _connection_for(pool: Pool, shop_id: UUID) -> UUID:
     )
     await pool.execute("UPDATE shops SET connection_id = $2 WHERE id = $1", shop_id, connection_id)
     return connection_id
+
+
+async def test_owners_hear_about_connections_and_every_member_about_failed_documents(
+    pool: Pool, vault: Vault, ctx: dict[str, Any], sink: Sink
+) -> None:
+    shop = await english_shop(pool, vault, "Sokkeriet")
+    viewer = await make_user(pool)
+    await users.set_locale(pool, viewer.id, "en")
+    await pool.execute(
+        "INSERT INTO memberships (user_id, shop_id, role) VALUES ($1, $2, 'viewer')",
+        viewer.id,
+        shop.id,
+    )
+    connection_id = await _connection_for(pool, shop.id)
+    await connections.mark_needs_reconnect(pool, connection_id, "invalid_grant", now=NOW)
+    order = await make_order(pool, shop.id, order_body("1001"))
+    document_id = await make_document(pool, shop.id, order, next_attempt_at=NOW)
+    await outbox.fail(pool, await leased(pool, document_id, NOW), now=NOW, message="no", code="2")
+    await mail.run(ctx, now=NOW)
+
+    to_viewer = [m.subject for m in sink.mailbox.messages if m.recipients == (viewer.email,)]
+    assert to_viewer == ["1 documents failed for Sokkeriet"]
+    assert len(sink.mailbox.messages) == 3  # the owner got both
