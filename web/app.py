@@ -37,6 +37,7 @@ from web import (
     settings_pages,
     shops,
     sources,
+    team,
 )
 from web.errors import ErrorPageMiddleware, http_exception_handler
 from web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> Starlette:
         *metrics.routes,
         *ingest.routes,
         *sources.routes,
+        *team.routes,
         Mount("/static", app=StaticFiles(packages=[("web", "static")]), name="static"),
     ]
     return Starlette(

@@ -113,7 +113,6 @@ DANISH: Final[dict[str, str]] = {
     "People": "Personer",
     "Role": "Rolle",
     "Owner": "Ejer",
-    "Viewer": "Læser",
     "Disabled": "Deaktiveret",
     "Chosen": "Valgt",
     "Invited, not yet chosen": "Inviteret, ikke valgt endnu",

@@ -107,6 +107,7 @@ def _amount(value: str | None) -> Decimal | None:
     return Decimal(value.replace(",", ".")) if value else None
 
 
+@auth.permission("view")
 async def document_list(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -161,6 +162,7 @@ _CSV_COLUMNS: Final = (
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
+@auth.permission("view")
 async def document_export(request: Request) -> Response:
     """The filtered list, every page of it, as CSV: streamed in keyset batches, so a shop
     with a million documents downloads without the process holding them."""
@@ -213,6 +215,7 @@ def _csv_line(cells: Sequence[str]) -> str:
     return out.getvalue()
 
 
+@auth.permission("view")
 async def document_page(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -233,6 +236,7 @@ async def document_page(request: Request) -> Response:
     )
 
 
+@auth.permission("retry")
 async def retry(request: Request) -> Response:
     """Queues a failed document again and wakes a worker for it (after the commit). A
     document that is not failed (a second click, or someone else retried it first) is left

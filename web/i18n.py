@@ -6,8 +6,8 @@ to readable English instead of a key. Messages that other modules produce in Eng
 page titles, the connect flow's problems) translate the same way when they are in `_DANISH`.
 A test checks that every `t("…")` in the templates and in `web/*.py` has a Danish entry with
 the same `{placeholders}`. The Danish catalogue is kept in parts, by area of the site:
-web/danish_site.py, danish_shops.py, danish_settings.py, danish_admin.py and
-danish_mail.py.
+web/danish_site.py, danish_shops.py, danish_settings.py, danish_admin.py, danish_mail.py and
+danish_team.py.
 
 No gettext/Babel: two languages and a few hundred strings fit a dict, which keeps the
 catalogue greppable and typed, and needs no compile step or new dependency.
@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.settings import Settings
-from web import danish_admin, danish_mail, danish_settings, danish_shops, danish_site
+from web import danish_admin, danish_mail, danish_settings, danish_shops, danish_site, danish_team
 
 log = logging.getLogger(__name__)
 
@@ -177,4 +177,5 @@ _DANISH: Final[dict[str, str]] = {
     **danish_settings.DANISH,
     **danish_admin.DANISH,
     **danish_mail.DANISH,
+    **danish_team.DANISH,
 }

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway.shopify import install as shopify
+from tenants.audit import repository as audit
 from tenants.orders.ingest import enqueue_new_documents
 from tenants.sources.shopify import backfill, install, repository, webhooks
 from web import auth, deps, i18n, ingest
@@ -34,6 +35,7 @@ CALLBACK_PATH: Final = "/oauth/shopify/callback"
 MAX_WEBHOOK_BYTES: Final = 5 * 1024 * 1024
 
 
+@auth.permission("manage")
 async def connect(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -73,9 +75,18 @@ async def callback(request: Request) -> Response:
         )
     except install.InstallFailed as exc:
         return problem_page(request, "The store was not connected", str(exc), shop_id=exc.shop_id)
+    await audit.record(
+        deps.pool(request),
+        connected.shop_id,
+        auth.actor(session),
+        "source.connected",
+        f"Shopify {connected.store}",
+        now=auth.now(),
+    )
     return RedirectResponse(f"/shops/{connected.shop_id}", status_code=303)
 
 
+@auth.permission("manage")
 async def start_backfill(request: Request) -> Response:
     """The owner's "bring in my orders since …": a date, from midnight Danish time."""
     session = await auth.require_session(request)
@@ -96,8 +107,16 @@ async def start_backfill(request: Request) -> Response:
     try:
         if source is None:
             raise backfill.CannotBackfill("Connect the store first.")
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction():
             await backfill.start(conn, source.id, since=since, now=auth.now())
+            await audit.record(
+                conn,
+                shop.id,
+                auth.actor(session),
+                "source.backfill",
+                f"Shopify {source.store}, since {day.isoformat()}",
+                now=auth.now(),
+            )
     except backfill.CannotBackfill as exc:
         return problem_page(request, "The backfill did not start", str(exc), shop_id=shop.id)
     return RedirectResponse(f"/shops/{shop.id}#sources", status_code=303)
@@ -107,6 +126,7 @@ MAX_VAT_NUMBER_KEYS: Final = 10
 MAX_KEY_LENGTH: Final = 100
 
 
+@auth.permission("manage")
 async def save_vat_number_keys(request: Request) -> Response:
     """Which note attributes carry the buyer's VAT number in this store (comma-separated;
     empty: the defaults)."""
@@ -127,7 +147,12 @@ async def save_vat_number_keys(request: Request) -> Response:
         return problem_page(
             request, "Nothing was saved", "Connect the store first.", shop_id=shop.id
         )
-    await repository.set_vat_number_keys(pool, source.id, keys)
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.set_vat_number_keys(conn, source.id, keys)
+        detail = f"Shopify {source.store}: VAT number from " + (", ".join(keys) or "the defaults")
+        await audit.record(
+            conn, shop.id, auth.actor(session), "source.changed", detail, now=auth.now()
+        )
     return RedirectResponse(f"/shops/{shop.id}#sources", status_code=303)
 
 

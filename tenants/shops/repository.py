@@ -177,6 +177,21 @@ async def get_for_user(conn: Connection | Pool, user_id: UUID, shop_id: UUID) ->
     return _shop(row) if row else None
 
 
+async def get_with_role(
+    conn: Connection | Pool, user_id: UUID, shop_id: UUID
+) -> tuple[Shop, str] | None:
+    """The shop and the user's role in it; None for a missing and a foreign shop alike."""
+    row = await conn.fetchrow(
+        f"SELECT {', '.join('s.' + c for c in Shop.__dataclass_fields__)}, "  # noqa: S608
+        "m.role AS member_role "
+        "FROM shops s JOIN memberships m ON m.shop_id = s.id "
+        "WHERE m.user_id = $1 AND s.id = $2",
+        user_id,
+        shop_id,
+    )
+    return (_shop(row), row["member_role"]) if row else None
+
+
 async def set_connection(
     conn: Connection, shop_id: UUID, connection_id: UUID | None, *, now: datetime
 ) -> UUID | None:

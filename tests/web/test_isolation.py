@@ -84,6 +84,7 @@ WITHOUT_TENANT_IDS: dict[str, str] = {
     "/invite/{token}": "the link's token is the credential, not a tenant's id; a wrong, "
     "used or expired one is a 404 (tests/web/test_accounts.py)",
     "/reset/{token}": "as /invite/{token}",
+    "/join/{token}": "as /invite/{token}; the shop is the invite's (tests/web/test_team.py)",
     "/oauth/shopify/callback": "no ids: the flow is found by its single-use state, bound to "
     "the session that started it (tests/web/test_sources.py)",
     "/webhooks/shopify": "Shopify's HMAC is the credential; the source is found by the store "
