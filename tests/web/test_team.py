@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from arq.connections import ArqRedis
 
 from gateway.db import Pool
 from gateway.settings import Settings
@@ -17,6 +18,8 @@ from tests.conftest import app_client
 from tests.factories import make_shop, make_user
 from tests.web.test_accounts import CSRF, login
 from tests.web.test_admin import as_admin
+from tests.web.test_settings_pages import form
+from tests.web.test_shops import fake_connection
 from web.app import create_app
 
 LINK = re.compile(r'name="invite_url" value="([^"]+)"')
@@ -206,3 +209,28 @@ async def test_the_audit_log_records_changes_without_secrets_for_owners_and_the_
     await as_admin(client, pool)
     admin_page = await client.get(f"/admin/shops/{shop.id}")
     assert 'data-action="secret.rolled"' in admin_page.text and owner.email in admin_page.text
+
+
+async def test_settings_activation_and_disconnect_each_leave_one_line(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault, redis: ArqRedis
+) -> None:
+    shop, _, owner = await make_shop(pool, vault)
+    csrf = await login(client, owner.email)
+    await fake_connection(pool, redis, shop.id)
+    saved = await client.post(
+        f"/shops/{shop.id}/settings", data=form(csrf, trigger="created", mode="draft")
+    )
+    assert saved.status_code == 303
+    unchanged = await client.post(
+        f"/shops/{shop.id}/settings", data=form(csrf, trigger="created", mode="draft")
+    )
+    assert unchanged.status_code == 303  # saving what is there already changes nothing
+    await pool.execute("UPDATE shops SET activated_at = NULL WHERE id = $1", shop.id)
+    for _ in range(2):  # the second click finds the shop live already
+        await client.post(f"/shops/{shop.id}/activate", data={"csrf_token": csrf})
+    await client.post(f"/shops/{shop.id}/dinero/disconnect", data={"csrf_token": csrf})
+    assert await actions(pool, shop.id) == [
+        (owner.email, "settings.changed", "trigger, mode"),
+        (owner.email, "shop.activated", ""),
+        (owner.email, "dinero.disconnected", "Org 1001"),
+    ]
