@@ -35,6 +35,7 @@ DANISH: Final[dict[str, str]] = {
     "Open invites": "Åbne invitationer",
     "Invited by": "Inviteret af",
     "Valid until": "Gyldig til",
+    "Withdraw": "Træk tilbage",
     "Lost the link? Invite the same e-mail again: the new link replaces the old one.": "Mistet "
     "linket? Invitér den samme e-mail igen: det nye link erstatter det gamle.",
     "Invite a member": "Invitér et medlem",

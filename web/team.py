@@ -211,6 +211,25 @@ async def remove(request: Request) -> Response:
     return RedirectResponse(f"/shops/{shop.id}/team", 303)
 
 
+@auth.permission("manage")
+async def revoke_invite(request: Request) -> Response:
+    session = await auth.require_session(request)
+    shop = await auth.require_shop(request, session)
+    try:
+        invite_id = UUID(request.path_params["invite_id"])
+    except ValueError:
+        raise HTTPException(404) from None
+    await auth.checked_form(request, session)
+    now = auth.now()
+    try:
+        async with deps.pool(request).acquire() as conn, conn.transaction():
+            email = await invites.revoke(conn, shop.id, invite_id, now=now)
+            await audit.record(conn, shop.id, auth.actor(session), "invite.revoked", email, now=now)
+    except invites.LinkSpentError:
+        raise HTTPException(404) from None  # used, withdrawn already, or not this shop's
+    return RedirectResponse(f"/shops/{shop.id}/team", 303)
+
+
 # --- the audit log ----------------------------------------------------------------------------
 
 
@@ -336,6 +355,7 @@ def _invalid(request: Request) -> Response:
 routes = [
     Route("/shops/{shop_id}/team", team_page, methods=["GET"]),
     Route("/shops/{shop_id}/team/invites", invite, methods=["POST"]),
+    Route("/shops/{shop_id}/team/invites/{invite_id}/revoke", revoke_invite, methods=["POST"]),
     Route("/shops/{shop_id}/team/members/{user_id}/role", change_role, methods=["POST"]),
     Route("/shops/{shop_id}/team/members/{user_id}/remove", remove, methods=["POST"]),
     Route("/shops/{shop_id}/audit", audit_page, methods=["GET"]),

@@ -11,6 +11,7 @@ state-changing routes a bookkeeper may use are listed here by name, so declaring
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from gateway.db import Pool
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tenants.accounts import sessions, users
-from tenants.team import roles
+from tenants.team import invites, roles
 from tests.conftest import app_client
 from tests.factories import make_shop, make_user
 from tests.web.test_admin import add_document
@@ -108,6 +109,7 @@ class Team:
     document_id: int
     flows: dict[str, UUID]  # role → a connect flow of that member's session
     fresh_member: Callable[[], Awaitable[UUID]]
+    fresh_invite: Callable[[], Awaitable[UUID]]
 
 
 @pytest.fixture
@@ -137,8 +139,20 @@ async def team(pool: Pool, vault: Vault) -> Team:
         )
         return member.id
 
+    async def fresh_invite() -> UUID:
+        async with pool.acquire() as conn, conn.transaction():
+            issued = await invites.issue(
+                conn,
+                shop_id=shop.id,
+                email=f"{secrets.token_hex(4)}@example.com",
+                role="bookkeeper",
+                invited_by=owner.id,
+                now=datetime.now(UTC),
+            )
+        return issued.id
+
     document_id = await add_document(pool, shop.id, state="failed")
-    return Team(shop.id, owner, bookkeeper, cookies, document_id, flows, fresh_member)
+    return Team(shop.id, owner, bookkeeper, cookies, document_id, flows, fresh_member, fresh_invite)
 
 
 async def call_as(
@@ -151,6 +165,8 @@ async def call_as(
     }
     if "{user_id}" in route.path:
         values["user_id"] = await team.fresh_member()
+    if "{invite_id}" in route.path:
+        values["invite_id"] = await team.fresh_invite()
     url = re.sub(r"{(\w+)(?::\w+)?}", lambda m: str(values[m[1]]), route.path)
     cookie, csrf = team.cookies[role]
     client.cookies.set("gw_session", cookie)

@@ -234,3 +234,17 @@ async def test_settings_activation_and_disconnect_each_leave_one_line(
         (owner.email, "shop.activated", ""),
         (owner.email, "dinero.disconnected", "Org 1001"),
     ]
+
+
+async def test_an_owner_withdraws_an_open_invite(
+    client: httpx.AsyncClient, invitee: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    shop, _, owner = await make_shop(pool, vault)
+    csrf = await login(client, owner.email)
+    path = join_path((await invite(client, csrf, shop.id, "k@example.dk", "bookkeeper")).text)
+    invite_id = await pool.fetchval("SELECT id FROM team_invites")
+    url = f"/shops/{shop.id}/team/invites/{invite_id}/revoke"
+    assert (await client.post(url, data={"csrf_token": csrf})).status_code == 303
+    assert (await invitee.get(path)).status_code == 404
+    assert (await client.post(url, data={"csrf_token": csrf})).status_code == 404  # once
+    assert (await actions(pool, shop.id))[-1] == (owner.email, "invite.revoked", "k@example.dk")
