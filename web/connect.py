@@ -67,6 +67,7 @@ async def callback_post(request: Request) -> Response:
     return RedirectResponse(f"{CALLBACK_PATH}?{urlencode(params)}", status_code=303)
 
 
+@auth.permission("manage")
 async def callback(request: Request) -> Response:
     session = await auth.require_session(request)
     params = request.query_params
@@ -81,6 +82,8 @@ async def callback(request: Request) -> Response:
         )
     except oauth_flows.FlowError as exc:
         return problem_page(request, "The connection was not made", str(exc), shop_id=None)
+    # Only an owner starts a flow, but one demoted meanwhile must not finish it.
+    await auth.require_shop(request, session, flow.shop_id)
     if params.get("error"):
         await oauth_flows.abandon(deps.pool(request), flow.id, now=now)
         reason = (

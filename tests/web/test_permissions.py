@@ -27,6 +27,7 @@ from gateway.db import Pool
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tenants.accounts import sessions, users
+from tenants.dinero.connections import oauth_flows
 from tenants.team import invites, roles
 from tests.conftest import app_client
 from tests.factories import make_shop, make_user
@@ -251,3 +252,33 @@ async def test_a_handler_that_forgot_its_declaration_serves_nobody(
         other.cookies.set("gw_session", team.cookies["owner"][0])
         response = await other.get(f"/shops/{team.shop_id}/forgotten")
     assert response.status_code == 403
+
+
+async def test_a_connect_flow_cannot_be_finished_by_someone_no_longer_an_owner(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault, team: Team
+) -> None:
+    """The Dinero callback takes no shop id, so the walk above does not reach it: an owner
+    who starts connecting and is made a bookkeeper before coming back is refused."""
+    cookie, _ = team.cookies["owner"]
+    started = await oauth_flows.start(
+        pool,
+        vault,
+        session_hash=users.hash_token(cookie),
+        user_id=team.owner.id,
+        shop_id=team.shop_id,
+        now=datetime.now(UTC),
+    )
+    await pool.execute(
+        "UPDATE memberships SET role = 'owner' WHERE user_id = $1", team.bookkeeper.id
+    )
+    await pool.execute(
+        "UPDATE memberships SET role = 'bookkeeper' WHERE user_id = $1", team.owner.id
+    )
+    client.cookies.set("gw_session", cookie)
+    back = await client.get(
+        "/oauth/dinero/callback", params={"state": started.state, "code": "from-visma"}
+    )
+    assert back.status_code == 403
+    assert (
+        await pool.fetchval("SELECT connection_id FROM shops WHERE id = $1", team.shop_id) is None
+    )
