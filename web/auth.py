@@ -108,10 +108,12 @@ async def require_shop(
     """The shop in the path (or `shop_id`) if the user is a member allowed what the endpoint
     declared: 404 for a missing and a foreign shop alike, 403 for a member whose role does
     not allow it. The role is kept for the templates' `can(...)`."""
-    needed = declared_permission(request.scope.get("endpoint"))
+    endpoint = request.scope.get("endpoint")
+    needed = declared_permission(endpoint)
     if needed is None:
-        # Fail closed: a handler that forgot its declaration serves nobody.
-        raise HTTPException(403, "This page does not say who may use it.")
+        # Fail closed, and loudly (a logged 500): a handler that forgot its declaration
+        # serves nobody.
+        raise RuntimeError(f"{endpoint!r} does not declare its permission (@auth.permission)")
     if shop_id is None:
         try:
             shop_id = UUID(request.path_params["shop_id"])

@@ -132,7 +132,7 @@ async def save(request: Request) -> Response:
         changed = [
             f
             for f in dataclasses.fields(change)
-            if getattr(change, f.name) != getattr(current, f.name)
+            if getattr(change, f.name) != getattr(current, f.name, None)
         ]
         if changed:
             detail = ", ".join(f.name.replace("_", " ") for f in changed)

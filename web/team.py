@@ -118,7 +118,7 @@ async def invite(request: Request) -> Response:
                 conn,
                 shop_id=shop.id,
                 email=email,
-                role=role,  # type: ignore[arg-type] # checked by is_role
+                role=role,
                 invited_by=session.user.id,
                 now=now,
             )
@@ -166,8 +166,7 @@ async def change_role(request: Request) -> Response:
     now = auth.now()
     try:
         async with pool.acquire() as conn, conn.transaction():
-            before = await members.role_of(conn, shop.id, user_id)
-            member = await members.change_role(conn, shop.id, user_id, role)  # type: ignore[arg-type]
+            member, before = await members.change_role(conn, shop.id, user_id, role)
             if before != role:
                 await audit.record(
                     conn,

@@ -167,14 +167,8 @@ async def for_user(conn: Connection | Pool, user_id: UUID) -> list[Shop]:
 
 async def get_for_user(conn: Connection | Pool, user_id: UUID, shop_id: UUID) -> Shop | None:
     """The shop if this user is a member of it; None for a missing and a foreign shop alike."""
-    row = await conn.fetchrow(
-        f"SELECT {', '.join('s.' + c for c in Shop.__dataclass_fields__)} "  # noqa: S608
-        "FROM shops s JOIN memberships m ON m.shop_id = s.id "
-        "WHERE m.user_id = $1 AND s.id = $2",
-        user_id,
-        shop_id,
-    )
-    return _shop(row) if row else None
+    found = await get_with_role(conn, user_id, shop_id)
+    return found[0] if found else None
 
 
 async def get_with_role(

@@ -66,9 +66,13 @@ _KEEPS_AN_OWNER = (
 )
 
 
-async def change_role(conn: Connection, shop_id: UUID, user_id: UUID, role: Role) -> Member:
-    """Gives the member `role`. Run inside a transaction."""
+async def change_role(
+    conn: Connection, shop_id: UUID, user_id: UUID, role: Role
+) -> tuple[Member, Role | None]:
+    """Gives the member `role`; answers the member as now, and the role they had. Run
+    inside a transaction."""
     await lock_team(conn, shop_id)
+    before = await role_of(conn, shop_id, user_id)
     updated = await conn.fetchval(
         "UPDATE memberships m SET role = $3 WHERE m.shop_id = $1 AND m.user_id = $2 "  # noqa: S608
         f"AND ($3 = 'owner' OR {_KEEPS_AN_OWNER}) RETURNING true",
@@ -80,7 +84,7 @@ async def change_role(conn: Connection, shop_id: UUID, user_id: UUID, role: Role
         await _refusal(conn, shop_id, user_id)
     found = await _member(conn, shop_id, user_id)
     assert found is not None
-    return found
+    return found, before
 
 
 async def remove(conn: Connection, shop_id: UUID, user_id: UUID) -> Member:

@@ -4,7 +4,7 @@ everything and retries failed documents, and changes nothing else."""
 
 from __future__ import annotations
 
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypeGuard, get_args
 
 Role = Literal["owner", "bookkeeper"]
 Permission = Literal["view", "retry", "manage"]
@@ -23,5 +23,5 @@ def allows(role: str, permission: Permission) -> bool:
     return role in _GRANTED and permission in _GRANTED[role]
 
 
-def is_role(value: str) -> bool:
+def is_role(value: str) -> TypeGuard[Role]:
     return value in ROLES

@@ -49,8 +49,8 @@ async def test_the_last_owner_can_be_neither_demoted_nor_removed(pool: Pool, vau
     other = await make_user(pool)
     await _add(pool, shop.id, other.id, "owner")
     async with pool.acquire() as conn, conn.transaction():
-        demoted = await members.change_role(conn, shop.id, owner.id, "bookkeeper")
-    assert demoted.role == "bookkeeper"
+        demoted, before = await members.change_role(conn, shop.id, owner.id, "bookkeeper")
+    assert (demoted.role, before) == ("bookkeeper", "owner")
     async with pool.acquire() as conn, conn.transaction():
         with pytest.raises(members.LastOwnerError):
             await members.remove(conn, shop.id, other.id)
