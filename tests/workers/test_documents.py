@@ -8,9 +8,9 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
-import redis.exceptions
 from arq.connections import ArqRedis
 
 from gateway.db import Pool
@@ -233,7 +233,7 @@ async def test_the_sweeper_recovers_dead_leases_and_released_children(
     assert (await row(pool, stuck))["uncertain"]
 
 
-async def test_an_attempt_an_outage_cuts_short_hands_its_document_on_without_waiting_out_the_lease(
+async def test_redis_away_mid_attempt_is_a_quiet_retry_that_looks_in_dinero_first(
     ctx: dict[str, Any],
     pool: Pool,
     vault: Vault,
@@ -246,21 +246,48 @@ async def test_an_attempt_an_outage_cuts_short_hands_its_document_on_without_wai
     gone = create_redis("redis://127.0.0.1:1/0")  # Redis away: the budget cannot be asked
     try:
         cut_short = {**ctx, "poster": dataclasses.replace(ctx["poster"], budget=RateBudget(gone))}
-        with pytest.raises(redis.exceptions.ConnectionError):  # raised on, for the worker
-            await documents.post(cut_short, document_id)
+        assert await documents.post(cut_short, document_id) == "deferred"
     finally:
         await gone.aclose()
-    assert "unexpected failure" not in caplog.text  # an outage is no failure of the document
+
+    assert "unexpected failure" not in caplog.text  # an outage is no fault of the document's
     after = await row(pool, document_id)
-    assert after["lease_owner"] is not None  # it may be reaching Dinero: no one else takes it
-    assert (after["state"], after["failures"]) == ("queued", 0)
+    assert (after["state"], after["lease_owner"], after["last_error_code"]) == (
+        "queued",
+        None,
+        "outage",
+    )
+    assert after["uncertain"]
+
+
+async def test_an_attempt_postgres_vanished_under_is_handed_on_at_the_next_sweep(
+    ctx: dict[str, Any],
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    sandbox_server: LiveSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shop, _ = await connect(pool, vault, sandbox_server, visma)
+    document_id = await make_document(pool, shop.id, await make_order(pool, shop.id))
+
+    async def away(*args: Any, **kwargs: Any) -> Any:
+        raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+
+    with monkeypatch.context() as patched:  # Postgres gone once Dinero has the invoice
+        patched.setattr(outbox, "record_step", away)
+        patched.setattr(outbox, "defer", away)
+        with pytest.raises(asyncpg.exceptions.ConnectionDoesNotExistError):  # for the worker
+            await documents.post({**ctx}, document_id)  # arq gives each job a copy of ctx
+    held = await row(pool, document_id)
+    assert held["lease_owner"] is not None  # no one else may take it while it is unsettled
 
     assert (await documents.sweep(ctx))["recovered"] == 1  # at once, not after LEASE_FOR
     assert (await row(pool, document_id))["uncertain"]  # it may have reached Dinero
     assert await documents.post(ctx, document_id) == "posted"
     async with httpx.AsyncClient(base_url=sandbox_server.url) as client:
         invoices = (await client.get("/_sandbox/organizations/1001/invoices")).json()
-    assert len(invoices) == 1
+    assert len(invoices) == 1  # looked up, not created twice
 
 
 async def test_the_sweeper_requeues_a_document_parked_just_after_its_reconnect(

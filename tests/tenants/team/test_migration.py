@@ -1,4 +1,4 @@
-"""Migration 0012: memberships that were 'viewer' become 'bookkeeper'; nothing else moves."""
+"""The team migration: memberships that were 'viewer' become 'bookkeeper'; nothing else moves."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ __all__ = ["empty_database"]  # the fixture, used by name below
 
 
 async def test_viewers_become_bookkeepers_and_owners_stay_owners(empty_database: str) -> None:
-    before = [m for m in load_migrations() if m.version < 12]
+    team = next(m.version for m in load_migrations() if m.name == "team")
+    before = [m for m in load_migrations() if m.version < team]
     conn = await connect(empty_database, application_name="t")
     try:
         await apply_pending(conn, before)
