@@ -52,7 +52,8 @@ async def test_an_owner_invites_a_bookkeeper_who_retries_but_cannot_change_setti
 
     # Retrying a failed document is a bookkeeper's job.
     await page.goto(f"{stack.url}/shops/{shop.id}/documents/{failed}")
-    await page.locator("#document").get_by_role("button", name="Retry").click()
+    async with page.expect_navigation():  # the form posts, and the page comes back
+        await page.locator("#document").get_by_role("button", name="Retry").click()
     await eventually(
         lambda: pool.fetchval(
             "SELECT true FROM events WHERE document_id = $1 AND kind = 'document.retried'", failed

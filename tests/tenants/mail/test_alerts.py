@@ -281,11 +281,11 @@ async def test_owners_hear_about_connections_and_every_member_about_failed_docum
     pool: Pool, vault: Vault, ctx: dict[str, Any], sink: Sink
 ) -> None:
     shop = await english_shop(pool, vault, "Sokkeriet")
-    viewer = await make_user(pool)
-    await users.set_locale(pool, viewer.id, "en")
+    bookkeeper = await make_user(pool)
+    await users.set_locale(pool, bookkeeper.id, "en")
     await pool.execute(
-        "INSERT INTO memberships (user_id, shop_id, role) VALUES ($1, $2, 'viewer')",
-        viewer.id,
+        "INSERT INTO memberships (user_id, shop_id, role) VALUES ($1, $2, 'bookkeeper')",
+        bookkeeper.id,
         shop.id,
     )
     connection_id = await _connection_for(pool, shop.id)
@@ -295,6 +295,8 @@ async def test_owners_hear_about_connections_and_every_member_about_failed_docum
     await outbox.fail(pool, await leased(pool, document_id, NOW), now=NOW, message="no", code="2")
     await mail.run(ctx, now=NOW)
 
-    to_viewer = [m.subject for m in sink.mailbox.messages if m.recipients == (viewer.email,)]
-    assert to_viewer == ["1 documents failed for Sokkeriet"]
+    to_bookkeeper = [
+        m.subject for m in sink.mailbox.messages if m.recipients == (bookkeeper.email,)
+    ]
+    assert to_bookkeeper == ["1 documents failed for Sokkeriet"]
     assert len(sink.mailbox.messages) == 3  # the owner got both
