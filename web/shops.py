@@ -26,6 +26,7 @@ from tenants.dashboard import sources as dashboard_sources
 from tenants.dinero.connections import linking
 from tenants.dinero.connections import service as connections
 from tenants.orders import ingest as orders
+from tenants.outbox import repository as outbox
 from tenants.shops import repository as shops
 from web import auth, deps
 
@@ -177,12 +178,15 @@ async def send_test_order(request: Request) -> Response:
 
 
 async def activate(request: Request) -> Response:
-    """Step three: the shop goes live. It takes a working connection."""
+    """Step three: the shop goes live, and the orders that waited for it are posted, oldest
+    first. It takes a working connection."""
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
     await auth.checked_form(request, session)
     if await _connected(request, shop.id):
-        await shops.activate(deps.pool(request), shop.id, now=auth.now())
+        activated = await shops.activate(deps.pool(request), shop.id, now=auth.now())
+        if activated is not None:
+            await outbox.enqueue(request.state.redis, list(activated.released))
     return RedirectResponse(f"/shops/{shop.id}", 303)
 
 

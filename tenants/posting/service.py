@@ -12,6 +12,7 @@ import logging
 from datetime import datetime
 
 from gateway.metrics import STORED_TO_POSTED, Metrics
+from tenants.outbox import activation
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import LeaseLost
 from tenants.posting.attempt import Backend
@@ -26,6 +27,8 @@ async def post_document(
     """One attempt at the document. Never raises for anything the backend or the data
     does: every outcome is written to the row and the lease released. A document posted
     is counted in `metrics` with the time since it was stored."""
+    if await activation.hold_if_inactive(backend.pool, document_id, now=now):
+        return Result(Outcome.AWAITING_ACTIVATION)
     document = await outbox.lease(
         backend.pool, document_id, backend.worker_id, now=now, lease_for=backend.lease_for
     )
