@@ -28,7 +28,7 @@ from tenants.dinero.connections import service as connections
 from tenants.orders import ingest as orders
 from tenants.outbox import repository as outbox
 from tenants.shops import repository as shops
-from web import auth, deps
+from web import auth, deps, i18n
 
 CARD: Final = "connection"
 SOURCES_CARD: Final = "sources"
@@ -43,6 +43,7 @@ async def shop_for_request(request: Request, session: sessions.Session) -> shops
     shop = await shops.get_for_user(deps.pool(request), session.user.id, shop_id)
     if shop is None:
         raise HTTPException(404)
+    i18n.use_zone(request, shop.time_zone)
     return shop
 
 
