@@ -145,6 +145,7 @@ DANISH: Final[dict[str, str]] = {
     "Details": "Detaljer",
     "Will try again": "Prøver igen",
     "Queued again": "Sat i kø igen",
+    "Released by the shop's activation": "Sendt videre, da butikken blev aktiveret",
     "Interrupted": "Afbrudt",
     "Test order": "Testordre",
     # Settlement on the document pages (documents/_document.html, _list.html)

@@ -49,6 +49,9 @@ async def test_waiting_orders_are_shown_counted_and_released_in_order_by_activat
         f"/shops/{shop.id}/documents?state=awaiting_activation", headers={"Accept-Language": "da"}
     )
     assert "Venter på aktivering" in danish.text
+    one = (await client.get(f"/shops/{shop.id}/documents/{held[0]}")).text
+    assert 'data-state="awaiting_activation"' in one
+    assert 'data-event="document.awaiting_activation"' in one
 
     activated = await client.post(f"/shops/{shop.id}/activate", data={"csrf_token": csrf})
 
@@ -62,6 +65,8 @@ async def test_waiting_orders_are_shown_counted_and_released_in_order_by_activat
     assert [job for job in queued if job in jobs] == jobs
     page = (await client.get(f"/shops/{shop.id}")).text
     assert 'id="setup"' not in page and 'data-count="awaiting_activation"' not in page
+    one = (await client.get(f"/shops/{shop.id}/documents/{held[0]}")).text
+    assert "Released by the shop&#39;s activation" in one
 
 
 async def test_an_activated_shops_page_shows_no_waiting_count(

@@ -129,6 +129,31 @@ async def test_an_order_named_like_a_test_order_still_waits(
     )
 
 
+async def test_an_order_cancelled_while_it_waits_is_never_posted(
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    http: httpx.AsyncClient,
+    sandbox_server: LiveSandbox,
+    poster: Poster,
+) -> None:
+    """Nothing of a held order reached Dinero, so cancelling it cancels all it was owed
+    (no credit note for an invoice that was never sent), and activating sends nothing."""
+    shop = await unactivated_shop(pool, vault, sandbox_server, visma)
+    await ingest(pool, shop, paid("4001", occurred_at="2026-11-24T10:00:00Z"))
+    assert await post_all(poster, pool, shop.id) == [Outcome.AWAITING_ACTIVATION]
+    cancel = paid("4001", occurred_at="2026-11-26T10:00:00Z")
+    cancel["type"] = "order.cancelled"
+
+    await ingest(pool, shop, cancel)
+
+    assert {state for _, state in (await states(pool, shop.id)).values()} == {"cancelled"}
+    activated = await shops.activate(pool, shop.id, now=datetime.now(UTC))
+    assert activated is not None and activated.released == ()
+    assert await post_all(poster, pool, shop.id) == []
+    assert await stored(http, sandbox_server) == []
+
+
 async def test_an_activated_shops_documents_are_never_held(pool: Pool, vault: Vault) -> None:
     shop, _, _ = await make_shop(pool, vault)
     document_id = await make_document(pool, shop.id, await make_order(pool, shop.id))
