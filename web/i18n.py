@@ -49,7 +49,7 @@ _LANGUAGE_RANGE = re.compile(
 )
 
 
-def zone(name: str) -> dt.tzinfo:
+def zone_named(name: str) -> dt.tzinfo:
     """The zone called `name`; UTC when the time zone database does not know it."""
     try:
         return ZoneInfo(name)
@@ -58,12 +58,12 @@ def zone(name: str) -> dt.tzinfo:
         return dt.UTC
 
 
-ZONE: Final = zone("Europe/Copenhagen")
+ZONE: Final = zone_named("Europe/Copenhagen")
 
 
 def use_zone(request: Request, name: str) -> None:
     """Shows this request's times in the zone called `name` (a shop's pages, in its own)."""
-    request.state.time_zone = zone(name)
+    request.state.time_zone = zone_named(name)
 
 
 def zone_of(request: Request) -> dt.tzinfo:
