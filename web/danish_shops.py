@@ -80,10 +80,11 @@ DANISH: Final[dict[str, str]] = {
     "Send a test order": "Send en testordre",
     "Connect to Dinero first.": "Forbind med Dinero først.",
     "Activate": "Aktivér",
-    "Until then only test orders go to Dinero: the shop's own orders are kept here, waiting "
-    "for activation. Activating sends them, oldest first, and from then on every order "
-    "becomes a document in Dinero as your settings say.": "Indtil da går kun testordrer til "
-    "Dinero: butikkens egne ordrer bliver her og venter på aktivering. Når du aktiverer, "
+    "Until you activate the shop, only test orders go to Dinero: the shop's own orders are "
+    "kept here, waiting for activation. Activating sends them, oldest first, and from then "
+    "on every order becomes a document in Dinero as your settings say.": "Indtil du "
+    "aktiverer butikken, går kun testordrer til Dinero: butikkens egne ordrer bliver her og "
+    "venter på aktivering. Når du aktiverer, "
     "sendes de, ældste først, og derefter bliver hver ordre til et dokument i Dinero, sådan "
     "som dine indstillinger siger.",
     "{count} waiting for activation": "{count} venter på aktivering",
