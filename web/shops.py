@@ -185,7 +185,8 @@ async def activate(request: Request) -> Response:
     shop = await shop_for_request(request, session)
     await auth.checked_form(request, session)
     if await _connected(request, shop.id):
-        activated = await shops.activate(deps.pool(request), shop.id, now=auth.now())
+        async with deps.pool(request).acquire() as conn, conn.transaction():
+            activated = await shops.activate(conn, shop.id, now=auth.now())
         if activated is not None:
             await outbox.enqueue(request.state.redis, list(activated.released))
     return RedirectResponse(f"/shops/{shop.id}", 303)

@@ -209,25 +209,25 @@ class Activated:
     released: tuple[Ready, ...]  # what waited for it, oldest first: enqueue in this order
 
 
-async def activate(pool: Pool, shop_id: UUID, *, now: datetime) -> Activated | None:
-    """Marks the shop as live (once) and releases the documents that waited for it, in one
-    transaction. None when it already was live."""
-    async with pool.acquire() as conn, conn.transaction():
-        activated = await conn.fetchval(
-            "UPDATE shops SET activated_at = $2, updated_at = $2 "
-            "WHERE id = $1 AND activated_at IS NULL RETURNING true",
-            shop_id,
-            now,
-        )
-        if not activated:
-            return None
-        await conn.execute(
-            "INSERT INTO events (shop_id, kind, message, created_at) "
-            "VALUES ($1, 'shop.activated', 'The shop went live', $2)",
-            shop_id,
-            now,
-        )
-        released = await activation.release(conn, shop_id, now=now)
+async def activate(conn: Connection, shop_id: UUID, *, now: datetime) -> Activated | None:
+    """Marks the shop as live (once) and releases the documents that waited for it; None
+    when it already was live. Call inside a transaction, and enqueue what it released
+    after the commit."""
+    activated = await conn.fetchval(
+        "UPDATE shops SET activated_at = $2, updated_at = $2 "
+        "WHERE id = $1 AND activated_at IS NULL RETURNING true",
+        shop_id,
+        now,
+    )
+    if not activated:
+        return None
+    await conn.execute(
+        "INSERT INTO events (shop_id, kind, message, created_at) "
+        "VALUES ($1, 'shop.activated', 'The shop went live', $2)",
+        shop_id,
+        now,
+    )
+    released = await activation.release(conn, shop_id, now=now)
     return Activated(tuple(released))
 
 

@@ -1,5 +1,6 @@
-"""Migration 0011 on a database with shops in it: every shop that exists is activated (since
-its creation, so nothing already flowing stops), and documents may wait for activation."""
+"""The activation migration on a database with shops in it: every shop that exists is
+activated (since its creation, so nothing already flowing stops), and documents may wait
+for activation. Found by its name, so its number may change."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import pytest
 
 from gateway.db import connect
 from gateway.migrate import apply_pending, load_migrations
-
-ACTIVATION = 11
 
 
 @pytest.fixture
@@ -34,7 +33,8 @@ async def test_existing_shops_are_activated_since_their_creation(
     database: asyncpg.Connection,
 ) -> None:
     migrations = load_migrations()
-    await apply_pending(database, [m for m in migrations if m.version < ACTIVATION])
+    [activation] = [m for m in migrations if m.name == "activation"]
+    await apply_pending(database, [m for m in migrations if m.version < activation.version])
     created = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     live_since = datetime(2026, 4, 1, 12, tzinfo=UTC)
     for slug, activated_at in (("setting-up", None), ("live", live_since)):

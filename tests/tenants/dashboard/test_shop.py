@@ -185,8 +185,10 @@ async def test_activation_happens_once(pool: Pool, vault: Vault) -> None:
     shop = await shop_id(pool, vault, activated=False)
     now = datetime.now(UTC)
     assert (await dashboard.setup(pool, shop)).activated_at is None
-    assert await shops.activate(pool, shop, now=now)
-    assert not await shops.activate(pool, shop, now=now + timedelta(hours=1))
+    async with pool.acquire() as conn, conn.transaction():
+        assert await shops.activate(conn, shop, now=now)
+    async with pool.acquire() as conn, conn.transaction():
+        assert not await shops.activate(conn, shop, now=now + timedelta(hours=1))
     setup = await dashboard.setup(pool, shop)
     assert setup.activated_at is not None and abs(setup.activated_at - now) < timedelta(seconds=1)
     kinds = await pool.fetch("SELECT kind FROM events WHERE shop_id = $1", shop)

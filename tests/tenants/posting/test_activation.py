@@ -49,6 +49,12 @@ async def unactivated_shop(
     return found
 
 
+async def activate(pool: Pool, shop_id: UUID, *, now: datetime) -> shops.Activated | None:
+    """What the shop page's Activate does: one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await shops.activate(conn, shop_id, now=now)
+
+
 async def states(pool: Pool, shop_id: UUID) -> dict[int, tuple[str, str]]:
     rows = await pool.fetch(
         "SELECT id, kind, state FROM documents WHERE shop_id = $1 ORDER BY id", shop_id
@@ -92,7 +98,7 @@ async def test_real_orders_wait_for_activation_and_post_once_in_order_after_it(
         d.id for d in await sweeps.due_for_sweep(pool, now=now, limit=100, per_shop=8)
     } & set(invoices)
 
-    activated = await shops.activate(pool, shop.id, now=datetime.now(UTC))
+    activated = await activate(pool, shop.id, now=datetime.now(UTC))
 
     assert activated is not None and [r.id for r in activated.released] == invoices
     assert await post_all(poster, pool, shop.id) == [Outcome.POSTED] * 4
@@ -148,7 +154,7 @@ async def test_an_order_cancelled_while_it_waits_is_never_posted(
     await ingest(pool, shop, cancel)
 
     assert {state for _, state in (await states(pool, shop.id)).values()} == {"cancelled"}
-    activated = await shops.activate(pool, shop.id, now=datetime.now(UTC))
+    activated = await activate(pool, shop.id, now=datetime.now(UTC))
     assert activated is not None and activated.released == ()
     assert await post_all(poster, pool, shop.id) == []
     assert await stored(http, sandbox_server) == []
@@ -212,10 +218,10 @@ async def test_an_activation_that_meets_a_hold_waits_and_then_releases_the_docum
         await conn.execute(
             "UPDATE documents SET state = 'awaiting_activation' WHERE id = $1", document_id
         )
-        activate = asyncio.create_task(shops.activate(pool, shop.id, now=now))
+        activating = asyncio.create_task(activate(pool, shop.id, now=now))
         await asyncio.wait_for(waiting_for_lock(pool), timeout=30)
         await holding.commit()
-    activated = await asyncio.wait_for(activate, timeout=30)
+    activated = await asyncio.wait_for(activating, timeout=30)
     assert activated is not None and [r.id for r in activated.released] == [document_id]
     assert await pool.fetchval("SELECT state FROM documents WHERE id = $1", document_id) == (
         "queued"
