@@ -83,6 +83,7 @@ async def _page(
         "chart": await chart_for(request, connection),
         "deposits": await deposits_for(request, connection),
         "account_keys": ACCOUNT_KEYS,
+        "time_zones": sorted(shop_settings.time_zones()),
         "method_labels": method_labels(t),
         "converted": _converted(request) if not errors else None,
         "roles": ROLES,

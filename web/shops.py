@@ -26,8 +26,9 @@ from tenants.dashboard import sources as dashboard_sources
 from tenants.dinero.connections import linking
 from tenants.dinero.connections import service as connections
 from tenants.orders import ingest as orders
+from tenants.outbox import repository as outbox
 from tenants.shops import repository as shops
-from web import auth, deps
+from web import auth, deps, i18n
 
 CARD: Final = "connection"
 SOURCES_CARD: Final = "sources"
@@ -35,8 +36,11 @@ SOURCES_CARD: Final = "sources"
 
 async def shop_for_request(request: Request, session: sessions.Session) -> shops.Shop:
     """The shop in the path if this user is a member allowed what the endpoint declares;
-    404 for missing and foreign alike, 403 for a member whose role does not allow it."""
-    return await auth.require_shop(request, session)
+    404 for missing and foreign alike, 403 for a member whose role does not allow it. The
+    request's times are shown in the shop's time zone from here on."""
+    shop = await auth.require_shop(request, session)
+    i18n.use_zone(request, shop.time_zone)
+    return shop
 
 
 async def home(request: Request) -> Response:
@@ -186,16 +190,20 @@ async def send_test_order(request: Request) -> Response:
 
 @auth.permission("manage")
 async def activate(request: Request) -> Response:
-    """Step three: the shop goes live. It takes a working connection."""
+    """Step three: the shop goes live, and the orders that waited for it are posted, oldest
+    first. It takes a working connection."""
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
     await auth.checked_form(request, session)
     if await _connected(request, shop.id):
         async with deps.pool(request).acquire() as conn, conn.transaction():
-            if await shops.activate(conn, shop.id, now=auth.now()):
+            activated = await shops.activate(conn, shop.id, now=auth.now())
+            if activated is not None:
                 await audit.record(
                     conn, shop.id, auth.actor(session), "shop.activated", now=auth.now()
                 )
+        if activated is not None:
+            await outbox.enqueue(request.state.redis, list(activated.released))
     return RedirectResponse(f"/shops/{shop.id}", 303)
 
 

@@ -88,7 +88,7 @@ async def callback(request: Request) -> Response:
 
 @auth.permission("manage")
 async def start_backfill(request: Request) -> Response:
-    """The owner's "bring in my orders since …": a date, from midnight Danish time."""
+    """The owner's "bring in my orders since …": a date, from midnight in the shop's zone."""
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
     form = await auth.checked_form(request, session)
@@ -101,7 +101,7 @@ async def start_backfill(request: Request) -> Response:
             "Pick the first day whose orders should be brought in, e.g. 2026-01-01.",
             shop_id=shop.id,
         )
-    since = dt.datetime.combine(day, dt.time(), i18n.ZONE).astimezone(dt.UTC)
+    since = dt.datetime.combine(day, dt.time(), i18n.zone_of(request)).astimezone(dt.UTC)
     pool, vault = deps.pool(request), deps.vault(request)
     source = await repository.of_shop(pool, vault, shop.id)
     try:

@@ -31,8 +31,8 @@ from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, BudgetKey, Rate
 from gateway.settings import Settings
 from tenants.dinero import payment_status
 from tenants.dinero.poster import Poster
+from tenants.outbox import activation, sweeps
 from tenants.outbox import repository as outbox
-from tenants.outbox import sweeps
 from tenants.outbox.models import Due
 from tenants.posting import service as posting
 from tenants.posting.attempt import BACKOFF_BASE, UNCERTAIN_BASE
@@ -130,7 +130,8 @@ async def post(ctx: dict[str, Any], document_id: int) -> str:
 
 async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
     """`documents.sweep`: recovers dead leases, requeues documents parked after their
-    reconnect, releases children whose parent is posted, and enqueues what is due."""
+    reconnect, releases children whose parent is posted, holds the documents of shops not
+    activated yet (so they take no one's turn), and enqueues what is due."""
     now = now or datetime.now(UTC)
     pool = ctx["pool"]
     poster: Poster = ctx.get("poster") or poster_from(ctx)
@@ -138,6 +139,7 @@ async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str
     recovered = await sweeps.recover_expired_leases(pool, now=now)
     requeued = await sweeps.requeue_reconnected(pool, now=now)
     released = await sweeps.release_orphans(pool, now=now)
+    held = await activation.hold_inactive(pool, now=now)
     due = await sweeps.due_for_sweep(pool, now=now, limit=SWEEP_LIMIT, per_shop=PER_SHOP)
     chosen = await within_budget(poster.budget, poster.client_id, due, within=SWEEP_EVERY + 1)
     room = max(0, QUEUE_TARGET - await ctx["redis"].zcard(QUEUE_NAME))
@@ -146,10 +148,11 @@ async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str
         "recovered": recovered,
         "requeued": requeued,
         "released": len(released),
+        "held": held,
         "due": len(due),
         "enqueued": enqueued,
     }
-    if recovered or requeued or enqueued:
+    if recovered or requeued or held or enqueued:
         log.info("document sweep: %s", counts)
     return counts
 

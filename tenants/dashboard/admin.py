@@ -41,7 +41,15 @@ COUNTED_SINCE: Final = timedelta(hours=24)
 PAGE_SIZE: Final = 50
 
 CONNECTION_STATUSES: Final = ("active", "needs_reconnect", "revoked")
-DOCUMENT_STATES: Final = ("waiting", "queued", "needs_reconnect", "failed", "posted", "cancelled")
+DOCUMENT_STATES: Final = (
+    "waiting",
+    "awaiting_activation",
+    "queued",
+    "needs_reconnect",
+    "failed",
+    "posted",
+    "cancelled",
+)
 
 T = TypeVar("T")
 

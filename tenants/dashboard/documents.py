@@ -17,7 +17,9 @@ from tenants.dashboard.shop import capped
 PAGE_SIZE: Final = 50
 TIMELINE_LIMIT: Final = 200
 
-State = Literal["waiting", "queued", "needs_reconnect", "failed", "posted", "cancelled"]
+State = Literal[
+    "waiting", "awaiting_activation", "queued", "needs_reconnect", "failed", "posted", "cancelled"
+]
 STATES: Final[tuple[State, ...]] = get_args(State)
 
 
@@ -270,7 +272,13 @@ class DocumentDetail:
     @property
     def settled(self) -> bool:
         """Nothing will change without someone acting: the page need not poll."""
-        return self.state in ("posted", "cancelled", "failed", "needs_reconnect")
+        return self.state in (
+            "posted",
+            "cancelled",
+            "failed",
+            "needs_reconnect",
+            "awaiting_activation",
+        )
 
 
 async def document_detail(

@@ -8,6 +8,7 @@ expired and was taken over can never overwrite the new owner's progress (`LeaseL
 Each transition that ends an attempt releases the lease and records an event the owner sees.
 
 Row states: `waiting` (for its parent) → `queued` (due at `next_attempt_at`) → `posted`,
+`awaiting_activation` (its shop is not activated yet: `activation`),
 `failed` (Dinero refused it; `retry` after a fix), `needs_reconnect` (parked until the
 organisation is reconnected; never while its connection is active, which the sweeper keeps
 true with `requeue_reconnected`) or `cancelled`.
@@ -342,7 +343,7 @@ async def retry(pool: Pool, shop_id: UUID, document_id: int, *, now: datetime) -
 
 # A main document in one of these states, at step 'new', not leased and not uncertain, has
 # sent nothing to Dinero (the rule ingest cancels by, too).
-_UNSTARTED: Final = ("queued", "waiting", "failed", "needs_reconnect")
+_UNSTARTED: Final = ("queued", "waiting", "awaiting_activation", "failed", "needs_reconnect")
 
 
 async def convert_unstarted(

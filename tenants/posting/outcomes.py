@@ -15,6 +15,7 @@ class Outcome(StrEnum):
     PARKED = "parked"
     WAITING = "waiting"
     CANCELLED = "cancelled"
+    AWAITING_ACTIVATION = "awaiting_activation"  # held until its shop is activated
     SKIPPED = "skipped"  # not due, gone, or leased by another worker
     LEASE_LOST = "lease_lost"
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from gateway.metrics import STORED_TO_POSTED, Metrics
 from gateway.outages import unavailable_service
+from tenants.outbox import activation
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document, LeaseLost
 from tenants.posting.attempt import Attempt, Backend, RetryLater
@@ -28,6 +29,8 @@ async def post_document(
     does: every outcome is written to the row and the lease released. Postgres going away
     meanwhile raises `Interrupted` (the lease is still held). A document posted is counted
     in `metrics` with the time since it was stored."""
+    if await activation.hold_if_inactive(backend.pool, document_id, now=now):
+        return Result(Outcome.AWAITING_ACTIVATION)
     document = await outbox.lease(
         backend.pool, document_id, backend.worker_id, now=now, lease_for=backend.lease_for
     )

@@ -20,10 +20,12 @@ from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
 from sandbox.state import Faults
+from tenants.dashboard import sample_order as sample_orders
 from tenants.dinero.connections import service as connections
 from tenants.dinero.poster import Poster
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Ready
+from tests.factories import make_shop
 from tests.live import LiveSandbox
 from tests.tenants.dinero.connections.test_connections import connect
 from tests.tenants.outbox.test_outbox import (
@@ -353,3 +355,41 @@ async def test_a_dinero_outage_of_days_loses_nothing(
 
     assert [(await row(pool, i))["state"] for i in ids] == ["posted"] * 3
     assert sorted([(await row(pool, i))["dinero_number"] for i in ids]) == [1, 2, 3]
+
+
+async def test_a_shop_not_activated_takes_no_turn_and_its_test_order_still_goes(
+    ctx: dict[str, Any], pool: Pool, vault: Vault, redis: ArqRedis
+) -> None:
+    """The sweeper holds a shop's backlog until its activation rather than dealing it out
+    (it would take the organisation's share of every sweep), once, and still sends the
+    shop's test order and the other shops' documents on the same organisation."""
+    organisation = await make_connection(pool, 1001)
+    setting_up, _, _ = await make_shop(pool, vault, activated=False)
+    await pool.execute(
+        "UPDATE shops SET connection_id = $2 WHERE id = $1", setting_up.id, organisation
+    )
+    backlog_order = await make_order(pool, setting_up.id)
+    await pool.execute(
+        "INSERT INTO documents (shop_id, order_id, kind, seq, currency, amount, client_guid, "
+        "external_reference, next_attempt_at) "
+        "SELECT $1, $2, 'invoice', n, 'DKK', 1, gen_random_uuid(), 'r' || n, now() - interval '1h' "
+        "FROM generate_series(0, 199) AS n",
+        setting_up.id,
+        backlog_order,
+    )
+    test = await sample_orders.send_test_order(pool, setting_up.id, now=datetime.now(UTC))
+    live = await shop_on(pool, vault, organisation)
+    theirs = await make_document(pool, live, await make_order(pool, live))
+
+    first = await documents.sweep(ctx)
+    again = await documents.sweep(ctx)
+
+    assert (first["held"], again["held"]) == (200, 0)
+    assert sorted(await queued_jobs(redis)) == sorted(
+        [f"documents.post:{test.document_id}:0", f"documents.post:{theirs}:0"]
+    )
+    states = await pool.fetch(
+        "SELECT state, count(*) AS n FROM documents WHERE shop_id = $1 GROUP BY state",
+        setting_up.id,
+    )
+    assert {r["state"]: r["n"] for r in states} == {"awaiting_activation": 200, "queued": 1}
