@@ -2,8 +2,9 @@
 and remove them; the invitee accepts through a single-use link. And the shop's audit log,
 which says who changed what.
 
-The invite's link is shown once, to the owner who made it, with the text that carries it
-(`tenants.team.invites.invite_message`), so it can be copied now and mailed later. The
+The invite is mailed to the invitee through the mail outbox, and its link is shown once, to
+the owner who made it, with the text that carries it (`tenants.team.invites.invite_message`),
+so it can also be passed on by hand. The
 last owner cannot leave or be demoted: the team's repository refuses under the shop's
 lock, and the page only reports it.
 """
@@ -126,19 +127,20 @@ async def invite(request: Request) -> Response:
             await audit.record(
                 conn, shop.id, auth.actor(session), "member.invited", detail, now=now
             )
+            message = invites.invite_message(
+                deps.settings(request).base_url,
+                issued,
+                shop_name=shop.name,
+                inviter_email=session.user.email,
+                locale=i18n.locale_for(request),
+            )
+            await invites.mail_invite(conn, issued, message, now=now)
     except users.InvalidEmailError:
         error = t("That is not an e-mail address.")
         return await _page(request, session, shop, error=error, sent=sent, status_code=400)
     except invites.AlreadyMemberError:
         error = t("{email} is already a member of this shop.", email=email)
         return await _page(request, session, shop, error=error, sent=sent, status_code=409)
-    message = invites.invite_message(
-        deps.settings(request).base_url,
-        issued,
-        shop_name=shop.name,
-        inviter_email=session.user.email,
-        locale=i18n.locale_for(request),
-    )
     return await _page(request, session, shop, issued=message)
 
 

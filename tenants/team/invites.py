@@ -10,6 +10,7 @@ older one that is still open.
 
 from __future__ import annotations
 
+import html
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,9 @@ from typing import Final
 from uuid import UUID
 
 from gateway.db import Connection, Pool
+from gateway.mail import Mail
 from tenants.accounts import users
+from tenants.mail import outbox as mail_outbox
 from tenants.team import members
 from tenants.team.roles import Role
 
@@ -283,4 +286,25 @@ def invite_message(
     }
     return InviteMessage(
         url=url, subject=texts["subject"].format(**values), body=texts["body"].format(**values)
+    )
+
+
+async def mail_invite(
+    conn: Connection, invite: IssuedInvite, message: InviteMessage, *, now: datetime
+) -> None:
+    """Queues the invite's mail to the invitee, in the transaction that made the invite:
+    the mail outbox sends it once, retrying until the server takes it. (The mail carries
+    the link, so the outbox holds it until it forgets sent mail; the link works once and
+    expires long before that.)"""
+    link = html.escape(message.url, quote=True)
+    paragraphs = [
+        html.escape(part).replace(link, f'<a href="{link}">{link}</a>')
+        for part in message.body.split("\n\n")
+    ]
+    body_html = "".join(f"<p>{part}</p>".replace("\n", "<br>") for part in paragraphs)
+    await mail_outbox.queue(
+        conn,
+        dedupe_key=f"invite:{invite.id}",
+        mail=Mail(invite.email, message.subject, message.body, body_html),
+        now=now,
     )

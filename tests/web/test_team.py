@@ -68,6 +68,10 @@ async def test_an_owner_invites_a_bookkeeper_who_sets_a_password_and_joins(
     page = await client.get(f"/shops/{shop.id}/team")
     assert 'data-invite="karen@example.dk"' in page.text
     assert path not in page.text  # shown once: only its hash is kept
+    # And mailed to the invitee, through the mail outbox, in the same transaction.
+    [mail] = await pool.fetch("SELECT recipient, body_text, body_html FROM mails")
+    assert mail["recipient"] == "karen@example.dk"
+    assert path in mail["body_text"] and f'{path}">' in mail["body_html"]
 
     form = await invitee.get(path)
     assert form.status_code == 200 and "karen@example.dk" in form.text
@@ -146,6 +150,7 @@ async def test_bad_invites_are_refused_and_store_nothing(
     )
     assert no_csrf.status_code == 403
     assert await pool.fetchval("SELECT count(*) FROM team_invites") == 0
+    assert await pool.fetchval("SELECT count(*) FROM mails") == 0
     assert await actions(pool, shop.id) == []
 
 
