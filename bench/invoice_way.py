@@ -53,7 +53,7 @@ async def _shop(env: Env) -> tuple[str, Secret]:
     )
     async with env.pool.acquire() as conn, conn.transaction():
         shop, secret = await shops.create_shop(
-            conn, env.vault, name="Invoice way", owner_id=env.owner
+            conn, env.vault, name="Invoice way", owner_id=env.owner, activated_at=datetime.now(UTC)
         )
         await linking.connect_shop(
             conn, env.vault, shop_id=shop.id, grant=grant, user_id=None, now=datetime.now(UTC)

@@ -249,7 +249,9 @@ async def connected_shop(env: Env, name: str) -> tuple[UUID, int]:
         tokens=await consent(env),
     )
     async with env.pool.acquire() as conn, conn.transaction():
-        shop, _ = await shops.create_shop(conn, env.vault, name=name, owner_id=env.owner)
+        shop, _ = await shops.create_shop(
+            conn, env.vault, name=name, owner_id=env.owner, activated_at=datetime.now(UTC)
+        )
         await linking.connect_shop(
             conn, env.vault, shop_id=shop.id, grant=grant, user_id=None, now=datetime.now(UTC)
         )

@@ -248,8 +248,9 @@ def plan_people(rng: random.Random, plans: Sequence[ShopPlan], password_hash: st
         users.append((user_id, f"bookkeeper{n}@books.example", password_hash, False, start))
     for plan in plans:
         if rng.random() < 0.1:
-            viewer = rng.choice(bookkeepers)
-            memberships.append((viewer, plan.id, "viewer", plan.created_at + timedelta(days=1)))
+            bookkeeper = rng.choice(bookkeepers)
+            joined = plan.created_at + timedelta(days=1)
+            memberships.append((bookkeeper, plan.id, "bookkeeper", joined))
     return People(users, memberships, owner_id)
 
 

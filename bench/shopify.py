@@ -162,7 +162,9 @@ async def new_shop(env: Env, name: str, *, dinero: bool) -> Shop:
             tokens=await consent(env),
         )
     async with env.pool.acquire() as conn, conn.transaction():
-        shop, secret = await shops.create_shop(conn, env.vault, name=name, owner_id=env.owner)
+        shop, secret = await shops.create_shop(
+            conn, env.vault, name=name, owner_id=env.owner, activated_at=datetime.now(UTC)
+        )
         if grant is not None:
             await linking.connect_shop(
                 conn, env.vault, shop_id=shop.id, grant=grant, user_id=None, now=datetime.now(UTC)

@@ -1,4 +1,8 @@
-"""Demo data for `gateway dev`: one platform admin, one owner, two shops. Idempotent."""
+"""Demo data for `gateway dev`: one platform admin, one owner, two shops. Idempotent.
+
+The demo shops are activated, so an order placed in the demo store reaches Dinero as soon
+as the shop is connected; a shop made with `gateway shops create` or by the admin starts
+in its set-up guide (only its test order posts until the owner activates it)."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 from uuid import UUID
 
@@ -74,7 +78,9 @@ async def seed(pool: Pool, vault: Vault) -> list[DemoShop]:
         for name in SHOP_NAMES:
             shop_id = await shops.id_by_slug(conn, shops.slugify(name))
             if shop_id is None:
-                shop, secret = await shops.create_shop(conn, vault, name=name, owner_id=owner.id)
+                shop, secret = await shops.create_shop(
+                    conn, vault, name=name, owner_id=owner.id, activated_at=datetime.now(UTC)
+                )
                 settings = DEMO_SETTINGS[name]
                 await conn.execute(
                     "UPDATE shops SET document_kind = $2, register_payments = $3, "

@@ -4,8 +4,10 @@ Finds or starts Postgres and Redis (see `gateway.localservices`), migrates, seed
 tenants, then runs `gateway sandbox`, `gateway web` and `gateway worker` as child processes:
 the same processes production runs, so what works here works there. The web and worker
 talk to the sandbox (Visma Connect and Dinero on one local port) unless `DINERO_AUTH_URL`
-or `DINERO_API_URL` is set. Ctrl-C or SIGTERM stops the
-children first, then the servers this command started, and leaves nothing running.
+or `DINERO_API_URL` is set. The sandbox also receives the gateway's mail (an SMTP sink on a
+port of its own, `GATEWAY_SMTP_URL` pointing at it unless set), shown at `/_sandbox/mail`.
+Ctrl-C or SIGTERM stops the children first, then the servers this command started, and
+leaves nothing running.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gateway.vault import Vault
 
 _STOP_TIMEOUT = 10.0
 SANDBOX_PORT = 8081
+SMTP_PORT = 2525
 
 
 def project_dir() -> Path:
@@ -48,6 +51,7 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
         web_port = free_port(host, port)
         own_sandbox = not (environ.get("DINERO_AUTH_URL") or environ.get("DINERO_API_URL"))
         sandbox_url = ""
+        smtp_port = 0
         env = {
             **environ,
             "GATEWAY_ENV": environ.get("GATEWAY_ENV") or "development",
@@ -64,6 +68,9 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
             env |= {"DINERO_AUTH_URL": sandbox_url, "DINERO_API_URL": sandbox_url}
             if not environ.get("SHOPIFY_SHOP_URL"):  # the sandbox's stores
                 env["SHOPIFY_SHOP_URL"] = f"{sandbox_url}/_shopify/{{shop}}"
+            if not environ.get("GATEWAY_SMTP_URL"):  # the sandbox's mail sink
+                smtp_port = free_port(host, SMTP_PORT)
+                env["GATEWAY_SMTP_URL"] = f"smtp://{host}:{smtp_port}"
         try:
             settings = Settings.from_env(env)
         except SettingsError as exc:
@@ -85,9 +92,10 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
         children: dict[str, subprocess.Popen[bytes]] = {}
         ready = [f"http://{host}:{web_port}/readyz"]
         if own_sandbox:
-            children["sandbox"] = _spawn(
-                ["sandbox", "--host", host, "--port", str(sandbox_port)], env, quiet=True
-            )
+            sandbox_args = ["sandbox", "--host", host, "--port", str(sandbox_port)]
+            if smtp_port:
+                sandbox_args += ["--smtp-port", str(smtp_port)]
+            children["sandbox"] = _spawn(sandbox_args, env, quiet=True)
             ready.append(f"{sandbox_url}/_sandbox/organizations")
         children |= {
             "web": _spawn(["web", "--host", host, "--port", str(web_port)], env),
@@ -108,6 +116,7 @@ def run_dev(environ: Mapping[str, str], *, host: str, port: int) -> int:
                     connected,
                     store_admin,
                     woo_store,
+                    f"{sandbox_url}/_sandbox/mail" if smtp_port else "",
                 )
                 return _supervise(children, stop_flag)
             return 0 if stop_flag.set else 1
@@ -173,6 +182,7 @@ def _print_banner(
     connected: str,
     store_admin: str = "",
     woo_store: tuple[str, str] = ("", ""),
+    mailbox: str = "",
 ) -> None:
     from cli import demo
 
@@ -207,6 +217,12 @@ def _print_banner(
             "                  connect it on Strikkeriet's page: Order sources → Connect "
             "WooCommerce",
         ]
+    if mailbox:
+        lines += ["", f"  mail            {mailbox}  (what the gateway sent; nothing leaves)"]
+    elif settings.smtp is None:
+        lines += ["", "  mail            off (no GATEWAY_SMTP_URL): alerts wait in the outbox"]
+    else:
+        lines += ["", f"  mail            sent through {settings.smtp.display}"]
     if settings.metrics_token is not None:
         lines += [
             "",

@@ -155,8 +155,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         )
         return 2
     sandbox = Sandbox()
+    smtp_address = (args.host, args.smtp_port) if args.smtp_port is not None else None
     config = uvicorn.Config(
-        create_sandbox_app(sandbox), host=args.host, port=args.port, server_header=False
+        create_sandbox_app(sandbox, smtp_address=smtp_address),
+        host=args.host,
+        port=args.port,
+        server_header=False,
     )
     # After uvicorn.Config, which configures its loggers.
     logging.getLogger("uvicorn.error").addFilter(DroppedResponseLogFilter())
@@ -170,7 +174,11 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     print(f"  control endpoints under http://{host}:{args.port}/_sandbox/")
     print(f"Shopify sandbox: app {SHOPIFY_APP_ID}, secret {SHOPIFY_APP_SECRET}")
     print(f"  SHOPIFY_SHOP_URL=http://{host}:{args.port}/_shopify/{{shop}}")
-    print(f"  control endpoints under http://{host}:{args.port}/_sandbox/shopify/", flush=True)
+    print(f"  control endpoints under http://{host}:{args.port}/_sandbox/shopify/")
+    if smtp_address is not None:
+        mailbox = f"http://{host}:{args.port}/_sandbox/mail"
+        print(f"Mail sink: smtp://{host}:{args.smtp_port}, read at {mailbox}")
+    print(end="", flush=True)
     # Ctrl-C (to the terminal's whole group under `gateway dev`) is a normal way to stop.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()
@@ -324,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument(
         "--port", type=int, default=8081, help="port to bind (default %(default)s)"
+    )
+    sandbox.add_argument(
+        "--smtp-port",
+        type=int,
+        default=None,
+        help="also accept mail by SMTP on this port, shown at /_sandbox/mail (default: no)",
     )
     sandbox.set_defaults(func=cmd_sandbox)
 

@@ -17,6 +17,10 @@ Service = Literal["Redis", "Postgres"]
 
 # asyncpg raises OSError (refused, reset, timed out) while connecting and its own errors once
 # connected; redis-py wraps socket errors in its own. A query error is none of these.
+# `InternalClientError` ("cannot switch to state N; another operation is in progress") is
+# what asyncpg raises for a pooled connection the server cut off while it was shutting down
+# (seen in tests/test_outages_end_to_end.py); a connection shared by two tasks at once would
+# raise it too, but nothing here shares one.
 _POSTGRES_ERRORS: Final = (
     OSError,
     asyncpg.exceptions.PostgresConnectionError,
@@ -24,6 +28,7 @@ _POSTGRES_ERRORS: Final = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InternalClientError,
 )
 _REDIS_ERRORS: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 CONNECTION_ERRORS: Final = (*_REDIS_ERRORS, *_POSTGRES_ERRORS)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import ipaddress
 import re
 import socket
@@ -290,7 +289,7 @@ def decode_pdf_base64(text: str, policy: FetchPolicy = PRODUCTION) -> PdfFile:
         raise PdfRefused(f"The invoice PDF is larger than {_size(policy.max_bytes)}")
     try:
         content = base64.b64decode(text, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a character outside ASCII
         raise PdfRefused("The invoice PDF (pdf_base64) is not valid base64") from None
     if len(content) > policy.max_bytes:
         raise PdfRefused(f"The invoice PDF is larger than {_size(policy.max_bytes)}")

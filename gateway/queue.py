@@ -33,6 +33,7 @@ REFRESH_CONNECTIONS: Final = "connections.refresh_due"
 CLEANUP: Final = "system.cleanup"
 RECONCILE_SOURCES: Final = "sources.reconcile_due"
 BACKFILL_SOURCES: Final = "sources.backfill_due"
+SEND_MAIL: Final = "mail.run"
 
 
 def create_redis(redis_url: str) -> ArqRedis:

@@ -20,6 +20,14 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, cast
 from urllib.parse import urlsplit
 
+from gateway.mail import (
+    DEV_MAIL_FROM,
+    MAIL_OFF,
+    SmtpConfig,
+    SmtpUrlError,
+    parse_mail_from,
+    parse_smtp_url,
+)
 from gateway.secret import Secret
 
 Env = Literal["development", "test", "production"]
@@ -81,6 +89,9 @@ class Settings:
     shopify_shop_url: str = DEFAULT_SHOPIFY_SHOP_URL
     # The bearer token `/metrics` asks for; None (never in production): no `/metrics` at all.
     metrics_token: Secret | None = None
+    # Where mail goes out (`GATEWAY_SMTP_URL`); None: mail is off and alerts wait in the outbox.
+    smtp: SmtpConfig | None = None
+    mail_from: str = DEV_MAIL_FROM
 
     def shopify_store_url(self, shop: str) -> str:
         return self.shopify_shop_url.replace("{shop}", shop).rstrip("/")
@@ -189,6 +200,11 @@ class Settings:
         elif prod and metrics_token is not None and len(metrics_token) < 32:
             problems.append("GATEWAY_METRICS_TOKEN must be at least 32 characters")
 
+        smtp, mail_from, mail_problems = _mail(
+            get("GATEWAY_SMTP_URL"), get("GATEWAY_MAIL_FROM"), prod
+        )
+        problems += mail_problems
+
         log_level = (get("GATEWAY_LOG_LEVEL") or "INFO").upper()
         if log_level not in _LOG_LEVELS:
             problems.append(f"GATEWAY_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
@@ -212,7 +228,41 @@ class Settings:
             shopify_api_version=shopify_version,
             shopify_shop_url=shopify_shop_url,
             metrics_token=Secret(metrics_token) if metrics_token else None,
+            smtp=smtp,
+            mail_from=mail_from,
         )
+
+
+def _mail(
+    smtp_url: str | None, mail_from: str | None, prod: bool
+) -> tuple[SmtpConfig | None, str, list[str]]:
+    """Production names its mail server or says, with `GATEWAY_SMTP_URL=off`, that it sends
+    no mail; elsewhere an unset URL means off (`gateway dev` sets its own sink)."""
+    problems: list[str] = []
+    smtp = None
+    if smtp_url is None:
+        if prod:
+            problems.append(
+                "GATEWAY_SMTP_URL is required in production "
+                f"(smtp://user:password@host:587, smtps://…, or {MAIL_OFF!r} to send no mail)"
+            )
+    elif smtp_url != MAIL_OFF:
+        try:
+            smtp = parse_smtp_url(smtp_url)
+        except SmtpUrlError as exc:
+            problems.append(f"GATEWAY_SMTP_URL {exc}")
+    sender = DEV_MAIL_FROM
+    if mail_from is None:
+        if prod and smtp is not None:
+            problems.append("GATEWAY_MAIL_FROM is required when GATEWAY_SMTP_URL is set")
+    else:
+        try:
+            sender = parse_mail_from(mail_from)
+        except ValueError as exc:
+            problems.append(f"GATEWAY_MAIL_FROM {exc}")
+    if prod and sender == DEV_MAIL_FROM and smtp is not None:
+        problems.append("GATEWAY_MAIL_FROM is the development sender; use your own address")
+    return smtp, sender, problems
 
 
 def _parse_token_keys(raw: str) -> tuple[tuple[TokenKey, ...], list[str]]:

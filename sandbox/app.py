@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox import api, connect, control
+from sandbox import api, connect, control, mailbox
 from sandbox.errors import DineroApiError, dinero_error_handler
 from sandbox.shopify import admin_api as shopify_admin_api
 from sandbox.shopify import control as shopify_control
@@ -37,11 +37,15 @@ def create_sandbox_app(
     shopify: ShopifySandbox | None = None,
     woocommerce: WooCommerceSandbox | None = None,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
+    mail: mailbox.Mailbox | None = None,
+    smtp_address: tuple[str, int] | None = None,
 ) -> Starlette:
     """The sandbox app. Shopify's and WooCommerce's webhooks (and WooCommerce's key-flow
     callback) go out through `webhook_transport` (tests pass an in-process receiver; by
-    default, the network)."""
+    default, the network). With `smtp_address` its lifespan also listens for SMTP there,
+    keeping what arrives in `mail` (`sandbox.mailbox`)."""
     sandbox = sandbox if sandbox is not None else Sandbox()
+    mail = mail if mail is not None else mailbox.Mailbox()
     shopify = shopify if shopify is not None else ShopifySandbox(clock=sandbox.now)
     outbox = Outbox(shopify, webhook_transport)
     woocommerce = woocommerce if woocommerce is not None else WooCommerceSandbox(clock=sandbox.now)
@@ -49,9 +53,15 @@ def create_sandbox_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        await outbox.close()
-        await woo_outbox.close()
+        smtp = await mailbox.start_smtp(mail, *smtp_address) if smtp_address else None
+        try:
+            yield
+        finally:
+            if smtp is not None:
+                smtp.close()
+                await smtp.wait_closed()
+            await outbox.close()
+            await woo_outbox.close()
 
     app = Starlette(
         routes=[
@@ -67,6 +77,7 @@ def create_sandbox_app(
             *woocommerce_rest.routes(),
             *woocommerce_control.routes(),
             *woocommerce_store_admin.routes(),
+            *mailbox.routes(),
         ],
         middleware=[Middleware(DropAfterCommit, sandbox=sandbox)],
         exception_handlers={DineroApiError: dinero_error_handler},
@@ -77,6 +88,7 @@ def create_sandbox_app(
     app.state.shopify_outbox = outbox
     app.state.woocommerce = woocommerce
     app.state.woocommerce_outbox = woo_outbox
+    app.state.mailbox = mail
     return app
 
 

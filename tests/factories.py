@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from functools import cache
 
 from gateway import passwords
@@ -34,11 +35,23 @@ async def make_user(
 
 
 async def make_shop(
-    pool: Pool, vault: Vault, *, name: str | None = None, owner: users.User | None = None
+    pool: Pool,
+    vault: Vault,
+    *,
+    name: str | None = None,
+    owner: users.User | None = None,
+    activated: bool = True,
 ) -> tuple[shops.Shop, Secret, users.User]:
+    """A shop and its owner. Activated, so its orders post as every shop's did before the
+    activation gate; `activated=False` makes one still being set up (only its test order
+    posts)."""
     owner = owner or await make_user(pool)
     async with pool.acquire() as conn, conn.transaction():
         shop, secret = await shops.create_shop(
-            conn, vault, name=name or f"Shop {secrets.token_hex(3)}", owner_id=owner.id
+            conn,
+            vault,
+            name=name or f"Shop {secrets.token_hex(3)}",
+            owner_id=owner.id,
+            activated_at=datetime.now(UTC) if activated else None,
         )
     return shop, secret, owner

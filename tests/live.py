@@ -48,15 +48,23 @@ class LiveSandbox:
 
 @contextlib.asynccontextmanager
 async def live_sandbox(
-    sandbox: Sandbox | None = None, *, webhook_transport: httpx.AsyncBaseTransport | None = None
+    sandbox: Sandbox | None = None,
+    *,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+    smtp_port: int | None = None,
 ) -> AsyncIterator[LiveSandbox]:
     """The sandbox on real uvicorn; its Shopify webhooks go out through `webhook_transport`
-    (e.g. to a gateway in-process) or the network."""
+    (e.g. to a gateway in-process) or the network. With `smtp_port` it also takes mail
+    there, as under `gateway dev`, shown at `/_sandbox/mail`."""
     sandbox = sandbox or Sandbox()
     log_filter = DroppedResponseLogFilter()
     logging.getLogger("uvicorn.error").addFilter(log_filter)
     try:
-        app = create_sandbox_app(sandbox, webhook_transport=webhook_transport)
+        app = create_sandbox_app(
+            sandbox,
+            webhook_transport=webhook_transport,
+            smtp_address=("127.0.0.1", smtp_port) if smtp_port is not None else None,
+        )
         async with serve(app, lifespan="on") as url:
             yield LiveSandbox(url=url, sandbox=sandbox)
     finally:

@@ -37,6 +37,7 @@ def test_compose_takes_secrets_from_the_environment() -> None:
         "SHOPIFY_CLIENT_SECRET",
         "GATEWAY_METRICS_TOKEN",
     )
+    assert env["GATEWAY_SMTP_URL"].startswith("${GATEWAY_SMTP_URL:?")
     for name in secrets:
         assert env[name] == f"${{{name}:?set {name}}}"
     assert "sandbox-secret" not in text and "isv_gateway_dev" not in text

@@ -18,10 +18,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tenants.accounts import users
+from tenants.audit import repository as audit
 from tenants.dashboard import admin
 from tenants.dinero.connections import service as connections
 from tenants.shops import repository as shops
-from web import auth, deps, i18n
+from web import auth, deps, i18n, team
 
 _MAX_SEARCH: Final = 200
 _MAX_NAME: Final = 200
@@ -101,7 +102,13 @@ async def shop_page(request: Request) -> Response:
     if shop is None:
         raise HTTPException(404)
     connection = await connections.for_shop(pool, shop_id)
-    return deps.render(request, "admin/shop.html", {"shop": shop, "connection": connection})
+    context = {
+        "shop": shop,
+        "connection": connection,
+        "entries": await audit.recent(pool, shop_id),
+        "action_labels": team.action_labels(i18n.translator(request)),
+    }
+    return deps.render(request, "admin/shop.html", context)
 
 
 async def new_shop_form(request: Request) -> Response:

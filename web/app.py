@@ -32,10 +32,12 @@ from web import (
     ingest,
     ingest_secret_pages,
     invites,
+    mail_pages,
     metrics,
     settings_pages,
     shops,
     sources,
+    team,
     woocommerce,
 )
 from web.errors import ErrorPageMiddleware, http_exception_handler
@@ -94,6 +96,7 @@ def create_app(settings: Settings) -> Starlette:
         *settings_pages.routes,
         *ingest_secret_pages.routes,
         *accounts.routes,
+        *mail_pages.routes,
         *invites.routes,
         *admin.routes,
         *connect.routes,
@@ -102,6 +105,7 @@ def create_app(settings: Settings) -> Starlette:
         *ingest.routes,
         *sources.routes,
         *woocommerce.routes,
+        *team.routes,
         Mount("/static", app=StaticFiles(packages=[("web", "static")]), name="static"),
     ]
     return Starlette(

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
+from uuid import UUID
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -23,7 +25,11 @@ from starlette.responses import RedirectResponse, Response
 from gateway.settings import Settings
 from gateway.storable import unstorable
 from tenants.accounts import sessions, users
+from tenants.audit import repository as audit
+from tenants.shops import repository as shops
+from tenants.team import roles
 from web import deps, i18n
+from web.errors import NotAllowed
 
 COOKIE: Final = "gw_session"
 FORM_COOKIE: Final = "gw_form"
@@ -68,6 +74,79 @@ async def require_admin(request: Request) -> sessions.Session:
     return session
 
 
+# --- what a member may do in a shop ------------------------------------------------------------
+#
+# Every endpoint that acts on a shop declares the permission it needs with `@permission(...)`;
+# `require_shop` (the one way a handler gets its shop) enforces it. An endpoint that declares
+# nothing is refused outright, and tests/web/test_permissions.py walks the route table so a
+# new route without a declaration fails before it ships.
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
+PERMISSION_ATTRIBUTE: Final = "shop_permission"
+
+
+def permission(needed: roles.Permission) -> Callable[[Endpoint], Endpoint]:
+    """Declares what a member must be allowed to do to use this endpoint."""
+    if needed not in roles.PERMISSIONS:
+        raise ValueError(f"unknown permission {needed!r}")
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        setattr(endpoint, PERMISSION_ATTRIBUTE, needed)
+        return endpoint
+
+    return declare
+
+
+def declared_permission(endpoint: object) -> roles.Permission | None:
+    value: roles.Permission | None = getattr(endpoint, PERMISSION_ATTRIBUTE, None)
+    return value
+
+
+async def require_shop(
+    request: Request, session: sessions.Session, shop_id: UUID | None = None
+) -> shops.Shop:
+    """The shop in the path (or `shop_id`) if the user is a member allowed what the endpoint
+    declared: 404 for a missing and a foreign shop alike, 403 for a member whose role does
+    not allow it. The role is kept for the templates' `can(...)`."""
+    endpoint = request.scope.get("endpoint")
+    needed = declared_permission(endpoint)
+    if needed is None:
+        # Fail closed, and loudly (a logged 500): a handler that forgot its declaration
+        # serves nobody.
+        raise RuntimeError(f"{endpoint!r} does not declare its permission (@auth.permission)")
+    if shop_id is None:
+        try:
+            shop_id = UUID(request.path_params["shop_id"])
+        except (KeyError, ValueError):
+            raise HTTPException(404) from None
+    found = await shops.get_with_role(deps.pool(request), session.user.id, shop_id)
+    if found is None:
+        raise HTTPException(404)
+    shop, role = found
+    request.scope["shop_role"] = role
+    if not roles.allows(role, needed):
+        raise NotAllowed
+    return shop
+
+
+def actor(session: sessions.Session) -> audit.Actor:
+    """Who the audit log says made a change: the session's user."""
+    return audit.Actor(user_id=session.user.id, email=session.user.email)
+
+
+def _can(request: Request) -> Callable[[str], bool]:
+    """`can("manage")` in a template: whether the member looking at this shop page may do
+    that, so a button that would only answer 403 is not shown."""
+    role: str | None = request.scope.get("shop_role")
+
+    def can(needed: str) -> bool:
+        if needed not in roles.PERMISSIONS:  # a misspelt permission fails loudly
+            raise ValueError(f"unknown permission {needed!r}")
+        return role is not None and roles.allows(role, needed)
+
+    return can
+
+
 async def read_form(request: Request) -> FormData:
     """The request's form; 400 when a field holds text that cannot be stored (a NUL
     character), so no handler gets as far as the database with it."""
@@ -96,6 +175,7 @@ def template_context(request: Request) -> dict[str, Any]:
     return {
         "current_user": session.user if session else None,
         "csrf_token": session.csrf_token if session else request.scope.get("form_token", ""),
+        "can": _can(request),
     }
 
 

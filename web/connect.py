@@ -23,6 +23,7 @@ from starlette.routing import Route
 from gateway.dinero.errors import DineroError, RateLimited, ServerError
 from gateway.dinero.oauth import ConnectError, InvalidGrant, TokenSet
 from tenants.accounts import sessions
+from tenants.audit import repository as audit
 from tenants.dinero.connections import linking, oauth_flows
 from tenants.dinero.connections import service as connections
 from web import auth, deps
@@ -40,6 +41,7 @@ def _redirect_uri(request: Request) -> str:
     return deps.settings(request).base_url + CALLBACK_PATH
 
 
+@auth.permission("manage")
 async def start(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -65,6 +67,7 @@ async def callback_post(request: Request) -> Response:
     return RedirectResponse(f"{CALLBACK_PATH}?{urlencode(params)}", status_code=303)
 
 
+@auth.permission("manage")
 async def callback(request: Request) -> Response:
     session = await auth.require_session(request)
     params = request.query_params
@@ -79,6 +82,8 @@ async def callback(request: Request) -> Response:
         )
     except oauth_flows.FlowError as exc:
         return problem_page(request, "The connection was not made", str(exc), shop_id=None)
+    # Only an owner starts a flow, but one demoted meanwhile must not finish it.
+    await auth.require_shop(request, session, flow.shop_id)
     if params.get("error"):
         await oauth_flows.abandon(deps.pool(request), flow.id, now=now)
         reason = (
@@ -131,6 +136,7 @@ async def _organizations(
     ]
 
 
+@auth.permission("manage")
 async def picker(request: Request) -> Response:
     session = await auth.require_session(request)
     pick = await _pending(request, session)
@@ -150,6 +156,7 @@ async def _pick_context(
     return {"pick": pick, "error": error, "current": current}
 
 
+@auth.permission("manage")
 async def choose(request: Request) -> Response:
     session = await auth.require_session(request)
     form = await auth.checked_form(request, session)
@@ -179,6 +186,8 @@ async def _pending(request: Request, session: sessions.Session) -> oauth_flows.P
     )
     if pick is None:
         raise HTTPException(404)
+    # Only an owner starts a flow, but one demoted meanwhile must not finish it.
+    await auth.require_shop(request, session, pick.shop_id)
     return pick
 
 
@@ -205,6 +214,14 @@ async def _link(
                 tokens=tokens,
             ),
             user_id=session.user.id,
+            now=now,
+        )
+        await audit.record(
+            conn,
+            pick.shop_id,
+            auth.actor(session),
+            "dinero.connected",
+            f"{chosen.name} ({chosen.id})",
             now=now,
         )
     return RedirectResponse(f"/shops/{pick.shop_id}", status_code=303)

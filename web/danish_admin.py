@@ -28,6 +28,7 @@ DANISH: Final[dict[str, str]] = {
     "Waiting": "Venter",
     "Queued": "I kø",
     "Parked (needs reconnect)": "Parkeret (skal forbindes igen)",
+    "Waiting for activation": "Venter på aktivering",
     "Failed": "Fejlet",
     "Posted": "Bogført",
     "Cancelled": "Annulleret",
@@ -88,8 +89,8 @@ DANISH: Final[dict[str, str]] = {
     "Id": "Id",
     "Slug": "Kortnavn",
     "Live since": "I drift siden",
-    "Still setting up (test orders post as drafts)": "Sættes stadig op (testordrer bliver "
-    "til kladder)",
+    "Not activated: only test orders post, as drafts; other orders wait": "Ikke aktiveret: "
+    "kun testordrer bogføres, som kladder; andre ordrer venter",
     "Posts when an order is": "Bogfører, når en ordre er",
     "paid": "betalt",
     "shipped": "afsendt",
@@ -113,7 +114,6 @@ DANISH: Final[dict[str, str]] = {
     "People": "Personer",
     "Role": "Rolle",
     "Owner": "Ejer",
-    "Viewer": "Læser",
     "Disabled": "Deaktiveret",
     "Chosen": "Valgt",
     "Invited, not yet chosen": "Inviteret, ikke valgt endnu",

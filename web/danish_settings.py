@@ -101,6 +101,10 @@ DANISH: Final[dict[str, str]] = {
     "Choose whether invoices are booked or left as drafts.": "Vælg, om fakturaer bogføres "
     "eller efterlades som kladder.",
     "Choose the invoices' language.": "Vælg fakturaernes sprog.",
+    "Time zone": "Tidszone",
+    "The shop's pages show times in this zone.": "Butikkens sider viser tidspunkter i denne "
+    "tidszone.",
+    "Choose a time zone from the list.": "Vælg en tidszone på listen.",
     "The text is longer than {count} characters.": "Teksten er længere end {count} tegn.",
     "Braces are not matched: write {{ or }} for a brace itself.": "Tuborgklammerne passer "
     "ikke sammen: skriv {{ eller }} for selve klammen.",

@@ -80,8 +80,14 @@ DANISH: Final[dict[str, str]] = {
     "Send a test order": "Send en testordre",
     "Connect to Dinero first.": "Forbind med Dinero først.",
     "Activate": "Aktivér",
-    "From then on your orders become documents in Dinero as your settings say.": "Derefter "
-    "bliver dine ordrer til dokumenter i Dinero, sådan som dine indstillinger siger.",
+    "Until you activate the shop, only test orders go to Dinero: the shop's own orders are "
+    "kept here, waiting for activation. Activating sends them, oldest first, and from then "
+    "on every order becomes a document in Dinero as your settings say.": "Indtil du "
+    "aktiverer butikken, går kun testordrer til Dinero: butikkens egne ordrer bliver her og "
+    "venter på aktivering. Når du aktiverer, "
+    "sendes de, ældste først, og derefter bliver hver ordre til et dokument i Dinero, sådan "
+    "som dine indstillinger siger.",
+    "{count} waiting for activation": "{count} venter på aktivering",
     "Activate the shop": "Aktivér butikken",
     "We recommend sending a test order first.": "Vi anbefaler at sende en testordre først.",
     "Disconnect {shop} from Dinero?": "Afbryd forbindelsen mellem {shop} og Dinero?",
@@ -140,6 +146,7 @@ DANISH: Final[dict[str, str]] = {
     "Details": "Detaljer",
     "Will try again": "Prøver igen",
     "Queued again": "Sat i kø igen",
+    "Released by the shop's activation": "Sendt videre, da butikken blev aktiveret",
     "Interrupted": "Afbrudt",
     "Test order": "Testordre",
     # Settlement on the document pages (documents/_document.html, _list.html)

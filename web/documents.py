@@ -86,27 +86,28 @@ def _date(value: str) -> dt.date | None:
         return None
 
 
-def _narrowing(filters: dict[str, str]) -> shop_documents.Narrowing:
-    """Dates are days in Danish time: `to` includes its whole day."""
+def _narrowing(filters: dict[str, str], zone: dt.tzinfo) -> shop_documents.Narrowing:
+    """Dates are days in the shop's time zone: `to` includes its whole day."""
     start, end = _date(filters.get("from", "")), _date(filters.get("to", ""))
     return shop_documents.Narrowing(
         search=filters.get("q", ""),
         customer=filters.get("customer", ""),
-        created_from=_midnight(start) if start else None,
-        created_before=_midnight(end + dt.timedelta(days=1)) if end else None,
+        created_from=_midnight(start, zone) if start else None,
+        created_before=_midnight(end + dt.timedelta(days=1), zone) if end else None,
         min_amount=_amount(filters.get("min")),
         max_amount=_amount(filters.get("max")),
     )
 
 
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), i18n.ZONE).astimezone(dt.UTC)
+def _midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
 
 
 def _amount(value: str | None) -> Decimal | None:
     return Decimal(value.replace(",", ".")) if value else None
 
 
+@auth.permission("view")
 async def document_list(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -117,7 +118,7 @@ async def document_list(request: Request) -> Response:
         pool,
         shop.id,
         state=state,
-        narrowing=_narrowing(filters),
+        narrowing=_narrowing(filters, i18n.zone_of(request)),
         before=_cursor(request, "before"),
         after=_cursor(request, "after"),
     )
@@ -161,13 +162,14 @@ _CSV_COLUMNS: Final = (
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
+@auth.permission("view")
 async def document_export(request: Request) -> Response:
     """The filtered list, every page of it, as CSV: streamed in keyset batches, so a shop
     with a million documents downloads without the process holding them."""
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
     pool = deps.pool(request)
-    state, narrowing = _state(request), _narrowing(_filters(request))
+    state, narrowing = _state(request), _narrowing(_filters(request), i18n.zone_of(request))
 
     async def lines() -> AsyncIterator[str]:
         yield _csv_line(_CSV_COLUMNS)
@@ -197,7 +199,7 @@ async def document_export(request: Request) -> Response:
                 return
             before = page.older
 
-    day = auth.now().astimezone(i18n.ZONE).date().isoformat()
+    day = auth.now().astimezone(i18n.zone_of(request)).date().isoformat()
     return StreamingResponse(
         lines(),
         media_type="text/csv; charset=utf-8",
@@ -213,6 +215,7 @@ def _csv_line(cells: Sequence[str]) -> str:
     return out.getvalue()
 
 
+@auth.permission("view")
 async def document_page(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -233,6 +236,7 @@ async def document_page(request: Request) -> Response:
     )
 
 
+@auth.permission("retry")
 async def retry(request: Request) -> Response:
     """Queues a failed document again and wakes a worker for it (after the commit). A
     document that is not failed (a second click, or someone else retried it first) is left

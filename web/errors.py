@@ -41,8 +41,23 @@ _TEXT = {
 }
 
 
-def error_response(request: Request, templates: Jinja2Templates, status: int) -> Response:
-    title, detail = _TEXT.get(status, ("Error", "The request could not be completed."))
+class NotAllowed(HTTPException):
+    """A member asked for something their role in the shop does not allow (403). Not for
+    strangers: someone else's shop is a 404, which says nothing about whether it exists."""
+
+    TEXT: Final = ("Not allowed", "Only the shop's owners may do that. Ask one of them.")
+
+    def __init__(self) -> None:
+        super().__init__(403, self.TEXT[1])
+
+
+def error_response(
+    request: Request,
+    templates: Jinja2Templates,
+    status: int,
+    text: tuple[str, str] | None = None,
+) -> Response:
+    title, detail = text or _TEXT.get(status, ("Error", "The request could not be completed."))
     if request.url.path.startswith("/api/"):
         body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
         if status == 503:
@@ -71,7 +86,8 @@ def unavailable_response(request: Request, templates: Jinja2Templates) -> Respon
 def http_exception_handler(templates: Jinja2Templates) -> Any:
     async def handle(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        response = error_response(request, templates, exc.status_code)
+        text = NotAllowed.TEXT if isinstance(exc, NotAllowed) else None
+        response = error_response(request, templates, exc.status_code, text)
         if exc.headers:
             response.headers.update(exc.headers)
         return response

@@ -6,7 +6,8 @@ to readable English instead of a key. Messages that other modules produce in Eng
 page titles, the connect flow's problems) translate the same way when they are in `_DANISH`.
 A test checks that every `t("…")` in the templates and in `web/*.py` has a Danish entry with
 the same `{placeholders}`. The Danish catalogue is kept in parts, by area of the site:
-web/danish_site.py, danish_shops.py, danish_settings.py and danish_admin.py.
+web/danish_site.py, danish_shops.py, danish_settings.py, danish_admin.py, danish_mail.py and
+danish_team.py.
 
 No gettext/Babel: two languages and a few hundred strings fit a dict, which keeps the
 catalogue greppable and typed, and needs no compile step or new dependency.
@@ -14,8 +15,10 @@ catalogue greppable and typed, and needs no compile step or new dependency.
 Which language: the user's stored choice (`users.locale`), else the browser's own choice
 remembered in the `gw_lang` cookie (set by the language switch, and at login from the
 stored choice), else `Accept-Language` (Danish when Danish ranks above English), else English.
-Times are shown in Danish local time (Europe/Copenhagen) in both languages: the shops and
-their books are Danish, and one clock keeps owner and admin talking about the same moment.
+Times are shown in the shop's time zone on its own pages (a shop setting, Danish local time
+unless the owner chose another; `use_zone`), and in Danish local time everywhere else, in
+both languages: the shops and their books are Danish, and one clock keeps owner and admin
+talking about the same moment. Each time says which zone it is in.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.settings import Settings
-from web import danish_admin, danish_settings, danish_shops, danish_site
+from web import danish_admin, danish_mail, danish_settings, danish_shops, danish_site, danish_team
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +50,27 @@ _LANGUAGE_RANGE = re.compile(
 )
 
 
-def _zone() -> dt.tzinfo:
+def zone_named(name: str) -> dt.tzinfo:
+    """The zone called `name`; UTC when the time zone database does not know it."""
     try:
-        return ZoneInfo("Europe/Copenhagen")
-    except ZoneInfoNotFoundError:  # an image without tzdata: UTC rather than no page
-        log.warning("no time zone data for Europe/Copenhagen; showing times in UTC")
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # an image without tzdata: UTC, not no page
+        log.warning("no time zone data for %s; showing times in UTC", name)
         return dt.UTC
 
 
-ZONE: Final = _zone()
+ZONE: Final = zone_named("Europe/Copenhagen")
+
+
+def use_zone(request: Request, name: str) -> None:
+    """Shows this request's times in the zone called `name` (a shop's pages, in its own)."""
+    request.state.time_zone = zone_named(name)
+
+
+def zone_of(request: Request) -> dt.tzinfo:
+    """The zone this request's times are shown (and its dates read) in."""
+    chosen = getattr(request.state, "time_zone", None)
+    return chosen if isinstance(chosen, dt.tzinfo) else ZONE
 
 
 def is_locale(value: object) -> TypeGuard[Locale]:
@@ -96,8 +111,9 @@ def locale_for(request: Request) -> Locale:
 class Translator:
     """`t("English text", name=value)` in the request's language; also formats times."""
 
-    def __init__(self, locale: Locale) -> None:
+    def __init__(self, locale: Locale, zone: dt.tzinfo = ZONE) -> None:
         self.locale = locale
+        self.zone = zone
         self._catalogue: Mapping[str, str] = _DANISH if locale == "da" else {}
 
     def __call__(self, message: str, /, **values: object) -> str:
@@ -105,11 +121,12 @@ class Translator:
         return text.format_map(values) if values else text
 
     def datetime(self, moment: dt.datetime | None) -> str:
-        """`24. nov. 2026 kl. 10.00 CET` or `24 Nov 2026, 10:00 CET`: Danish local time,
-        saying which (CET in winter, CEST in summer), so nobody reads it as their own."""
+        """`24. nov. 2026 kl. 10.00 CET` or `24 Nov 2026, 10:00 CET`: the time in this
+        translator's zone, saying which (CET in winter, CEST in summer), so nobody reads
+        it as their own."""
         if moment is None:
             return ""
-        local = moment.astimezone(ZONE)
+        local = moment.astimezone(self.zone)
         month = _MONTHS[self.locale][local.month - 1]
         zone = local.tzname() or ""
         if self.locale == "da":
@@ -119,19 +136,19 @@ class Translator:
     def date(self, moment: dt.datetime | None) -> str:
         if moment is None:
             return ""
-        local = moment.astimezone(ZONE)
+        local = moment.astimezone(self.zone)
         month = _MONTHS[self.locale][local.month - 1]
         separator = ". " if self.locale == "da" else " "
         return f"{local.day}{separator}{month} {local.year}"
 
 
 def translator(request: Request) -> Translator:
-    return Translator(locale_for(request))
+    return Translator(locale_for(request), zone_of(request))
 
 
 def template_context(request: Request) -> dict[str, object]:
     locale = locale_for(request)
-    return {"lang": locale, "t": Translator(locale)}
+    return {"lang": locale, "t": Translator(locale, zone_of(request))}
 
 
 def remember(response: Response, settings: Settings, locale: Locale) -> None:
@@ -175,4 +192,6 @@ _DANISH: Final[dict[str, str]] = {
     **danish_shops.DANISH,
     **danish_settings.DANISH,
     **danish_admin.DANISH,
+    **danish_mail.DANISH,
+    **danish_team.DANISH,
 }

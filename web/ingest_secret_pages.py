@@ -11,12 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tenants.audit import repository as audit
 from tenants.shops import ingest_secrets
 from tenants.shops import settings as shop_settings
 from web import auth, deps
 from web.shops import shop_for_request
 
 
+@auth.permission("manage")
 async def confirm_roll(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -24,6 +26,7 @@ async def confirm_roll(request: Request) -> Response:
     return deps.render(request, "shops/roll_secret.html", {"shop": shop, "hours": overlap})
 
 
+@auth.permission("manage")
 async def roll(request: Request) -> Response:
     """A new ingest secret, shown this once: not cached, not kept in htmx's history."""
     session = await auth.require_session(request)
@@ -35,6 +38,7 @@ async def roll(request: Request) -> Response:
             conn, deps.vault(request), shop.id, now=now
         )
         await shop_settings.record_secret_rolled(conn, shop.id, now=now)
+        await audit.record(conn, shop.id, auth.actor(session), "secret.rolled", now=now)
     context = {
         "shop": shop,
         "secret": secret,

@@ -64,7 +64,7 @@ async def _set_password(request: Request, purpose: users.TokenPurpose) -> Respon
     password = str(form.get("password", ""))
     if password != str(form.get("password_confirm", "")):
         return _form(request, purpose, user, error=t("The two passwords differ."), status=400)
-    problem = _policy_problem(request, password)
+    problem = password_problem(request, password)
     if problem is not None:
         return _form(request, purpose, user, error=problem, status=400)
 
@@ -78,7 +78,7 @@ async def _set_password(request: Request, purpose: users.TokenPurpose) -> Respon
     return response
 
 
-def _policy_problem(request: Request, password: str) -> str | None:
+def password_problem(request: Request, password: str) -> str | None:
     t = i18n.translator(request)
     try:
         passwords.check_policy(password)

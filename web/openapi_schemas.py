@@ -277,6 +277,7 @@ SCHEMAS: Final[dict[str, Any]] = {
                         "state": {
                             "enum": [
                                 "waiting",
+                                "awaiting_activation",
                                 "queued",
                                 "needs_reconnect",
                                 "failed",

@@ -47,6 +47,7 @@ class Submitted:
     invoice_text: str
     accounts: dict[str, str]  # role → account number, "" for the standard one
     settlement: SettlementSent
+    time_zone: str
 
     @classmethod
     def of_shop(cls, current: ShopSettings) -> Submitted:
@@ -57,6 +58,7 @@ class Submitted:
             invoice_text=current.invoice_text,
             accounts={r: str(current.account_overrides.get(r, "")) for r in ROLES},
             settlement=SettlementSent.of_shop(current),
+            time_zone=current.time_zone,
         )
 
     @classmethod
@@ -73,6 +75,7 @@ class Submitted:
             invoice_text=text("invoice_text").replace("\r\n", "\n"),
             accounts={r: text(f"account_{r}").strip() for r in ROLES},
             settlement=SettlementSent.of_form(form),
+            time_zone=text("time_zone").strip(),
         )
 
 
@@ -115,6 +118,8 @@ def validate(
         errors["mode"] = [t("Choose whether invoices are booked or left as drafts.")]
     if sent.language not in shop_settings.LANGUAGES:
         errors["language"] = [t("Choose the invoices' language.")]
+    if sent.time_zone not in shop_settings.time_zones():
+        errors["time_zone"] = [t("Choose a time zone from the list.")]
     text_problems = template_problems(t, sent.invoice_text)
     if text_problems:
         errors["invoice_text"] = text_problems
@@ -154,6 +159,7 @@ def validate(
         payment_accounts=settlement.payment_accounts,
         document_kind=settlement.document_kind,
         receivable_account=settlement.receivable_account,
+        time_zone=sent.time_zone,
     )
     return change, {}
 

@@ -16,6 +16,7 @@ the current accounts can still be kept, or set back to the standard ones.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,6 +28,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway.accounting import AccountPlan
+from tenants.audit import repository as audit
 from tenants.dinero.connections import service as connections
 from tenants.shops import repository as shops
 from tenants.shops import settings as shop_settings
@@ -81,6 +83,7 @@ async def _page(
         "chart": await chart_for(request, connection),
         "deposits": await deposits_for(request, connection),
         "account_keys": ACCOUNT_KEYS,
+        "time_zones": sorted(shop_settings.time_zones()),
         "method_labels": method_labels(t),
         "converted": _converted(request) if not errors else None,
         "roles": ROLES,
@@ -100,6 +103,7 @@ async def _page(
     )
 
 
+@auth.permission("view")
 async def settings_page(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -107,6 +111,7 @@ async def settings_page(request: Request) -> Response:
     return await _page(request, shop, current, Submitted.of_shop(current))
 
 
+@auth.permission("manage")
 async def save(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -125,6 +130,16 @@ async def save(request: Request) -> Response:
         return await _page(request, shop, current, sent, errors=errors, status_code=422)
     async with deps.pool(request).acquire() as conn, conn.transaction():
         saved = await shop_settings.save_settings(conn, shop.id, change, now=auth.now())
+        changed = [
+            f
+            for f in dataclasses.fields(change)
+            if getattr(change, f.name) != getattr(current, f.name, None)
+        ]
+        if changed:
+            detail = ", ".join(f.name.replace("_", " ") for f in changed)
+            await audit.record(
+                conn, shop.id, auth.actor(session), "settings.changed", detail, now=auth.now()
+            )
     converted = f"&converted={saved.converted}" if saved.converted else ""
     return RedirectResponse(f"/shops/{shop.id}/settings?saved=1{converted}", 303)
 
@@ -137,6 +152,7 @@ def _converted(request: Request) -> int | None:
     return int(value)
 
 
+@auth.permission("view")
 async def preview(request: Request) -> Response:
     """The invoice text for a sample order: just `#invoice-preview` for htmx (the textarea
     sends `invoice_text`), else the settings page with that text in the form. Changes
@@ -158,6 +174,7 @@ async def preview(request: Request) -> Response:
     return await _page(request, shop, current, sent)
 
 
+@auth.permission("view")
 async def preview_form(request: Request) -> Response:
     """The Preview button without JavaScript: the page again, with the whole form as sent
     and the text's preview. A POST, because the form carries its CSRF token, which does

@@ -13,35 +13,33 @@ from uuid import UUID
 
 from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway.ratelimit import BudgetKey, RateBudget
 from tenants.accounts import sessions
+from tenants.audit import repository as audit
 from tenants.dashboard import sample_order as sample_orders
 from tenants.dashboard import shop as dashboard
 from tenants.dashboard import sources as dashboard_sources
 from tenants.dinero.connections import linking
 from tenants.dinero.connections import service as connections
 from tenants.orders import ingest as orders
+from tenants.outbox import repository as outbox
 from tenants.shops import repository as shops
-from web import auth, deps
+from web import auth, deps, i18n
 
 CARD: Final = "connection"
 SOURCES_CARD: Final = "sources"
 
 
 async def shop_for_request(request: Request, session: sessions.Session) -> shops.Shop:
-    """The shop in the path if this user is a member; 404 for missing and foreign alike."""
-    try:
-        shop_id = UUID(request.path_params["shop_id"])
-    except ValueError:
-        raise HTTPException(404) from None
-    shop = await shops.get_for_user(deps.pool(request), session.user.id, shop_id)
-    if shop is None:
-        raise HTTPException(404)
+    """The shop in the path if this user is a member allowed what the endpoint declares;
+    404 for missing and foreign alike, 403 for a member whose role does not allow it. The
+    request's times are shown in the shop's time zone from here on."""
+    shop = await auth.require_shop(request, session)
+    i18n.use_zone(request, shop.time_zone)
     return shop
 
 
@@ -68,6 +66,7 @@ class BudgetUse:
     limit: int
 
 
+@auth.permission("view")
 async def show(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -145,6 +144,7 @@ async def _probe(request: Request, connection_id: UUID) -> None:
     )
 
 
+@auth.permission("manage")
 async def confirm_disconnect(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -154,15 +154,27 @@ async def confirm_disconnect(request: Request) -> Response:
     return deps.render(request, "shops/disconnect.html", {"shop": shop, "connection": connection})
 
 
+@auth.permission("manage")
 async def disconnect(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
     await auth.checked_form(request, session)
     async with deps.pool(request).acquire() as conn, conn.transaction():
+        connection = await connections.for_shop(conn, shop.id)
         await linking.disconnect_shop(conn, shop_id=shop.id, now=auth.now())
+        if connection is not None:
+            await audit.record(
+                conn,
+                shop.id,
+                auth.actor(session),
+                "dinero.disconnected",
+                connection.organization_name,
+                now=auth.now(),
+            )
     return RedirectResponse(f"/shops/{shop.id}", 303)
 
 
+@auth.permission("manage")
 async def send_test_order(request: Request) -> Response:
     """Step two of the set-up guide. Without a working connection there is nothing to
     test yet, and the guide (back on the shop page) says so."""
@@ -176,13 +188,22 @@ async def send_test_order(request: Request) -> Response:
     return RedirectResponse(f"/shops/{shop.id}#setup", 303)
 
 
+@auth.permission("manage")
 async def activate(request: Request) -> Response:
-    """Step three: the shop goes live. It takes a working connection."""
+    """Step three: the shop goes live, and the orders that waited for it are posted, oldest
+    first. It takes a working connection."""
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
     await auth.checked_form(request, session)
     if await _connected(request, shop.id):
-        await shops.activate(deps.pool(request), shop.id, now=auth.now())
+        async with deps.pool(request).acquire() as conn, conn.transaction():
+            activated = await shops.activate(conn, shop.id, now=auth.now())
+            if activated is not None:
+                await audit.record(
+                    conn, shop.id, auth.actor(session), "shop.activated", now=auth.now()
+                )
+        if activated is not None:
+            await outbox.enqueue(request.state.redis, list(activated.released))
     return RedirectResponse(f"/shops/{shop.id}", 303)
 
 

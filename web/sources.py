@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway.shopify import install as shopify
+from tenants.audit import repository as audit
 from tenants.orders.ingest import enqueue_new_documents
 from tenants.sources import repository as sources
 from tenants.sources.repository import Platform
@@ -36,6 +37,7 @@ CALLBACK_PATH: Final = "/oauth/shopify/callback"
 MAX_WEBHOOK_BYTES: Final = 5 * 1024 * 1024
 
 
+@auth.permission("manage")
 async def connect(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -75,11 +77,20 @@ async def callback(request: Request) -> Response:
         )
     except install.InstallFailed as exc:
         return problem_page(request, "The store was not connected", str(exc), shop_id=exc.shop_id)
+    await audit.record(
+        deps.pool(request),
+        connected.shop_id,
+        auth.actor(session),
+        "source.connected",
+        f"Shopify {connected.store}",
+        now=auth.now(),
+    )
     return RedirectResponse(f"/shops/{connected.shop_id}", status_code=303)
 
 
+@auth.permission("manage")
 async def start_backfill(request: Request) -> Response:
-    """The owner's "bring in my orders since …": a date, from midnight Danish time."""
+    """The owner's "bring in my orders since …": a date, from midnight in the shop's zone."""
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
     form = await auth.checked_form(request, session)
@@ -92,14 +103,23 @@ async def start_backfill(request: Request) -> Response:
             "Pick the first day whose orders should be brought in, e.g. 2026-01-01.",
             shop_id=shop.id,
         )
-    since = dt.datetime.combine(day, dt.time(), i18n.ZONE).astimezone(dt.UTC)
+    since = dt.datetime.combine(day, dt.time(), i18n.zone_of(request)).astimezone(dt.UTC)
     pool, vault = deps.pool(request), deps.vault(request)
-    source = await sources.of_shop(pool, vault, _platform(request), shop.id)
+    platform = _platform(request)
+    source = await sources.of_shop(pool, vault, platform, shop.id)
     try:
         if source is None:
             raise backfill.CannotBackfill("Connect the store first.")
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction():
             await backfill.start(conn, source.id, since=since, now=auth.now())
+            await audit.record(
+                conn,
+                shop.id,
+                auth.actor(session),
+                "source.backfill",
+                f"{_NAMES[platform]} {source.store}, since {day.isoformat()}",
+                now=auth.now(),
+            )
     except backfill.CannotBackfill as exc:
         return problem_page(request, "The backfill did not start", str(exc), shop_id=shop.id)
     return RedirectResponse(f"/shops/{shop.id}#sources", status_code=303)
@@ -110,10 +130,15 @@ def _platform(request: Request) -> Platform:
     return "woocommerce" if "/sources/woocommerce/" in request.url.path else "shopify"
 
 
+# How the audit log names a platform.
+_NAMES: Final[dict[Platform, str]] = {"shopify": "Shopify", "woocommerce": "WooCommerce"}
+
+
 MAX_VAT_NUMBER_KEYS: Final = 10
 MAX_KEY_LENGTH: Final = 100
 
 
+@auth.permission("manage")
 async def save_vat_number_keys(request: Request) -> Response:
     """Which note attributes (Shopify) or `meta_data` keys (WooCommerce) carry the buyer's VAT
     number in this store (comma-separated; empty: the defaults)."""
@@ -129,13 +154,20 @@ async def save_vat_number_keys(request: Request) -> Response:
             shop_id=shop.id,
         )
     pool = deps.pool(request)
-    platform: Platform = "woocommerce" if "/sources/woocommerce/" in request.url.path else "shopify"
+    platform = _platform(request)
     source = await sources.of_shop(pool, deps.vault(request), platform, shop.id)
     if source is None:
         return problem_page(
             request, "Nothing was saved", "Connect the store first.", shop_id=shop.id
         )
-    await sources.set_vat_number_keys(pool, source.id, keys)
+    async with pool.acquire() as conn, conn.transaction():
+        await sources.set_vat_number_keys(conn, source.id, keys)
+        detail = f"{_NAMES[platform]} {source.store}: VAT number from " + (
+            ", ".join(keys) or "the defaults"
+        )
+        await audit.record(
+            conn, shop.id, auth.actor(session), "source.changed", detail, now=auth.now()
+        )
     return RedirectResponse(f"/shops/{shop.id}#sources", status_code=303)
 
 

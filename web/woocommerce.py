@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES: Final = 5 * 1024 * 1024
 
 
+@auth.permission("manage")
 async def connect(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)
@@ -70,6 +71,7 @@ async def callback(request: Request) -> Response:
     return JSONResponse({"connected": str(connected.source_id)})
 
 
+@auth.permission("manage")
 async def returned(request: Request) -> Response:
     session = await auth.require_session(request)
     shop = await shop_for_request(request, session)

@@ -31,11 +31,12 @@ from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, BudgetKey, Rate
 from gateway.settings import Settings
 from tenants.dinero import payment_status
 from tenants.dinero.poster import Poster
+from tenants.outbox import activation, sweeps
 from tenants.outbox import repository as outbox
-from tenants.outbox import sweeps
 from tenants.outbox.models import Due
 from tenants.posting import service as posting
 from tenants.posting.attempt import BACKOFF_BASE, UNCERTAIN_BASE
+from tenants.posting.outcomes import Interrupted
 from workers.connections import visma_from
 
 log = logging.getLogger(__name__)
@@ -108,11 +109,20 @@ def _pdf_policy(settings: Settings) -> FetchPolicy | None:
 
 
 async def post(ctx: dict[str, Any], document_id: int) -> str:
-    """`documents.post`: one attempt at the document."""
+    """`documents.post`: one attempt at the document. One that an outage interrupts has
+    its lease ended by the next sweep that reaches Postgres, so it does not wait out
+    `LEASE_FOR`; the outage itself is raised on, for the worker to wait out. (Not ended
+    here: a pool whose server is going away may hand out a connection mid-breakdown.)"""
     poster: Poster = ctx.get("poster") or poster_from(ctx)
-    result = await posting.post_document(
-        poster, document_id, now=datetime.now(UTC), metrics=ctx.get("metrics")
-    )
+    try:
+        result = await posting.post_document(
+            poster, document_id, now=datetime.now(UTC), metrics=ctx.get("metrics")
+        )
+    except Interrupted as interrupted:
+        interrupted_leases: set[tuple[int, str]] = ctx.setdefault("interrupted", set())
+        interrupted_leases.add(interrupted.lease)
+        assert interrupted.__cause__ is not None
+        raise interrupted.__cause__ from None
     if result.released:
         await outbox.enqueue(ctx["redis"], list(result.released))
     return result.outcome.value
@@ -120,13 +130,16 @@ async def post(ctx: dict[str, Any], document_id: int) -> str:
 
 async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
     """`documents.sweep`: recovers dead leases, requeues documents parked after their
-    reconnect, releases children whose parent is posted, and enqueues what is due."""
+    reconnect, releases children whose parent is posted, holds the documents of shops not
+    activated yet (so they take no one's turn), and enqueues what is due."""
     now = now or datetime.now(UTC)
     pool = ctx["pool"]
     poster: Poster = ctx.get("poster") or poster_from(ctx)
+    await _end_interrupted_leases(ctx, now=now)
     recovered = await sweeps.recover_expired_leases(pool, now=now)
     requeued = await sweeps.requeue_reconnected(pool, now=now)
     released = await sweeps.release_orphans(pool, now=now)
+    held = await activation.hold_inactive(pool, now=now)
     due = await sweeps.due_for_sweep(pool, now=now, limit=SWEEP_LIMIT, per_shop=PER_SHOP)
     chosen = await within_budget(poster.budget, poster.client_id, due, within=SWEEP_EVERY + 1)
     room = max(0, QUEUE_TARGET - await ctx["redis"].zcard(QUEUE_NAME))
@@ -135,12 +148,21 @@ async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str
         "recovered": recovered,
         "requeued": requeued,
         "released": len(released),
+        "held": held,
         "due": len(due),
         "enqueued": enqueued,
     }
-    if recovered or requeued or enqueued:
+    if recovered or requeued or held or enqueued:
         log.info("document sweep: %s", counts)
     return counts
+
+
+async def _end_interrupted_leases(ctx: dict[str, Any], *, now: datetime | None = None) -> None:
+    leases: set[tuple[int, str]] = ctx.get("interrupted") or set()
+    if leases:
+        taken = set(leases)
+        await outbox.end_leases(ctx["pool"], taken, now=now or datetime.now(UTC))
+        leases -= taken
 
 
 async def within_budget(

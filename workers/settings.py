@@ -25,7 +25,7 @@ from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tenants.dinero import payment_status
-from workers import connections, documents, sources, system
+from workers import connections, documents, mail, sources, system
 from workers.steady import SteadyWorker, outage_tolerant
 
 MAX_JOBS = 20
@@ -35,6 +35,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     ctx["worker_id"] = system.worker_id()
     ctx["outage"] = Outage(logging.getLogger("workers.jobs"), who="jobs")
+    # Leases of posting attempts an outage cut short (`workers.documents.post`): one set for
+    # the whole worker, as each job gets a copy of this dict.
+    ctx["interrupted"] = set()
     # One connection per concurrent job, plus room for the heartbeat and crons.
     ctx["pool"] = await create_pool(
         settings.database_url, application_name="gateway-worker", max_size=MAX_JOBS + 2
@@ -44,6 +47,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["metrics"] = Metrics(ctx["redis"])
     ctx["visma"] = connections.visma_from(ctx)
     ctx["poster"] = documents.poster_from(ctx)
+    if settings.smtp is None:
+        logging.getLogger("workers.mail").warning(
+            "mail is off (no GATEWAY_SMTP_URL): alerts wait in the outbox, none is sent"
+        )
     ctx["heartbeat"] = asyncio.create_task(
         system.heartbeat_forever(ctx["redis"], ctx["pool"], ctx["worker_id"])
     )
@@ -104,6 +111,13 @@ class WorkerSettings:
             second=40,
             unique=True,
             timeout=600,
+        ),
+        cron(
+            outage_tolerant(mail.run),
+            name=queue.SEND_MAIL,
+            second=set(range(0, 60, mail.SEND_EVERY)),
+            unique=True,
+            timeout=300,
         ),
         # A slice of each running backfill every 15 s, paced by the shop's posting backlog.
         cron(

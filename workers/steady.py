@@ -11,9 +11,10 @@ Postgres and Dinero, not Redis); arq only fails to record that they ended, so af
 in-progress key expires it may run one again, which is harmless: every job is idempotent
 and a posting attempt starts by leasing its row in Postgres. Jobs that Redis lost are
 enqueued again by the sweeper, from Postgres. While Postgres is away, a job that meets it
-ends quietly (`outage_tolerant`); the rows it leased stay owed, and the sweeper deals them out
-again when it is back. The heartbeat (`workers.system`) says meanwhile what the worker cannot
-reach, for `gateway worker --check`.
+ends quietly (`outage_tolerant`); a posting attempt it cut short ends its lease as soon as
+Postgres answers again (`workers.documents.post`), and the sweeper deals the row out again,
+to be checked in Dinero before anything is created. The heartbeat (`workers.system`) says
+meanwhile what the worker cannot reach, for `gateway worker --check`.
 """
 
 from __future__ import annotations

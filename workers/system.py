@@ -7,13 +7,14 @@ import json
 import logging
 import os
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from arq.connections import ArqRedis
 
 from gateway.db import Pool
 from gateway.outages import Outage
+from tenants.mail import outbox as mail_outbox
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ HEARTBEAT_TTL: Final = 60
 # Ingest event ids are remembered this long; shops retry a failed webhook within days.
 DELIVERY_RETENTION_DAYS: Final = 30
 USED_TOKEN_RETENTION_DAYS: Final = 7
+MAIL_RETENTION: Final = timedelta(days=90)
 
 
 def worker_id() -> str:
@@ -72,7 +74,8 @@ async def worker_beats(redis: ArqRedis, *, host: str | None = None) -> dict[str,
 
 async def cleanup(ctx: dict[str, Any]) -> dict[str, int]:
     """Deletes what has expired: sessions, spent or stale link tokens, old delivery ids,
-    and connect flows that were finished or abandoned (with any token set they held)."""
+    connect flows that were finished or abandoned (with any token set they held), and mails
+    and alerts dealt with months ago."""
     async with ctx["pool"].acquire() as conn:
         sessions = await conn.execute("DELETE FROM sessions WHERE expires_at < now()")
         tokens = await conn.execute(
@@ -87,11 +90,13 @@ async def cleanup(ctx: dict[str, Any]) -> dict[str, int]:
         flows = await conn.execute(
             "DELETE FROM oauth_flows WHERE expires_at < now() OR completed_at IS NOT NULL"
         )
+        mails = await mail_outbox.forget_old(conn, older_than=MAIL_RETENTION)
     counts = {
         "sessions": _count(sessions),
         "user_tokens": _count(tokens),
         "deliveries": _count(deliveries),
         "oauth_flows": _count(flows),
+        "mails_and_alerts": mails,
     }
     if any(counts.values()):
         log.info("cleanup deleted %s", counts)

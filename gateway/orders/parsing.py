@@ -12,7 +12,6 @@ Precision allowed:
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -265,7 +264,7 @@ def _shop_invoice(fields: Fields) -> ShopInvoice:
     if pdf_base64 is not None:
         try:
             size = len(base64.b64decode(pdf_base64, validate=True))
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a character outside ASCII
             fields.error("pdf_base64", "is not valid base64")
         else:
             if size > MAX_PDF_BYTES:

@@ -17,7 +17,9 @@ from tenants.dashboard.shop import capped
 PAGE_SIZE: Final = 50
 TIMELINE_LIMIT: Final = 200
 
-State = Literal["waiting", "queued", "needs_reconnect", "failed", "posted", "cancelled"]
+State = Literal[
+    "waiting", "awaiting_activation", "queued", "needs_reconnect", "failed", "posted", "cancelled"
+]
 STATES: Final[tuple[State, ...]] = get_args(State)
 
 
@@ -146,13 +148,15 @@ def _narrowed(narrowing: Narrowing, args: list[Any]) -> list[str]:
     """The conditions `narrowing` adds, each value appended to `args` as a parameter."""
     conditions = []
     if narrowing.search:
-        # The exact number or id is an index lookup; a number's beginning reads the shop's
-        # order numbers from their index (shop_id, number).
-        args.append(narrowing.search)
-        n = len(args)
+        # The exact number or id is an index lookup, and so is a number's beginning: the
+        # range of numbers from it up to it followed by the last code point, in byte order
+        # (`orders_shop_number_prefix_idx`); `starts_with` keeps the range exact.
+        args += [narrowing.search, narrowing.search + _LAST_CODE_POINT]
+        n = len(args) - 1
         conditions.append(
             f"d.order_id IN (SELECT id FROM orders WHERE shop_id = $1 "  # noqa: S608
-            f"AND (number = ${n} OR external_id = ${n} OR starts_with(number, ${n})))"
+            f"AND (number = ${n} OR external_id = ${n} OR (number ~>=~ ${n} "
+            f"AND number ~<~ ${n + 1} AND starts_with(number, ${n}))))"
         )
     if narrowing.customer:
         args.append(f"%{_like_escaped(narrowing.customer)}%")
@@ -172,6 +176,9 @@ def _narrowed(narrowing: Narrowing, args: list[Any]) -> list[str]:
             args.append(value)
             conditions.append(condition.format(len(args)))
     return conditions
+
+
+_LAST_CODE_POINT: Final = "\U0010ffff"
 
 
 def _like_escaped(text: str) -> str:
@@ -265,7 +272,13 @@ class DocumentDetail:
     @property
     def settled(self) -> bool:
         """Nothing will change without someone acting: the page need not poll."""
-        return self.state in ("posted", "cancelled", "failed", "needs_reconnect")
+        return self.state in (
+            "posted",
+            "cancelled",
+            "failed",
+            "needs_reconnect",
+            "awaiting_activation",
+        )
 
 
 async def document_detail(

@@ -15,7 +15,15 @@ from typing import Final
 
 from gateway.db import Pool
 
-DOCUMENT_STATES: Final = ("waiting", "queued", "needs_reconnect", "failed", "posted", "cancelled")
+DOCUMENT_STATES: Final = (
+    "waiting",
+    "awaiting_activation",
+    "queued",
+    "needs_reconnect",
+    "failed",
+    "posted",
+    "cancelled",
+)
 CONNECTION_STATUSES: Final = ("active", "needs_reconnect", "revoked")
 SOURCE_STATUSES: Final = ("connected", "needs_reconnect", "uninstalled", "failing")
 STATEMENT_TIMEOUT_MS: Final = 5000

@@ -21,10 +21,11 @@ from typing import Final
 from uuid import UUID
 
 from gateway.db import Connection, Pool
+from tenants.outbox import activation
 
 COUNT_CAP: Final = 1000
 RECENT: Final = timedelta(hours=24)
-TEST_ORDER_EVENT: Final = "shop.test_order"
+TEST_ORDER_EVENT: Final = activation.TEST_ORDER_EVENT
 
 
 def capped(condition: str) -> str:
@@ -86,6 +87,7 @@ class Health:
     queued: int  # now, up to COUNT_CAP (waiting for a parent included)
     failed: int  # now, up to COUNT_CAP
     parked: int  # now, up to COUNT_CAP
+    awaiting_activation: int  # now, up to COUNT_CAP (held until the shop is activated)
     posted_recently: int  # within RECENT, up to COUNT_CAP
     last_posted_at: datetime | None
 
@@ -98,6 +100,8 @@ async def health(conn: Connection | Pool, shop_id: UUID, *, now: datetime) -> He
         SELECT {capped("d.shop_id = $1 AND d.state IN ('queued', 'waiting')")} AS queued,
                {capped("d.shop_id = $1 AND d.state = 'failed'")} AS failed,
                {capped("d.shop_id = $1 AND d.state = 'needs_reconnect'")} AS parked,
+               {capped("d.shop_id = $1 AND d.state = 'awaiting_activation'")}
+                   AS awaiting_activation,
                (SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.shop_id = $1
                     AND e.created_at > $2 AND e.kind = 'document.posted'
                     ORDER BY e.created_at DESC LIMIT {COUNT_CAP}) AS capped) AS posted_recently,

@@ -12,7 +12,9 @@ from gateway.db import Connection
 
 # A document in one of these states, at step 'new', not leased and not uncertain, has not
 # reached Dinero: cancelling it needs nothing from Dinero.
-_UNSTARTED: Final = frozenset({"queued", "waiting", "failed", "needs_reconnect"})
+_UNSTARTED: Final = frozenset(
+    {"queued", "waiting", "awaiting_activation", "failed", "needs_reconnect"}
+)
 
 
 @dataclass

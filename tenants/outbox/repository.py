@@ -8,6 +8,7 @@ expired and was taken over can never overwrite the new owner's progress (`LeaseL
 Each transition that ends an attempt releases the lease and records an event the owner sees.
 
 Row states: `waiting` (for its parent) → `queued` (due at `next_attempt_at`) → `posted`,
+`awaiting_activation` (its shop is not activated yet: `activation`),
 `failed` (Dinero refused it; `retry` after a fix), `needs_reconnect` (parked until the
 organisation is reconnected; never while its connection is active, which the sweeper keeps
 true with `requeue_reconnected`) or `cancelled`.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
@@ -25,6 +27,7 @@ from arq.connections import ArqRedis
 
 from gateway import queue
 from gateway.db import Connection, Pool
+from tenants.mail import alerts
 from tenants.outbox import events, identity
 from tenants.outbox.events import event, event_for
 from tenants.outbox.models import COLUMNS, Document, Due, LeaseLost, Ready, from_row
@@ -63,6 +66,20 @@ async def lease(
         lease_for,
     )
     return from_row(row) if row else None
+
+
+async def end_leases(pool: Pool, leases: Collection[tuple[int, str]], *, now: datetime) -> None:
+    """Ends leases whose attempts an outage interrupted, as if they had run out: the
+    sweeper releases them at its next run, and the next attempt checks Dinero first. A
+    lease taken over meanwhile (another token) is left alone."""
+    await pool.execute(
+        "UPDATE documents d SET lease_expires_at = $3, updated_at = $3 "
+        "FROM unnest($1::bigint[], $2::text[]) AS l(id, owner) "
+        "WHERE d.id = l.id AND d.lease_owner = l.owner AND d.lease_expires_at > $3",
+        [document_id for document_id, _ in leases],
+        [owner for _, owner in leases],
+        now,
+    )
 
 
 async def get(conn: Connection | Pool, shop_id: UUID, document_id: int) -> Document | None:
@@ -180,6 +197,7 @@ async def fail(
             args=(message, code),
         )
         await event(conn, document, "document.failed", "error", message, {"code": code}, now=now)
+        await alerts.document_failed(conn, document.shop_id, now=now)
 
 
 async def posted(
@@ -325,7 +343,7 @@ async def retry(pool: Pool, shop_id: UUID, document_id: int, *, now: datetime) -
 
 # A main document in one of these states, at step 'new', not leased and not uncertain, has
 # sent nothing to Dinero (the rule ingest cancels by, too).
-_UNSTARTED: Final = ("queued", "waiting", "failed", "needs_reconnect")
+_UNSTARTED: Final = ("queued", "waiting", "awaiting_activation", "failed", "needs_reconnect")
 
 
 async def convert_unstarted(

@@ -60,7 +60,7 @@ async def recover_expired_leases(pool: Pool, *, now: datetime) -> int:
         rows = await conn.fetch(
             "UPDATE documents SET lease_owner = NULL, lease_expires_at = NULL, "
             "uncertain = true, next_attempt_at = least(next_attempt_at, $1), updated_at = $1 "
-            "WHERE lease_owner IS NOT NULL AND lease_expires_at < $1 RETURNING id, shop_id",
+            "WHERE lease_owner IS NOT NULL AND lease_expires_at <= $1 RETURNING id, shop_id",
             now,
         )
         for row in rows:

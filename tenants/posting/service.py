@@ -12,10 +12,12 @@ import logging
 from datetime import datetime
 
 from gateway.metrics import STORED_TO_POSTED, Metrics
+from gateway.outages import unavailable_service
+from tenants.outbox import activation
 from tenants.outbox import repository as outbox
-from tenants.outbox.models import LeaseLost
-from tenants.posting.attempt import Backend
-from tenants.posting.outcomes import Outcome, Result
+from tenants.outbox.models import Document, LeaseLost
+from tenants.posting.attempt import Attempt, Backend, RetryLater
+from tenants.posting.outcomes import Interrupted, Outcome, Result
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +26,11 @@ async def post_document(
     backend: Backend, document_id: int, *, now: datetime, metrics: Metrics | None = None
 ) -> Result:
     """One attempt at the document. Never raises for anything the backend or the data
-    does: every outcome is written to the row and the lease released. A document posted
-    is counted in `metrics` with the time since it was stored."""
+    does: every outcome is written to the row and the lease released. Postgres going away
+    meanwhile raises `Interrupted` (the lease is still held). A document posted is counted
+    in `metrics` with the time since it was stored."""
+    if await activation.hold_if_inactive(backend.pool, document_id, now=now):
+        return Result(Outcome.AWAITING_ACTIVATION)
     document = await outbox.lease(
         backend.pool, document_id, backend.worker_id, now=now, lease_for=backend.lease_for
     )
@@ -36,6 +41,8 @@ async def post_document(
         try:
             result = await attempt.run()
         except Exception as exc:  # every failure ends in a row state
+            if unavailable_service(exc) is not None:
+                return await _cut_short(attempt, document, exc)
             return await attempt.settle(exc)
     except LeaseLost:
         log.warning("document %s: lease lost to another worker", document_id)
@@ -45,3 +52,19 @@ async def post_document(
         if took is not None:
             await metrics.observe(STORED_TO_POSTED, took, kind=document.kind)
     return result
+
+
+async def _cut_short(attempt: Attempt, document: Document, exc: Exception) -> Result:
+    """Postgres or Redis went away in the middle of the attempt, which may have reached
+    Dinero: a retry that looks in Dinero first, quietly (an outage is no fault of the
+    document's, and the worker logs it once). When Postgres cannot take even that,
+    `Interrupted`, for the worker to end the lease once it is back."""
+    service = unavailable_service(exc)
+    retry = RetryLater(f"{service} was briefly unavailable; retrying", "outage", uncertain=True)
+    try:
+        return await attempt.settle(retry)
+    except Exception as again:
+        if unavailable_service(again) is None:
+            raise
+        assert document.lease_owner is not None  # leased by this attempt
+        raise Interrupted(document.id, document.lease_owner) from exc

@@ -16,6 +16,8 @@ from gateway.db import Connection, Pool
 from gateway.secret import Secret
 from gateway.vault import Vault, row_aad
 from tenants.accounts import users
+from tenants.outbox import activation
+from tenants.outbox.models import Ready
 
 SECRET_PREFIX: Final = "whsec_"
 
@@ -31,6 +33,8 @@ class Shop:
     document_kind: str
     invoice_text: str
     created_at: datetime
+    activated_at: datetime | None  # None until the owner activates it: only its test order posts
+    time_zone: str  # an IANA name: how the owner's pages show its times (stored ones are UTC)
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,7 @@ class CreatedShop:
     invite_token: str | None
 
 
-_COLUMNS: Final = (
-    "id, name, slug, connection_id, trigger, mode, document_kind, invoice_text, created_at"
-)
+_COLUMNS: Final = ", ".join(Shop.__dataclass_fields__)
 
 
 def _shop(row: asyncpg.Record) -> Shop:
@@ -67,9 +69,15 @@ def ingest_secret_aad(shop_id: UUID) -> str:
 
 
 async def create_shop(
-    conn: Connection, vault: Vault, *, name: str, owner_id: UUID
+    conn: Connection,
+    vault: Vault,
+    *,
+    name: str,
+    owner_id: UUID,
+    activated_at: datetime | None = None,
 ) -> tuple[Shop, Secret]:
-    """Inserts the shop with a fresh ingest secret and makes `owner_id` its owner.
+    """Inserts the shop with a fresh ingest secret and makes `owner_id` its owner. A new
+    shop is not activated (only its test order posts) unless `activated_at` is given.
 
     Run inside a transaction: the shop and its membership exist together or not at all.
     """
@@ -92,14 +100,15 @@ async def create_shop(
         suffix += 1
     row = await conn.fetchrow(
         f"""
-        INSERT INTO shops (id, name, slug, ingest_secret_enc)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO shops (id, name, slug, ingest_secret_enc, activated_at)
+        VALUES ($1, $2, $3, $4, $5)
         RETURNING {_COLUMNS}
         """,  # noqa: S608 - constant column list, values are $n parameters
         shop_id,
         name,
         slug,
         vault.encrypt(secret, aad=ingest_secret_aad(shop_id)),
+        activated_at,
     )
     assert row is not None
     await conn.execute(
@@ -167,14 +176,23 @@ async def for_user(conn: Connection | Pool, user_id: UUID) -> list[Shop]:
 
 async def get_for_user(conn: Connection | Pool, user_id: UUID, shop_id: UUID) -> Shop | None:
     """The shop if this user is a member of it; None for a missing and a foreign shop alike."""
+    found = await get_with_role(conn, user_id, shop_id)
+    return found[0] if found else None
+
+
+async def get_with_role(
+    conn: Connection | Pool, user_id: UUID, shop_id: UUID
+) -> tuple[Shop, str] | None:
+    """The shop and the user's role in it; None for a missing and a foreign shop alike."""
     row = await conn.fetchrow(
-        f"SELECT {', '.join('s.' + c for c in Shop.__dataclass_fields__)} "  # noqa: S608
+        f"SELECT {', '.join('s.' + c for c in Shop.__dataclass_fields__)}, "  # noqa: S608
+        "m.role AS member_role "
         "FROM shops s JOIN memberships m ON m.shop_id = s.id "
         "WHERE m.user_id = $1 AND s.id = $2",
         user_id,
         shop_id,
     )
-    return _shop(row) if row else None
+    return (_shop(row), row["member_role"]) if row else None
 
 
 async def set_connection(
@@ -195,22 +213,31 @@ async def set_connection(
     return previous
 
 
-async def activate(conn: Connection | Pool, shop_id: UUID, *, now: datetime) -> bool:
-    """Marks the shop as live (once). False when it already was."""
+@dataclass(frozen=True)
+class Activated:
+    released: tuple[Ready, ...]  # what waited for it, oldest first: enqueue in this order
+
+
+async def activate(conn: Connection, shop_id: UUID, *, now: datetime) -> Activated | None:
+    """Marks the shop as live (once) and releases the documents that waited for it; None
+    when it already was live. Call inside a transaction, and enqueue what it released
+    after the commit."""
     activated = await conn.fetchval(
         "UPDATE shops SET activated_at = $2, updated_at = $2 "
         "WHERE id = $1 AND activated_at IS NULL RETURNING true",
         shop_id,
         now,
     )
-    if activated:
-        await conn.execute(
-            "INSERT INTO events (shop_id, kind, message, created_at) "
-            "VALUES ($1, 'shop.activated', 'The shop went live', $2)",
-            shop_id,
-            now,
-        )
-    return bool(activated)
+    if not activated:
+        return None
+    await conn.execute(
+        "INSERT INTO events (shop_id, kind, message, created_at) "
+        "VALUES ($1, 'shop.activated', 'The shop went live', $2)",
+        shop_id,
+        now,
+    )
+    released = await activation.release(conn, shop_id, now=now)
+    return Activated(tuple(released))
 
 
 async def document_kind(conn: Connection | Pool, shop_id: UUID) -> str | None:

@@ -12,8 +12,10 @@ on it, stays as it is.
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Final, Literal, get_args
 from uuid import UUID
 
@@ -35,6 +37,16 @@ PAYMENT_METHODS: Final[tuple[PaymentMethod, ...]] = get_args(PaymentMethod)
 # Triggers under which an order can be posted before it is paid: in voucher mode its
 # voucher is then balanced against the receivable account.
 UNPAID_TRIGGERS: Final[frozenset[str]] = frozenset({"created", "shipped"})
+# The zone the owner's pages show a shop's times in (stored times are UTC): the shops and
+# their books are Danish, so Danish time unless the owner chooses another.
+DEFAULT_TIME_ZONE: Final = "Europe/Copenhagen"
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    """The names a shop's time zone may take: the IANA names the time zone database here
+    knows (read once: listing them reads the whole database)."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class ShopSettings:
     receivable_account: int | None
     connection_id: UUID | None  # the Dinero connection the shop posts through
     organization_id: int | None  # of that connection
+    time_zone: str = DEFAULT_TIME_ZONE  # an IANA name: how the owner's pages show times
 
     def deposit_account(self, method: str | None) -> int | None:
         """Where a payment by `method` goes: the account chosen for the method, else the
@@ -88,7 +101,7 @@ async def shop_settings(conn: Connection | Pool, shop_id: UUID) -> ShopSettings 
     row = await conn.fetchrow(
         "SELECT s.name, s.trigger, s.mode, s.invoice_text, s.language, s.account_overrides, "
         "s.ingest_secret_rolled_at, s.ingest_secret_previous_until, s.register_payments, "
-        "s.payment_accounts, s.document_kind, s.receivable_account, "
+        "s.payment_accounts, s.document_kind, s.receivable_account, s.time_zone, "
         "c.id AS connection_id, c.organization_id FROM shops s "
         "LEFT JOIN dinero_connections c ON c.id = s.connection_id WHERE s.id = $1",
         shop_id,
@@ -116,6 +129,7 @@ class SettingsChange:
     payment_accounts: dict[str, int]
     document_kind: DocumentKind
     receivable_account: int | None
+    time_zone: str  # one of `time_zones()`
 
 
 @dataclass(frozen=True)
@@ -139,7 +153,8 @@ async def save_settings(
     await conn.execute(
         "UPDATE shops SET trigger = $2, mode = $3, invoice_text = $4, language = $5, "
         "account_overrides = $6, register_payments = $7, payment_accounts = $8, "
-        "document_kind = $9, receivable_account = $10, updated_at = $11 WHERE id = $1",
+        "document_kind = $9, receivable_account = $10, updated_at = $11, time_zone = $12 "
+        "WHERE id = $1",
         shop_id,
         change.trigger,
         change.mode,
@@ -151,6 +166,7 @@ async def save_settings(
         change.document_kind,
         change.receivable_account,
         now,
+        change.time_zone,
     )
     converted = 0
     message = "Settings changed"

@@ -10,13 +10,14 @@ Reconnecting keeps the row, its settings and its watermark, and replaces the cre
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 from uuid import UUID
 
 from gateway.db import Connection, Pool
 from gateway.secret import Secret
 from gateway.vault import Vault, row_aad
+from tenants.mail import alerts
 from tenants.shops.ingest_secrets import IngestShop
 
 Platform = Literal["shopify", "woocommerce"]
@@ -164,17 +165,22 @@ async def set_vat_number_keys(conn: Connection | Pool, source_id: UUID, keys: li
 async def set_status(
     conn: Connection | Pool, source_id: UUID, status: Status, detail: str | None
 ) -> None:
-    await conn.execute(
+    changed = await conn.fetchval(
         "UPDATE sources SET status = $2, status_detail = $3, updated_at = now() "
-        "WHERE id = $1 AND status IS DISTINCT FROM 'uninstalled'",
+        "WHERE id = $1 AND status IS DISTINCT FROM 'uninstalled' RETURNING true",
         source_id,
         status,
         detail,
     )
+    # Access lost, on any platform: orders stopped arriving, and the owners hear of it.
+    # ("failing" is not that: orders still arrive through reconcile.)
+    if changed and status == "needs_reconnect":
+        await alerts.source_stopped(conn, source_id, now=datetime.now(UTC))
 
 
 async def lost_access(conn: Connection | Pool, source_id: UUID, detail: str) -> None:
-    """The platform refused the credentials: the owner must connect the store again."""
+    """The platform refused the credentials: the owner must connect the store again (and
+    the shop's owners are mailed that its orders stopped arriving)."""
     await set_status(conn, source_id, "needs_reconnect", detail)
 
 

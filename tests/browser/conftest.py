@@ -44,6 +44,8 @@ from playwright.async_api import (
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.db import Pool
+from gateway.localservices import free_port
+from gateway.mail import parse_smtp_url
 from gateway.secret import Secret
 from gateway.settings import Settings
 from tenants.shops.ingest_secrets import SIGNATURE_HEADER, sign
@@ -129,6 +131,13 @@ class Stack:
         invoices: list[dict[str, Any]] = answer.json()
         return invoices
 
+    async def mails(self) -> list[dict[str, Any]]:
+        """What the sandbox's mail sink received from the gateway, as `gateway dev` shows it."""
+        answer = await self.http.get(f"{self.sandbox.url}/_sandbox/mail.json")
+        assert answer.status_code == 200, answer.text
+        mails: list[dict[str, Any]] = answer.json()
+        return mails
+
     async def post_order(self, shop_id: UUID, secret: Secret, **changes: Any) -> int:
         """Sends a signed `order.paid` event as the shop would (DESIGN.md's example, with
         `changes` as `tests.web.test_ingest.event` takes them); returns its invoice's (or
@@ -149,14 +158,17 @@ class Stack:
 
 @pytest.fixture
 async def stack(settings: Settings, pool: Pool, redis: ArqRedis) -> AsyncIterator[Stack]:
-    """A fresh sandbox, the gateway wired to it, and a worker. Depends on `pool` and `redis`
-    so it stops before they empty the database and Redis."""
-    async with live_sandbox() as sandbox, httpx.AsyncClient() as http:
+    """A fresh sandbox (with its mail sink, as under `gateway dev`), the gateway wired to it,
+    and a worker. Depends on `pool` and `redis` so it stops before they empty the database
+    and Redis."""
+    smtp_port = free_port()
+    async with live_sandbox(smtp_port=smtp_port) as sandbox, httpx.AsyncClient() as http:
         wired = replace(
             settings,
             dinero_auth_url=sandbox.url,
             dinero_api_url=sandbox.url,
             shopify_shop_url=f"{sandbox.url}/_shopify/{{shop}}",
+            smtp=parse_smtp_url(f"smtp://127.0.0.1:{smtp_port}"),
         )
         app = _KnowsItsAddress(create_app(wired))
         async with serve(app, lifespan="on") as url:

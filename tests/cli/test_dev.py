@@ -166,6 +166,22 @@ def test_the_banner_shows_how_to_read_the_metrics(dev: Dev) -> None:
         assert "gateway_documents" in response.read().decode()
 
 
+def test_the_banner_shows_the_mailbox_and_the_gateway_sends_there(dev: Dev) -> None:
+    banner = dev.stdout.read_text()
+    mailbox = re.search(r"mail +(http://\S+/_sandbox/mail) ", banner)
+    assert mailbox, banner
+    with urllib.request.urlopen(mailbox.group(1)) as response:  # noqa: S310
+        assert "Sent mail" in response.read().decode()
+    # The worker is pointed at the sink: its environment names it.
+    worker = next(
+        pid
+        for pid, cmdline in _descendants(dev.proc.pid).items()
+        if cmdline.split(b"\0")[3] == b"worker"
+    )
+    environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
+    assert any(v.startswith(b"GATEWAY_SMTP_URL=smtp://127.0.0.1:") for v in environ)
+
+
 def test_a_sandbox_shopify_store_is_open_for_the_demo(dev: Dev) -> None:
     banner = dev.stdout.read_text()
     store = re.search(rf"Shopify store +{demo.SHOPIFY_STORE} .*?\n +(http://\S+)\)", banner)

@@ -49,6 +49,7 @@ _PROD = {
     "SHOPIFY_CLIENT_ID": "0a1b2c3d",
     "SHOPIFY_CLIENT_SECRET": "shpss_real",
     "GATEWAY_METRICS_TOKEN": "m" * 40,
+    "GATEWAY_SMTP_URL": "off",
 }
 
 

@@ -469,6 +469,7 @@ def test_settlement_objects_are_optional_and_typed() -> None:
         ),
         ({"number": "F-1", "pdf_url": "ftp://shop.example/a.pdf"}, "/order/invoice/pdf_url"),
         ({"number": "F-1", "pdf_base64": "not base64!"}, "/order/invoice/pdf_base64"),
+        ({"number": "F-1", "pdf_base64": "QUJD\u00e6"}, "/order/invoice/pdf_base64"),
         ({"pdf_url": "https://shop.example/a.pdf"}, "/order/invoice/number"),
     ],
 )

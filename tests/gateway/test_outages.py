@@ -22,6 +22,11 @@ log = logging.getLogger("tests.outages")
             "Postgres",
         ),
         (asyncpg.exceptions.AdminShutdownError("terminating connection"), "Postgres"),
+        (
+            # a pooled connection the server cut off while shutting down
+            asyncpg.exceptions.InternalClientError("cannot switch to state 15"),
+            "Postgres",
+        ),
         (asyncpg.exceptions.UniqueViolationError("duplicate key"), None),
         (asyncpg.exceptions.InterfaceError("another operation is in progress"), None),
         (redis.exceptions.ResponseError("WRONGTYPE"), None),

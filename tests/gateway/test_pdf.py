@@ -347,6 +347,7 @@ def test_an_inline_pdf_is_decoded() -> None:
     ("text", "reason"),
     [
         ("not base64!", "not valid base64"),
+        ("QUJD\u00e6", "not valid base64"),  # a character outside ASCII
         (base64.b64encode(b"<html></html>").decode(), "not a PDF"),
         (base64.b64encode(b"%PDF-" + bytes(2000)).decode(), "larger than 1000 bytes"),
     ],

@@ -18,6 +18,8 @@ PRODUCTION = {
     "SHOPIFY_CLIENT_ID": "0a1b2c3d4e5f",
     "SHOPIFY_CLIENT_SECRET": "shpss_real",
     "GATEWAY_METRICS_TOKEN": "m" * 40,
+    "GATEWAY_SMTP_URL": "smtp://gateway%40example.com:smtp-pa%3Ass@mail.example.com:587",
+    "GATEWAY_MAIL_FROM": "Dinero Gateway <alerts@example.com>",
 }
 
 
@@ -40,7 +42,7 @@ def test_settings_are_frozen_and_hide_secrets() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.env = "test"  # type: ignore[misc]
     text = repr(settings)
-    for secret in ("s" * 48, "real-secret", KEY, "pw@", "gw:pw", "m" * 40):
+    for secret in ("s" * 48, "real-secret", KEY, "pw@", "gw:pw", "m" * 40, "smtp-pa"):
         assert secret not in text
     assert "isv_realshop" in text
 
@@ -72,6 +74,11 @@ def test_production_names_each_missing_variable(missing: str) -> None:
         ("SHOPIFY_SHOP_URL", "https://stores.example.com/"),
         ("SHOPIFY_SHOP_URL", "http://{shop}"),
         ("GATEWAY_METRICS_TOKEN", "too-short"),
+        ("GATEWAY_SMTP_URL", "http://mail.example.com"),
+        ("GATEWAY_SMTP_URL", "smtp://:pw@mail.example.com"),
+        ("GATEWAY_SMTP_URL", "smtp://mail.example.com:99999"),
+        ("GATEWAY_MAIL_FROM", "not an address"),
+        ("GATEWAY_MAIL_FROM", "Dinero Gateway <gateway@localhost>"),
     ],
 )
 def test_production_refuses_development_values(variable: str, value: str) -> None:
@@ -126,3 +133,32 @@ def test_shopify_store_pages_have_one_origin_for_the_csp() -> None:
     assert Settings.from_env({}).shopify_stores_origin == "https://*.myshopify.com"
     sandbox = Settings.from_env({"SHOPIFY_SHOP_URL": "http://127.0.0.1:8081/_shopify/{shop}"})
     assert sandbox.shopify_stores_origin == "http://127.0.0.1:8081"
+
+
+def test_smtp_url_is_parsed_and_its_password_never_shown() -> None:
+    settings = Settings.from_env(PRODUCTION)
+    smtp = settings.smtp
+    assert smtp is not None
+    assert (smtp.host, smtp.port, smtp.implicit_tls) == ("mail.example.com", 587, False)
+    assert smtp.username == "gateway@example.com"
+    assert smtp.password is not None and smtp.password.reveal() == "smtp-pa:ss"
+    assert "smtp-pa" not in repr(smtp) and "smtp-pa" not in smtp.display
+    assert settings.mail_from == "Dinero Gateway <alerts@example.com>"
+
+    implicit = Settings.from_env({**PRODUCTION, "GATEWAY_SMTP_URL": "smtps://u:p@mail.example.com"})
+    assert implicit.smtp is not None
+    assert (implicit.smtp.port, implicit.smtp.implicit_tls) == (465, True)
+
+
+def test_a_bad_smtp_url_is_refused_without_repeating_it() -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({**PRODUCTION, "GATEWAY_SMTP_URL": "smtp://u:secret-pw@host/path"})
+    assert "GATEWAY_SMTP_URL" in str(error.value)
+    assert "secret-pw" not in str(error.value)
+
+
+def test_production_may_say_mail_is_off_and_development_is_off_by_default() -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != "GATEWAY_MAIL_FROM"}
+    assert Settings.from_env({**environ, "GATEWAY_SMTP_URL": "off"}).smtp is None
+    assert Settings.from_env({}).smtp is None
+    assert Settings.from_env({"GATEWAY_SMTP_URL": "smtp://127.0.0.1:2525"}).smtp is not None

@@ -313,6 +313,7 @@ async def test_platform_counters(
     # Created in the last 24 hours: the old failed one is not counted, but is failing now.
     assert counters.documents == {
         "waiting": 0,
+        "awaiting_activation": 0,
         "queued": 0,
         "needs_reconnect": 3,
         "failed": 0,

@@ -99,6 +99,9 @@ async def test_an_owner_connects_a_shop_through_the_consent_page(
         await pool.fetchval("SELECT count(*) FROM oauth_flows WHERE access_token_enc IS NOT NULL")
         == 0
     )
+    # The shop's audit log says who connected which organisation.
+    logged = await pool.fetch("SELECT actor_email, action, detail FROM audit_log")
+    assert [tuple(r) for r in logged] == [(owner.email, "dinero.connected", "Sokkeriet ApS (1001)")]
 
 
 async def test_a_non_pro_organisation_cannot_be_picked(

@@ -35,6 +35,7 @@ from gateway.vault import Vault
 from tenants.accounts import sessions, users
 from tenants.dinero.connections import oauth_flows
 from tenants.shops import ingest_secrets
+from tenants.team import invites
 from tests.conftest import app_client
 from tests.factories import make_shop
 from tests.web.test_accounts import login
@@ -49,6 +50,7 @@ class Tenant:
     ingest_secret: Secret
     flow_id: UUID
     document_id: int
+    invite_id: UUID
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ SUBSTITUTES: dict[str, Callable[[Tenant], object]] = {
     "flow_id": lambda tenant: tenant.flow_id,
     "document_id": lambda tenant: tenant.document_id,
     "user_id": lambda tenant: tenant.user_id,
+    "invite_id": lambda tenant: tenant.invite_id,
 }
 
 # Routes that take no tenant's ids, and why. Only these may skip the check.
@@ -71,6 +74,8 @@ WITHOUT_TENANT_IDS: dict[str, str] = {
     "/login": "logging in",
     "/logout": "ends the caller's own session",
     "/language": "the caller's own language",
+    "/account/alerts": "the caller's own choice of alert mails",
+    "/mail/unsubscribe": "the user and kind the link was signed for (tests/web/test_mail_pages.py)",
     "/healthz": "process probe",
     "/readyz": "process probe",
     "/metrics": "the operator's bearer token; counts by kind and status, never a tenant's "
@@ -82,6 +87,7 @@ WITHOUT_TENANT_IDS: dict[str, str] = {
     "/invite/{token}": "the link's token is the credential, not a tenant's id; a wrong, "
     "used or expired one is a 404 (tests/web/test_accounts.py)",
     "/reset/{token}": "as /invite/{token}",
+    "/join/{token}": "as /invite/{token}; the shop is the invite's (tests/web/test_team.py)",
     "/oauth/shopify/callback": "no ids: the flow is found by its single-use state, bound to "
     "the session that started it (tests/web/test_sources.py)",
     "/webhooks/shopify": "Shopify's HMAC is the credential; the source is found by the store "
@@ -193,7 +199,16 @@ async def world(client: httpx.AsyncClient, pool: Pool, vault: Vault) -> World:
             session_hash = users.hash_token(cookie.reveal())
         flow_id = await pending_flow(pool, vault, session_hash, (owner.id, shop.id))
         document_id = await add_document(pool, shop.id)
-        tenants.append(Tenant(owner.id, shop.id, secret, flow_id, document_id))
+        async with pool.acquire() as conn, conn.transaction():
+            invited = await invites.issue(
+                conn,
+                shop_id=shop.id,
+                email=f"invited-by-{who}@example.com",
+                role="bookkeeper",
+                invited_by=owner.id,
+                now=datetime.now(UTC),
+            )
+        tenants.append(Tenant(owner.id, shop.id, secret, flow_id, document_id, invited.id))
     return World(me=tenants[0], them=tenants[1])
 
 

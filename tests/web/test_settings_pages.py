@@ -37,6 +37,7 @@ STANDARD = {
     "language": "da-DK",
     "invoice_text": "{shop} — order {number}",
     "document_kind": "invoice",
+    "time_zone": "Europe/Copenhagen",
 }
 
 

@@ -47,10 +47,15 @@ async def fake_connection(
 
 
 async def owner_of_shop(
-    client: httpx.AsyncClient, pool: Pool, vault: Vault, *, name: str | None = None
+    client: httpx.AsyncClient,
+    pool: Pool,
+    vault: Vault,
+    *,
+    name: str | None = None,
+    activated: bool = True,
 ) -> tuple[shops.Shop, str]:
     """A shop whose owner is logged in on `client`; with the session's CSRF token."""
-    shop, _, owner = await make_shop(pool, vault, name=name)
+    shop, _, owner = await make_shop(pool, vault, name=name, activated=activated)
     return shop, await login(client, owner.email)
 
 
@@ -95,7 +100,7 @@ async def test_an_owner_of_one_shop_goes_straight_to_it(
 async def test_the_shop_page_and_the_card_it_refreshes_share_one_template(
     client: httpx.AsyncClient, pool: Pool, vault: Vault
 ) -> None:
-    shop, _ = await owner_of_shop(client, pool, vault)
+    shop, _ = await owner_of_shop(client, pool, vault, activated=False)
     await add_document(pool, shop.id, state="queued")
 
     page = await client.get(f"/shops/{shop.id}")
@@ -143,7 +148,7 @@ async def test_the_card_shows_health_and_the_budget_without_taking_a_slot(
 async def test_the_set_up_guide_sends_a_test_order_and_activates(
     client: httpx.AsyncClient, pool: Pool, vault: Vault, redis: ArqRedis
 ) -> None:
-    shop, csrf = await owner_of_shop(client, pool, vault)
+    shop, csrf = await owner_of_shop(client, pool, vault, activated=False)
 
     # Without a connection there is nothing to test or activate yet.
     for action in ("test-order", "activate"):
@@ -201,7 +206,7 @@ async def test_another_tenants_shop_is_not_found_on_every_shop_page(
     client: httpx.AsyncClient, pool: Pool, vault: Vault, redis: ArqRedis
 ) -> None:
     _, csrf = await owner_of_shop(client, pool, vault)
-    theirs, _, _ = await make_shop(pool, vault)
+    theirs, _, _ = await make_shop(pool, vault, activated=False)
     await fake_connection(pool, redis, theirs.id)
     for method, path in [
         ("GET", ""),

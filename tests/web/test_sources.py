@@ -243,6 +243,13 @@ async def test_the_owner_starts_a_backfill_and_watches_it_on_the_shop_page(
         f"/shops/{shop.id}", headers={"HX-Request": "true", "HX-Target": "sources"}
     )
     assert 'id="sources"' in partial.text and "<html" not in partial.text
+    # Connecting the store and starting the backfill are in the shop's audit log; the
+    # refused attempts are not.
+    logged = await pool.fetch("SELECT action, detail FROM audit_log ORDER BY id")
+    assert [tuple(r) for r in logged] == [
+        ("source.connected", f"Shopify {STORE}"),
+        ("source.backfill", f"Shopify {STORE}, since 2026-01-01"),
+    ]
 
 
 async def test_a_backfill_needs_a_connected_store(
@@ -347,3 +354,10 @@ async def test_the_owner_says_where_the_buyers_vat_number_is(
         url, data={"vat_number_keys": too_many, "csrf_token": match.group(1)}
     )
     assert refused.status_code == 400
+    logged = await pool.fetch(
+        "SELECT detail FROM audit_log WHERE action = 'source.changed' ORDER BY id"
+    )
+    assert [r["detail"] for r in logged] == [
+        f"Shopify {STORE}: VAT number from Company VAT, vat_number",
+        f"Shopify {STORE}: VAT number from the defaults",
+    ]

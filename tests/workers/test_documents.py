@@ -8,21 +8,24 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from arq.connections import ArqRedis
 
 from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
-from gateway.queue import QUEUE_NAME
+from gateway.queue import QUEUE_NAME, create_redis
 from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
 from gateway.vault import Vault
 from sandbox.state import Faults
+from tenants.dashboard import sample_order as sample_orders
 from tenants.dinero.connections import service as connections
 from tenants.dinero.poster import Poster
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Ready
+from tests.factories import make_shop
 from tests.live import LiveSandbox
 from tests.tenants.dinero.connections.test_connections import connect
 from tests.tenants.outbox.test_outbox import (
@@ -59,7 +62,7 @@ def ctx(
         client_id=SANDBOX_CLIENT_ID,
         worker_id="test-worker",
     )
-    return {"pool": pool, "redis": redis, "poster": poster}
+    return {"pool": pool, "redis": redis, "poster": poster, "interrupted": set()}
 
 
 async def queued_jobs(redis: ArqRedis) -> list[str]:
@@ -232,6 +235,63 @@ async def test_the_sweeper_recovers_dead_leases_and_released_children(
     assert (await row(pool, stuck))["uncertain"]
 
 
+async def test_redis_away_mid_attempt_is_a_quiet_retry_that_looks_in_dinero_first(
+    ctx: dict[str, Any],
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    sandbox_server: LiveSandbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shop, _ = await connect(pool, vault, sandbox_server, visma)
+    document_id = await make_document(pool, shop.id, await make_order(pool, shop.id))
+    gone = create_redis("redis://127.0.0.1:1/0")  # Redis away: the budget cannot be asked
+    try:
+        cut_short = {**ctx, "poster": dataclasses.replace(ctx["poster"], budget=RateBudget(gone))}
+        assert await documents.post(cut_short, document_id) == "deferred"
+    finally:
+        await gone.aclose()
+
+    assert "unexpected failure" not in caplog.text  # an outage is no fault of the document's
+    after = await row(pool, document_id)
+    assert (after["state"], after["lease_owner"], after["last_error_code"]) == (
+        "queued",
+        None,
+        "outage",
+    )
+    assert after["uncertain"]
+
+
+async def test_an_attempt_postgres_vanished_under_is_handed_on_at_the_next_sweep(
+    ctx: dict[str, Any],
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    sandbox_server: LiveSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shop, _ = await connect(pool, vault, sandbox_server, visma)
+    document_id = await make_document(pool, shop.id, await make_order(pool, shop.id))
+
+    async def away(*args: Any, **kwargs: Any) -> Any:
+        raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+
+    with monkeypatch.context() as patched:  # Postgres gone once Dinero has the invoice
+        patched.setattr(outbox, "record_step", away)
+        patched.setattr(outbox, "defer", away)
+        with pytest.raises(asyncpg.exceptions.ConnectionDoesNotExistError):  # for the worker
+            await documents.post({**ctx}, document_id)  # arq gives each job a copy of ctx
+    held = await row(pool, document_id)
+    assert held["lease_owner"] is not None  # no one else may take it while it is unsettled
+
+    assert (await documents.sweep(ctx))["recovered"] == 1  # at once, not after LEASE_FOR
+    assert (await row(pool, document_id))["uncertain"]  # it may have reached Dinero
+    assert await documents.post(ctx, document_id) == "posted"
+    async with httpx.AsyncClient(base_url=sandbox_server.url) as client:
+        invoices = (await client.get("/_sandbox/organizations/1001/invoices")).json()
+    assert len(invoices) == 1  # looked up, not created twice
+
+
 async def test_the_sweeper_requeues_a_document_parked_just_after_its_reconnect(
     ctx: dict[str, Any],
     pool: Pool,
@@ -295,3 +355,41 @@ async def test_a_dinero_outage_of_days_loses_nothing(
 
     assert [(await row(pool, i))["state"] for i in ids] == ["posted"] * 3
     assert sorted([(await row(pool, i))["dinero_number"] for i in ids]) == [1, 2, 3]
+
+
+async def test_a_shop_not_activated_takes_no_turn_and_its_test_order_still_goes(
+    ctx: dict[str, Any], pool: Pool, vault: Vault, redis: ArqRedis
+) -> None:
+    """The sweeper holds a shop's backlog until its activation rather than dealing it out
+    (it would take the organisation's share of every sweep), once, and still sends the
+    shop's test order and the other shops' documents on the same organisation."""
+    organisation = await make_connection(pool, 1001)
+    setting_up, _, _ = await make_shop(pool, vault, activated=False)
+    await pool.execute(
+        "UPDATE shops SET connection_id = $2 WHERE id = $1", setting_up.id, organisation
+    )
+    backlog_order = await make_order(pool, setting_up.id)
+    await pool.execute(
+        "INSERT INTO documents (shop_id, order_id, kind, seq, currency, amount, client_guid, "
+        "external_reference, next_attempt_at) "
+        "SELECT $1, $2, 'invoice', n, 'DKK', 1, gen_random_uuid(), 'r' || n, now() - interval '1h' "
+        "FROM generate_series(0, 199) AS n",
+        setting_up.id,
+        backlog_order,
+    )
+    test = await sample_orders.send_test_order(pool, setting_up.id, now=datetime.now(UTC))
+    live = await shop_on(pool, vault, organisation)
+    theirs = await make_document(pool, live, await make_order(pool, live))
+
+    first = await documents.sweep(ctx)
+    again = await documents.sweep(ctx)
+
+    assert (first["held"], again["held"]) == (200, 0)
+    assert sorted(await queued_jobs(redis)) == sorted(
+        [f"documents.post:{test.document_id}:0", f"documents.post:{theirs}:0"]
+    )
+    states = await pool.fetch(
+        "SELECT state, count(*) AS n FROM documents WHERE shop_id = $1 GROUP BY state",
+        setting_up.id,
+    )
+    assert {r["state"]: r["n"] for r in states} == {"awaiting_activation": 200, "queued": 1}

@@ -32,6 +32,7 @@ from gateway.dinero.oauth import (
 )
 from gateway.secret import Secret
 from gateway.vault import Vault, row_aad
+from tenants.mail import alerts
 from tenants.outbox import sweeps
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,8 @@ async def _refresh(
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             "SELECT status, access_token_enc, refresh_token_enc, access_expires_at, "
-            "next_refresh_at, consecutive_failures FROM dinero_connections "
+            "next_refresh_at, consecutive_failures, "
+            "COALESCE(last_refresh_at, connected_at) AS last_success FROM dinero_connections "
             "WHERE id = $1 FOR UPDATE",
             connection_id,
         )
@@ -233,6 +235,9 @@ async def _refresh(
                 retry_at,
             )
             log.warning("token renewal failed for connection %s: %s", connection_id, exc)
+            await alerts.renewal_failing(
+                conn, connection_id, last_success=row["last_success"], now=now
+            )
             if row["access_expires_at"] > now:
                 return current  # still valid for a while; renewal is tried again later
             outcome = RefreshUnavailable(
@@ -315,6 +320,7 @@ async def _mark_needs_reconnect(
     if status is None:
         return  # already parked by someone else: one event is enough
     await sweeps.park_documents(conn, connection_id, now=now)
+    await alerts.connection_needs_reconnect(conn, connection_id, now=now)
     await connection_event(
         conn,
         connection_id,

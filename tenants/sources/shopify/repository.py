@@ -11,6 +11,7 @@ from uuid import UUID
 from gateway.db import Connection, Pool
 from gateway.secret import Secret
 from gateway.vault import Vault
+from tenants.mail import alerts
 from tenants.sources import repository as _sources
 from tenants.sources.repository import (
     Source,
@@ -88,3 +89,4 @@ async def uninstalled(conn: Connection | Pool, source_id: UUID, now: datetime) -
         source_id,
         now,
     )
+    await alerts.source_stopped(conn, source_id, now=now)
