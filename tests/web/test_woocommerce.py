@@ -22,7 +22,7 @@ from gateway.vault import Vault
 from gateway.woocommerce.signature import sign
 from tenants.sources.woocommerce import repository
 from tenants.sources.woocommerce.repository import KeyPair, SourceWebhook
-from tests.factories import make_shop
+from tests.factories import make_shop, make_user
 from tests.web.test_accounts import login
 from tests.woocommerce_orders import order, refund
 
@@ -109,6 +109,69 @@ async def test_the_store_posts_keys_they_are_stored_encrypted_and_three_webhooks
     # The state is spent.
     again = await client.post("/oauth/woocommerce/callback", json=keys_body(state))
     assert again.status_code == 400
+
+
+async def test_connecting_is_in_the_audit_log_in_the_name_of_who_started_it(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault, store: respx.MockRouter
+) -> None:
+    shop, state = await start(client, pool, vault)
+    owner_email = await pool.fetchval(
+        "SELECT u.email FROM users u JOIN memberships m ON m.user_id = u.id WHERE m.shop_id = $1",
+        shop.id,
+    )
+    callback = await client.post("/oauth/woocommerce/callback", json=keys_body(state))
+    assert callback.status_code == 200, callback.text
+    logged = await pool.fetch(
+        "SELECT actor_email, action, detail FROM audit_log WHERE shop_id = $1", shop.id
+    )
+    assert [tuple(r) for r in logged] == [(owner_email, "source.connected", f"WooCommerce {STORE}")]
+    # Saying where the VAT number is names the platform too.
+    csrf = await login(client, owner_email)
+    page = await client.get(f"/shops/{shop.id}")
+    assert "/sources/woocommerce/vat-number-keys" in page.text
+    saved = await client.post(
+        f"/shops/{shop.id}/sources/woocommerce/vat-number-keys",
+        data={"vat_number_keys": "_billing_vat", "csrf_token": csrf},
+    )
+    assert saved.status_code == 303, saved.text
+    changed = await pool.fetchval(
+        "SELECT detail FROM audit_log WHERE action = 'source.changed' AND shop_id = $1", shop.id
+    )
+    assert changed == f"WooCommerce {STORE}: VAT number from _billing_vat"
+
+
+async def test_an_owner_demoted_after_starting_cannot_finish_connecting(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault, store: respx.MockRouter
+) -> None:
+    shop, state = await start(client, pool, vault)
+    await pool.execute("UPDATE memberships SET role = 'bookkeeper' WHERE shop_id = $1", shop.id)
+    refused = await client.post("/oauth/woocommerce/callback", json=keys_body(state))
+    assert refused.status_code == 400
+    assert "owner" in refused.json()["error"]
+    assert await pool.fetchval("SELECT count(*) FROM sources") == 0
+    assert await pool.fetchval("SELECT count(*) FROM audit_log") == 0
+    assert not store["create"].called
+
+
+async def test_a_bookkeeper_sees_the_store_but_not_its_forms(
+    client: httpx.AsyncClient, pool: Pool, vault: Vault
+) -> None:
+    _, shop, _ = await connected(pool, vault)
+    bookkeeper = await make_user(pool)
+    await pool.execute(
+        "INSERT INTO memberships (user_id, shop_id, role) VALUES ($1, $2, 'bookkeeper')",
+        bookkeeper.id,
+        shop.id,
+    )
+    await login(client, bookkeeper.email)
+    page = await client.get(f"/shops/{shop.id}")
+    assert page.status_code == 200 and 'data-source="woocommerce"' in page.text
+    for form in ("woocommerce/connect", "woocommerce/vat-number-keys", "woocommerce/backfill"):
+        assert f"/sources/{form}" not in page.text, form
+    answer = await client.get(
+        f"/shops/{shop.id}/sources/woocommerce/connect", params={"store_url": STORE}
+    )
+    assert answer.status_code == 403
 
 
 async def test_an_unknown_state_or_keys_the_store_refuses_change_nothing(

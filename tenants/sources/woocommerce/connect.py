@@ -4,10 +4,11 @@
    stores a single-use state (hashed) bound to the session, the shop and that URL, and returns
    the store's authorize URL with the state as `user_id`.
 2. `receive_keys` runs on the store's own POST to `/oauth/woocommerce/callback`: the body's
-   `user_id` must be a live, unused state; the keys must work against the URL named at the
-   start (so keys from any other store are refused); then the source is stored with the keys
-   encrypted, and the webhooks made (`upkeep.ensure_webhooks`). What became of it is kept on
-   the flow.
+   `user_id` must be a live, unused state whose user may still manage the shop; the keys
+   must work against the URL named at the start (so keys from any other store are refused);
+   then the source is stored with the keys encrypted (and an audit line naming the user who
+   started the flow), and the webhooks made (`upkeep.ensure_webhooks`). What became of it is
+   kept on the flow.
 3. `returned`: the browser comes back to `return_url` with `success` and `user_id`; the
    flow (same session) says what to show.
 """
@@ -29,9 +30,11 @@ from gateway.vault import Vault
 from gateway.woocommerce import keys as key_flow
 from gateway.woocommerce.rest import RestApi, RestApiError, Unauthorized
 from tenants.accounts import users
+from tenants.audit import repository as audit
 from tenants.sources.repository import StoreTaken
 from tenants.sources.woocommerce import repository, upkeep
 from tenants.sources.woocommerce.repository import KeyPair
+from tenants.team import roles
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +102,15 @@ async def receive_keys(
     if granted is None:
         raise ConnectFailed("The store's message was not WooCommerce's key callback.")
     row = await pool.fetchrow(
-        "UPDATE source_flows SET used_at = $2 WHERE state_hash = $1 AND platform = 'woocommerce' "
-        "AND used_at IS NULL AND expires_at > $2 RETURNING id, shop_id, store",
+        """
+        UPDATE source_flows f SET used_at = $2
+        WHERE state_hash = $1 AND platform = 'woocommerce' AND used_at IS NULL
+          AND expires_at > $2
+        RETURNING f.id, f.shop_id, f.store, f.user_id,
+                  (SELECT email FROM users u WHERE u.id = f.user_id) AS email,
+                  (SELECT role FROM memberships m
+                   WHERE m.user_id = f.user_id AND m.shop_id = f.shop_id) AS role
+        """,
         users.hash_token(granted.state),
         now,
     )
@@ -108,10 +118,15 @@ async def receive_keys(
         raise ConnectFailed("This connection attempt is not valid any more.")
     shop_id: UUID = row["shop_id"]
     store: str = row["store"]
+    actor = audit.Actor(user_id=row["user_id"], email=row["email"])
     pair = KeyPair(granted.consumer_key, granted.consumer_secret)
     api = RestApi(http, store, pair.consumer_key, pair.consumer_secret)
     try:
-        await _finish(pool, vault, api, settings, shop_id, store, pair, now, row["id"])
+        # Only an owner starts a flow, but one demoted (or removed) meanwhile must not
+        # finish it.
+        if row["role"] is None or not roles.allows(row["role"], "manage"):
+            raise ConnectFailed("Only the shop's owner can connect a store; nothing was changed.")
+        await _finish(pool, vault, api, settings, shop_id, store, pair, now, row["id"], actor)
     except ConnectFailed as exc:
         await _outcome(pool, row["id"], str(exc), None)
         raise ConnectFailed(str(exc), shop_id=shop_id) from None
@@ -122,7 +137,7 @@ async def receive_keys(
 
 async def _finish(
     pool: Pool, vault: Vault, api: RestApi, settings: Settings, shop_id: UUID, store: str,
-    pair: KeyPair, now: datetime, flow_id: UUID,
+    pair: KeyPair, now: datetime, flow_id: UUID, actor: audit.Actor,
 ) -> None:  # fmt: skip
     try:
         await api.webhooks()  # the keys must be this store's, with the right to read
@@ -133,7 +148,7 @@ async def _finish(
     except RestApiError as exc:
         log.warning("woocommerce connect of shop %s: %s", shop_id, exc)
         raise ConnectFailed(f"{store} could not be reached ({exc}). Please try again.") from None
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
         try:
             source_id = await repository.connect(
                 conn, vault, shop_id=shop_id, store=store, keys=pair, now=now
@@ -143,6 +158,10 @@ async def _finish(
                 f"{store} already sends its orders to another shop in the gateway. Disconnect "
                 "it there first."
             ) from None
+        # The store's server completes the flow, so the audit line names who started it.
+        await audit.record(
+            conn, shop_id, actor, "source.connected", f"WooCommerce {store}", now=now
+        )
     try:
         await upkeep.ensure_webhooks(
             pool, vault, api, source_id, upkeep.delivery_url(settings.base_url, source_id)
