@@ -138,5 +138,9 @@ DANISH: Final[dict[str, str]] = {
     "accepterer ikke længere gatewayens adgang. Forbind butikken igen.",
     "The Dinero Gateway app was uninstalled in Shopify.": "Dinero Gateway-appen blev "
     "afinstalleret i Shopify.",
+    "WooCommerce no longer accepts the gateway's API key (it was revoked or its user lost "
+    "the right). Connect the store again.": "WooCommerce accepterer ikke længere gatewayens "
+    "API-nøgle (den blev tilbagekaldt, eller dens bruger mistede retten). Forbind butikken "
+    "igen.",
     "Open the shop's page": "Åbn butikkens side",
 }

@@ -23,6 +23,7 @@ from tenants.mail import alerts, preferences
 from tenants.outbox import repository as outbox
 from tenants.shops.repository import Shop
 from tenants.sources.shopify import repository as sources
+from tenants.sources.woocommerce import repository as woocommerce
 from tests.factories import make_shop, make_user
 from tests.live import LiveSandbox
 from tests.mailsink import Sink, mail_sink
@@ -256,6 +257,33 @@ async def test_a_store_that_lost_access_is_mailed(
     assert message.subject == "Orders from sokkeriet.myshopify.com no longer reach Sokkeriet"
     assert "Shopify no longer accepts the gateway's access" in message.text
     assert f"/shops/{shop.id}" in message.text
+
+
+async def test_a_woocommerce_store_that_lost_access_is_mailed_and_a_mended_one_is_not(
+    pool: Pool, vault: Vault, ctx: dict[str, Any], sink: Sink
+) -> None:
+    """The alert is the shared source row's, so every platform's lost access mails; what
+    the gateway mended on its own (a webhook re-enabled) is a notice on the card, and a
+    source merely failing still gets its orders through reconcile: neither mails."""
+    shop, _, owner = await make_shop(pool, vault, name="Strikkeriet")
+    await users.set_locale(pool, owner.id, "da")
+    source_id = await pool.fetchval(
+        "INSERT INTO sources (shop_id, platform, store, reconcile_watermark) "
+        "VALUES ($1, 'woocommerce', 'https://strikkeriet.dk', now()) RETURNING id",
+        shop.id,
+    )
+    await woocommerce.tell_owner(pool, source_id, "A webhook was re-enabled.", NOW)
+    await woocommerce.set_status(pool, source_id, "failing", "The store could not be reached.")
+    await mail.run(ctx, now=datetime.now(UTC))
+    assert sink.mailbox.messages == []
+    await woocommerce.lost_access(pool, source_id)
+    await mail.run(ctx, now=datetime.now(UTC))
+    [message] = sink.mailbox.messages
+    assert message.recipients == (owner.email,)
+    assert (
+        message.subject == "Ordrer fra https://strikkeriet.dk når ikke længere frem til Strikkeriet"
+    )
+    assert "WooCommerce accepterer ikke længere gatewayens API-nøgle" in message.text
 
 
 async def english_shop(pool: Pool, vault: Vault, name: str) -> Shop:
