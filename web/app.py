@@ -21,6 +21,8 @@ from gateway.db import Pool, create_pool
 from gateway.queue import create_redis
 from gateway.settings import Settings
 from gateway.vault import Vault
+from tenants.orders.batch import IngestBatcher
+from tenants.shops.ingest_cache import IngestShops
 from web import (
     accounts,
     admin,
@@ -52,6 +54,8 @@ class State(TypedDict):
     http: httpx.AsyncClient
     vault: Vault
     templates: Jinja2Templates
+    ingest_shops: IngestShops
+    ingest_batcher: IngestBatcher
 
 
 def create_templates() -> Jinja2Templates:
@@ -73,16 +77,21 @@ def create_app(settings: Settings) -> Starlette:
         pool = await create_pool(settings.database_url, application_name="gateway-web")
         redis = create_redis(settings.redis_url)
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        vault = Vault(settings.token_keys)
+        batcher = IngestBatcher(settings.database_url, redis)
         try:
             yield State(
                 settings=settings,
                 pool=pool,
                 redis=redis,
                 http=http,
-                vault=Vault(settings.token_keys),
+                vault=vault,
                 templates=templates,
+                ingest_shops=IngestShops(vault),
+                ingest_batcher=batcher,
             )
         finally:
+            await batcher.close()
             await http.aclose()
             await redis.aclose()
             await pool.close()

@@ -1,0 +1,93 @@
+"""Group commit: callers hand in one item each and wait; one task takes whatever arrived
+within a short window and handles it all at once (one round trip for many callers).
+
+The window is the trade-off: every caller waits up to `window` seconds longer than it
+would alone, and in exchange a busy process pays one round trip (and one commit) per
+batch instead of per item. Batches run one at a time, in arrival order: the next batch
+gathers while the current one runs, so under load the window is rarely waited out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final, Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+WINDOW_SECONDS: Final = 0.002
+MAX_BATCH: Final = 64
+
+
+class Stopped(ConnectionError):
+    """The batcher stopped before the item's batch ran (the process is shutting down)."""
+
+
+class GroupCommit(Generic[In, Out]):
+    """Runs `flush(items)` for batches of submitted items. `flush` answers one result per
+    item, in order: a value, or an exception that item's caller gets raised."""
+
+    def __init__(
+        self,
+        flush: Callable[[Sequence[In]], Awaitable[Sequence[Out | BaseException]]],
+        *,
+        window: float = WINDOW_SECONDS,
+        limit: int = MAX_BATCH,
+    ) -> None:
+        self._flush = flush
+        self._window = window
+        self._limit = limit
+        self._queue: asyncio.Queue[tuple[In, asyncio.Future[Out]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: In) -> Out:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, future))
+        return await future
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(Stopped("shutting down"))
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            if self._queue.qsize() < self._limit - 1:
+                await asyncio.sleep(self._window)
+            while len(batch) < self._limit and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._run_batch(batch)
+
+    async def _run_batch(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
+        try:
+            results = await self._flush([item for item, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for {len(batch)} items")
+        except asyncio.CancelledError:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(Stopped("shutting down"))
+            raise
+        except Exception as exc:  # every caller of the batch hears of it
+            results = [exc] * len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():  # its caller went away
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
