@@ -30,7 +30,8 @@ class Stopped(ConnectionError):
 
 class GroupCommit(Generic[In, Out]):
     """Runs `flush(items)` for batches of submitted items. `flush` answers one result per
-    item, in order: a value, or an exception that item's caller gets raised."""
+    item, in order: a value, or an exception that item's caller gets raised. `discard` is
+    given the values whose callers went away before their batch ended."""
 
     def __init__(
         self,
@@ -38,8 +39,10 @@ class GroupCommit(Generic[In, Out]):
         *,
         window: float = WINDOW_SECONDS,
         limit: int = MAX_BATCH,
+        discard: Callable[[Out], None] | None = None,
     ) -> None:
         self._flush = flush
+        self._discard = discard
         self._window = window
         self._limit = limit
         self._queue: asyncio.Queue[tuple[In, asyncio.Future[Out]]] = asyncio.Queue()
@@ -86,6 +89,8 @@ class GroupCommit(Generic[In, Out]):
             results = [exc] * len(batch)
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():  # its caller went away
+                if self._discard is not None and not isinstance(result, BaseException):
+                    self._discard(result)
                 continue
             if isinstance(result, BaseException):
                 future.set_exception(result)

@@ -161,9 +161,9 @@ async def _record(request: Request, body: bytes) -> orders.Recorded:
     batched = await deps.ingest_batcher(request).record(
         delivery.shop, delivery.event, delivery.fingerprint
     )
-    if batched is not None:
+    if isinstance(batched, orders.Recorded):
         return batched
-    async with pool.acquire() as conn:
+    async with batched, pool.acquire() as conn:
         recorded = await ingest(conn, delivery)
     # Committed: now wake the workers. Before answering, not in a background task: under
     # overload that keeps the server from taking on more than it finishes.

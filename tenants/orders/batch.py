@@ -1,13 +1,14 @@
-"""Ingest by group commit: the events that arrive at a web process within a couple of
+"""Ingest by group commit: the events that reach a web process within a couple of
 milliseconds are recorded in one call of `ingest_batch` (migration 0013), one round trip and
 one commit for all of them, on a connection of the batcher's own (never returned to a pool,
 so never reset). After the commit, their new documents are enqueued in one call.
 
 The function records the common case — an event for an order the shop has not sent
 before, without a refund or a cancellation, for a shop that does not register payments —
-exactly as `record_event` would. Every other event, and every later event in the same
-batch for the same order or event id, comes back as `None`: record it with `record_event`
-(after the batch has committed, so events of one order still apply in arrival order).
+exactly as `record_event` would. Any other event comes back as a `Fallback`, to be recorded
+with `record_event` inside it: a later event for the same order or event id, in this batch
+or a later one, is also a `Fallback`, and each waits for the one before it, so the events of
+one order apply in the order they arrived, as one at a time would.
 
 When Postgres fails, every event of the batch gets the error (the call was one
 transaction: nothing of it is stored); any other database error (a deadlock with another
@@ -16,11 +17,14 @@ process, a constraint) leaves the whole batch to `record_event`, event by event.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from types import TracebackType
 from typing import Any, Final
+from uuid import UUID
 
 import asyncpg
 from arq.connections import ArqRedis
@@ -38,6 +42,41 @@ log = logging.getLogger(__name__)
 
 _ENQUEUE_TIMEOUT: Final = 1.0
 
+_Key = tuple[str, UUID, str]  # ("order" or "event", shop id, external id or event id)
+_Item = tuple[IngestShop, Event, bytes]
+
+
+class Fallback:
+    """An event for `record_event`: `async with` it around that call. Entering waits until
+    every earlier fallback of the same order or event id in this process has finished."""
+
+    def __init__(self, batcher: IngestBatcher, keys: tuple[_Key, ...]) -> None:
+        self._batcher = batcher
+        self._keys = keys
+        self._before = [b for key in keys if (b := batcher._last.get(key)) is not None]
+        self._done = asyncio.Event()
+        for key in keys:
+            batcher._last[key] = self
+
+    async def __aenter__(self) -> None:
+        try:
+            for before in self._before:
+                await before._done.wait()
+        except BaseException:
+            self.release()
+            raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+    def release(self) -> None:
+        self._done.set()
+        for key in self._keys:
+            if self._batcher._last.get(key) is self:
+                del self._batcher._last[key]
+
 
 class IngestBatcher:
     """One web process's group commit of ingest events."""
@@ -48,14 +87,17 @@ class IngestBatcher:
         self._database_url = database_url
         self._redis = redis
         self._conn: asyncpg.Connection[asyncpg.Record] | None = None
-        self._group: GroupCommit[tuple[IngestShop, Event, bytes], Recorded | None] = GroupCommit(
-            self._flush, window=window
+        self._last: dict[_Key, Fallback] = {}  # the latest unfinished fallback of each key
+        self._group: GroupCommit[_Item, Recorded | Fallback] = GroupCommit(
+            self._flush, window=window, discard=_release
         )
 
-    async def record(self, shop: IngestShop, event: Event, fingerprint: bytes) -> Recorded | None:
+    async def record(
+        self, shop: IngestShop, event: Event, fingerprint: bytes
+    ) -> Recorded | Fallback:
         """The event's `Recorded` once its batch has committed and its documents were
-        enqueued; None when `record_event` must record it. Raises `ShopChanged` (nothing
-        stored) and Postgres' connection errors (nothing of the batch stored)."""
+        enqueued, or a `Fallback` for `record_event`. Raises `ShopChanged` (nothing stored)
+        and Postgres' connection errors (nothing of the batch stored)."""
         return await self._group.submit((shop, event, hashlib.sha256(fingerprint).digest()))
 
     async def close(self) -> None:
@@ -64,45 +106,61 @@ class IngestBatcher:
             await self._conn.close()
             self._conn = None
 
-    async def _flush(
-        self, items: Sequence[tuple[IngestShop, Event, bytes]]
-    ) -> list[Recorded | BaseException | None]:
-        payload = [_element(shop, event, sha) for shop, event, sha in items]
-        if all(element.get("fallback") for element in payload):
-            return [None] * len(items)
-        try:
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await connect(self._database_url, application_name="gateway-ingest")
-            rows = await self._conn.fetch(
-                "SELECT idx, outcome, receipt, enqueue FROM ingest_batch($1::jsonb, $2)",
-                payload,
-                ENQUEUE_AHEAD,
-            )
-        except Exception as exc:
-            await self._discard_connection()
-            if unavailable_service(exc) is not None:
-                return [exc] * len(items)
-            log.warning(
-                "a batch of %d events went to one transaction each (%s: %s)",
-                len(items),
-                type(exc).__name__,
-                exc,
-            )
-            return [None] * len(items)
-        results: list[Recorded | BaseException | None] = []
-        new: list[int] = []
-        for row in rows:
-            if row["outcome"] == "recorded":
-                results.append(Recorded(row["receipt"], repeated=False, enqueue=()))
-                new.extend(row["enqueue"])
-            elif row["outcome"] == "shop_changed":
-                results.append(ShopChanged(items[len(results)][0].id))
+    async def _flush(self, items: Sequence[_Item]) -> list[Recorded | Fallback | BaseException]:
+        keys = [_keys(shop, event) for shop, event, _ in items]
+        # The first event of each order and event id in the batch, unless an earlier one is
+        # still a fallback in flight; every other event waits for those before it.
+        taken: set[_Key] = set(self._last)
+        elements = []
+        for n, ((shop, event, sha), own) in enumerate(zip(items, keys, strict=True)):
+            if _batchable(shop, event) and not taken.intersection(own):
+                elements.append(_element(n, shop, event, sha))
+            taken.update(own)
+        outcomes: dict[int, tuple[str, Any, bool]] = {}
+        if elements:
+            try:
+                outcomes = await self._call(elements)
+            except Exception as exc:
+                await self._discard_connection()
+                if unavailable_service(exc) is not None:
+                    return [exc] * len(items)
+                log.warning(
+                    "a batch of %d events went to one transaction each (%s: %s)",
+                    len(items),
+                    type(exc).__name__,
+                    exc,
+                )
+                outcomes = {}
+        results: list[Recorded | Fallback | BaseException] = []
+        new: list[tuple[int, int]] = []
+        for n, (shop, _, _) in enumerate(items):
+            outcome, receipt, enqueue = outcomes.get(n, ("fallback", None, False))
+            if outcome == "recorded":
+                results.append(Recorded(receipt, repeated=False, enqueue=()))
+                if enqueue:
+                    new += [(d["id"], 0) for d in receipt["documents"]]
+            elif outcome == "shop_changed":
+                results.append(ShopChanged(shop.id))
             else:
-                results.append(None)
+                results.append(Fallback(self, keys[n]))
         # Committed: wake the workers, once for the batch (before answering, as one event's
         # transaction does, so an overloaded server takes on no more than it finishes).
-        await queue.enqueue_posts(self._redis, [(i, 0) for i in new], wait_at_most=_ENQUEUE_TIMEOUT)
+        await queue.enqueue_posts(self._redis, new, wait_at_most=_ENQUEUE_TIMEOUT)
         return results
+
+    async def _call(self, elements: list[dict[str, Any]]) -> dict[int, tuple[str, Any, bool]]:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await connect(self._database_url, application_name="gateway-ingest")
+        rows = await self._conn.fetch(
+            "SELECT event_index, event_outcome, event_receipt, event_enqueue "
+            "FROM ingest_batch($1::jsonb, $2)",
+            elements,
+            ENQUEUE_AHEAD,
+        )
+        return {
+            row["event_index"]: (row["event_outcome"], row["event_receipt"], row["event_enqueue"])
+            for row in rows
+        }
 
     async def _discard_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -110,15 +168,23 @@ class IngestBatcher:
             conn.terminate()
 
 
-def _element(shop: IngestShop, event: Event, body_sha256: bytes) -> dict[str, Any]:
+def _release(result: Recorded | Fallback) -> None:
+    """A result whose caller went away: a fallback it will never run must not hold up the
+    events after it."""
+    if isinstance(result, Fallback):
+        result.release()
+
+
+def _keys(shop: IngestShop, event: Event) -> tuple[_Key, ...]:
+    return ("order", shop.id, event.order.id), ("event", shop.id, event.id)
+
+
+def _batchable(shop: IngestShop, event: Event) -> bool:
+    return event.refund is None and event.type != "order.cancelled" and not shop.register_payments
+
+
+def _element(n: int, shop: IngestShop, event: Event, body_sha256: bytes) -> dict[str, Any]:
     order = event.order
-    element: dict[str, Any] = {
-        "shop_id": str(shop.id),
-        "event_id": event.id,
-        "external_id": order.id,
-    }
-    if event.refund is not None or event.type == "order.cancelled" or shop.register_payments:
-        return {**element, "fallback": True}
     paid_at = order.paid_at or (event.occurred_at if event.type == "order.paid" else None)
     shipped_at = order.shipped_at or (event.occurred_at if event.type == "order.shipped" else None)
     trigger_met = (
@@ -127,10 +193,13 @@ def _element(shop: IngestShop, event: Event, body_sha256: bytes) -> dict[str, An
         or shop.trigger == "created"
     )
     return {
-        **element,
+        "idx": n,
+        "shop_id": str(shop.id),
         "fingerprint": shop.fingerprint,
+        "event_id": event.id,
         "event_type": event.type,
         "body_sha256": body_sha256.hex(),
+        "external_id": order.id,
         "number": order.number,
         "currency": order.currency,
         "total": str(order.total),
