@@ -67,24 +67,27 @@ class GroupCommit(Generic[In, Out]):
                 future.set_exception(Stopped("shutting down"))
 
     async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            if self._queue.qsize() < self._limit - 1:
-                await asyncio.sleep(self._window)
-            while len(batch) < self._limit and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            await self._run_batch(batch)
+        batch: list[tuple[In, asyncio.Future[Out]]] = []
+        try:
+            while True:
+                batch = [await self._queue.get()]
+                if self._queue.qsize() < self._limit - 1:
+                    await asyncio.sleep(self._window)
+                while len(batch) < self._limit and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                await self._run_batch(batch)
+                batch = []
+        except asyncio.CancelledError:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(Stopped("shutting down"))
+            raise
 
     async def _run_batch(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
         try:
             results = await self._flush([item for item, _ in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(results)} results for {len(batch)} items")
-        except asyncio.CancelledError:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(Stopped("shutting down"))
-            raise
         except Exception as exc:  # every caller of the batch hears of it
             results = [exc] * len(batch)
         for (_, future), result in zip(batch, results, strict=True):
