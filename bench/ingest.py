@@ -1,34 +1,32 @@
-"""Benchmark (a): ingest events/s and latency at concurrency 32, beside `pgbench` doing a
-single-row insert at the same concurrency, for the same duration, on the same server.
+"""Benchmark (a): ingest events/s, latency and CPU per event at concurrency 32, beside pgbench's
+single-row insert and the floor (`../shared/bench/ingest_floor.py`: a bare ASGI app that
+checks the signature and stores the raw body, one INSERT per request or group-committed), all
+on one Postgres and one database, interleaved in rounds so that other work on the machine
+weighs on each alike.
 
 Run from the project root with Postgres and Redis up (`DATABASE_URL`, `REDIS_URL` as usual;
 defaults are the local ones):
 
-    .venv/bin/python -m bench.ingest                    # 6000 events, httpx, one web process
-    .venv/bin/python -m bench.ingest --client raw       # a minimal HTTP/1.1 client instead
-    .venv/bin/python -m bench.ingest --processes 2      # two `gateway web` processes
-    .venv/bin/python -m bench.ingest --profile /tmp/web # cProfile each web process (slower)
+    .venv/bin/python -m bench.ingest                       # 3 rounds of 6000 events each
+    .venv/bin/python -m bench.ingest --processes 1 2 4     # gateway with 1, 2 and 4 processes
+    .venv/bin/python -m bench.ingest --floor PATH          # the floor's file, if elsewhere
 
-Targets: ingest ≥ 0.5 × pgbench's tps, and p99 < 50 ms.
+Targets: the gateway ≥ 0.8 × the group-commit floor and ≥ 0.35 × pgbench, p99 < 50 ms, with one
+and with two web processes, two not slower than one. Each round runs, one after the other:
+pgbench (`-t` so it inserts as many rows), the floor in both modes and the gateway with each
+number of processes, each posting the same kind of event.
 
-What runs: a fresh database (created, migrated, dropped at the end) and an empty Redis
-database (flushed at the end); `gateway web` itself, real uvicorn on loopback, as deployed
-(its access log at INFO goes to /dev/null). In-process ASGI would leave out the HTTP server
-and the sockets, which are a real part of every event's cost, so it would flatter us. This
-process posts pre-signed events, 32 at a time over keep-alive connections. Every event is an
+What runs: a fresh database (created, migrated, dropped at the end) and an empty Redis database
+(flushed at the end); `gateway web` itself (this checkout's code), real uvicorn on loopback, as
+deployed; the floor under the same uvicorn (uvloop, httptools). Every gateway event is an
 `order.paid` for a new order of a shop whose trigger is `paid`: the full path (verify, parse,
-VAT check, delivery + order + invoice rows in one transaction, the answer stored, an arq job
-enqueued). There are enough shops for each to stay under the enqueue budget, so every event
-also pays for its Redis enqueue. A warm-up (not counted) fills the connection pools first.
-Afterwards it checks that every event got a 202 and made one invoice.
+VAT check, delivery + order + invoice rows, the answer stored, an arq job enqueued). There are
+enough shops for each to stay under the enqueue budget, so every event also pays for its
+enqueue. A warm-up (not counted) fills the connection pools and every process's shop cache.
 
-Everything shares this machine's CPUs, the load generator included (pgbench's C client is
-cheap; httpx is not). So the CPU each part used per event is printed too — web, load
-generator, Postgres, Redis — which says where the time goes whatever the machine. `--client
-raw` swaps httpx for a bare asyncio HTTP/1.1 client to show what the server does when the
-load generator takes less of the machine. Other work on the machine (another benchmark, a test
-run) takes CPU from all of them: the load average before the run and the CPU used by processes
-that are not ours are printed, so a disturbed run can be told apart.
+Everything shares this machine's CPUs, the load generator included. So the CPU each part used
+per event is printed too (web, Postgres backends of this database, load generator, Redis),
+and how busy the machine was: a run disturbed by other work can be told apart.
 """
 
 from __future__ import annotations
@@ -167,20 +165,6 @@ async def make_shops(database_url: str, vault: Vault, count: int) -> list[tuple[
     finally:
         await pool.close()
     return made
-
-
-def events(shop_secrets: list[tuple[str, Secret]], count: int, tag: str) -> list[Signed]:
-    """`count` signed `order.paid` events for new orders, spread evenly over the shops."""
-    now = int(time.time())
-    signed = []
-    for n in range(count):
-        shop_id, secret = shop_secrets[n % len(shop_secrets)]
-        body = copy.deepcopy(EXAMPLE_EVENT)
-        body["id"] = f"evt-{tag}-{n}"
-        body["order"]["id"] = body["order"]["number"] = f"{tag}-{n}"
-        raw = json.dumps(body).encode()
-        signed.append(Signed(f"/api/v1/shops/{shop_id}/events", raw, sign(secret, now, raw)))
-    return signed
 
 
 def _free_port() -> int:
