@@ -481,7 +481,8 @@ async def main(args: argparse.Namespace) -> None:
             # its measured events and one warm-up event per web process.
             processes = sum(sizes)
             gateway_events = args.rounds * len(sizes) * args.events
-            shop_count = math.ceil(gateway_events / (ENQUEUE_AHEAD - 1 - processes))
+            # (Events go to the shops in turn, the floors' too: a margin of a few per shop.)
+            shop_count = math.ceil(gateway_events / (ENQUEUE_AHEAD - 5 - processes))
             shop_secrets = await make_shops(database_url, Vault(settings.token_keys), shop_count)
             secrets_file = Path(folder) / "secrets.json"
             secrets_file.write_text(json.dumps({i: s.reveal() for i, s in shop_secrets}))

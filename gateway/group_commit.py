@@ -3,8 +3,8 @@ within a short window and handles it all at once (one round trip for many caller
 
 The window is the trade-off: every caller waits up to `window` seconds longer than it
 would alone, and in exchange a busy process pays one round trip (and one commit) per
-batch instead of per item. Batches run one at a time, in arrival order: the next batch
-gathers while the current one runs, so under load the window is rarely waited out.
+batch instead of per item. Up to `concurrency` batches run at once, started in arrival
+order; the next batch gathers while they run, so under load the window is rarely waited out.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ Out = TypeVar("Out")
 
 WINDOW_SECONDS: Final = 0.002
 MAX_BATCH: Final = 64
+CONCURRENCY: Final = 2
 
 
 class Stopped(ConnectionError):
@@ -39,10 +40,13 @@ class GroupCommit(Generic[In, Out]):
         *,
         window: float = WINDOW_SECONDS,
         limit: int = MAX_BATCH,
+        concurrency: int = CONCURRENCY,
         discard: Callable[[Out], None] | None = None,
     ) -> None:
         self._flush = flush
         self._discard = discard
+        self._slots = asyncio.Semaphore(concurrency)
+        self._running: set[asyncio.Task[None]] = set()
         self._window = window
         self._limit = limit
         self._queue: asyncio.Queue[tuple[In, asyncio.Future[Out]]] = asyncio.Queue()
@@ -61,6 +65,10 @@ class GroupCommit(Generic[In, Out]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self._running):
+            task.cancel()
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
         while not self._queue.empty():
             _, future = self._queue.get_nowait()
             if not future.done():
@@ -70,17 +78,19 @@ class GroupCommit(Generic[In, Out]):
         batch: list[tuple[In, asyncio.Future[Out]]] = []
         try:
             while True:
+                # A free slot first: what queues meanwhile joins the next batch.
+                await self._slots.acquire()
                 batch = [await self._queue.get()]
                 if self._queue.qsize() < self._limit - 1:
                     await asyncio.sleep(self._window)
                 while len(batch) < self._limit and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
-                await self._run_batch(batch)
+                task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
                 batch = []
         except asyncio.CancelledError:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(Stopped("shutting down"))
+            _stop(batch)
             raise
 
     async def _run_batch(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
@@ -88,8 +98,13 @@ class GroupCommit(Generic[In, Out]):
             results = await self._flush([item for item, _ in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(results)} results for {len(batch)} items")
+        except asyncio.CancelledError:
+            _stop(batch)
+            raise
         except Exception as exc:  # every caller of the batch hears of it
             results = [exc] * len(batch)
+        finally:
+            self._slots.release()
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():  # its caller went away
                 if self._discard is not None and not isinstance(result, BaseException):
@@ -99,3 +114,9 @@ class GroupCommit(Generic[In, Out]):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+
+def _stop(batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(Stopped("shutting down"))

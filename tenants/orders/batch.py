@@ -1,14 +1,16 @@
 """Ingest by group commit: the events that reach a web process within a couple of
 milliseconds are recorded in one call of `ingest_batch` (migration 0013), one round trip and
-one commit for all of them, on a connection of the batcher's own (never returned to a pool,
-so never reset). After the commit, their new documents are enqueued in one call.
+one commit for all of them, on connections of the batcher's own (never returned to a pool,
+so never reset; two batches may run at once). After the commit, their new documents are
+enqueued in one call.
 
 The function records the common case — an event for an order the shop has not sent
 before, without a refund or a cancellation, for a shop that does not register payments —
 exactly as `record_event` would. Any other event comes back as a `Fallback`, to be recorded
-with `record_event` inside it: a later event for the same order or event id, in this batch
-or a later one, is also a `Fallback`, and each waits for the one before it, so the events of
-one order apply in the order they arrived, as one at a time would.
+with `record_event` inside it. So does an event for an order or event id that an earlier
+event (in this batch, or in one still running or still falling back) has: each waits for the
+one before it, so the events of one order apply in the order they arrived, as one at a time
+would.
 
 When Postgres fails, every event of the batch gets the error (the call was one
 transaction: nothing of it is stored); any other database error (a deadlock with another
@@ -86,7 +88,7 @@ class IngestBatcher:
     ) -> None:
         self._database_url = database_url
         self._redis = redis
-        self._conn: asyncpg.Connection[asyncpg.Record] | None = None
+        self._idle: list[asyncpg.Connection[asyncpg.Record]] = []
         self._last: dict[_Key, Fallback] = {}  # the latest unfinished fallback of each key
         self._group: GroupCommit[_Item, Recorded | Fallback] = GroupCommit(
             self._flush, window=window, discard=_release
@@ -102,28 +104,29 @@ class IngestBatcher:
 
     async def close(self) -> None:
         await self._group.stop()
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        while self._idle:
+            await self._idle.pop().close()
 
     async def _flush(self, items: Sequence[_Item]) -> list[Recorded | Fallback | BaseException]:
         keys = [_keys(shop, event) for shop, event, _ in items]
-        # The first event of each order and event id in the batch, unless an earlier one is
-        # still a fallback in flight; every other event waits for those before it.
+        # The first event of each order and event id, unless one before it is still in a
+        # batch or falling back; every event holds its place in line until it is recorded.
         taken: set[_Key] = set(self._last)
         elements = []
         for n, ((shop, event, sha), own) in enumerate(zip(items, keys, strict=True)):
             if _batchable(shop, event) and not taken.intersection(own):
                 elements.append(_element(n, shop, event, sha))
             taken.update(own)
+        places = [Fallback(self, own) for own in keys]
         outcomes: dict[int, tuple[str, Any, bool]] = {}
         if elements:
             try:
                 outcomes = await self._call(elements)
-            except Exception as exc:
-                await self._discard_connection()
-                if unavailable_service(exc) is not None:
-                    return [exc] * len(items)
+            except BaseException as exc:
+                if unavailable_service(exc) is not None or not isinstance(exc, Exception):
+                    for place in places:
+                        place.release()
+                    raise
                 log.warning(
                     "a batch of %d events went to one transaction each (%s: %s)",
                     len(items),
@@ -135,37 +138,41 @@ class IngestBatcher:
         new: list[tuple[int, int]] = []
         for n, (shop, _, _) in enumerate(items):
             outcome, receipt, enqueue = outcomes.get(n, ("fallback", None, False))
+            if outcome == "fallback":
+                results.append(places[n])
+                continue
+            places[n].release()
             if outcome == "recorded":
                 results.append(Recorded(receipt, repeated=False, enqueue=()))
                 if enqueue:
                     new += [(d["id"], 0) for d in receipt["documents"]]
-            elif outcome == "shop_changed":
-                results.append(ShopChanged(shop.id))
             else:
-                results.append(Fallback(self, keys[n]))
+                results.append(ShopChanged(shop.id))
         # Committed: wake the workers, once for the batch (before answering, as one event's
         # transaction does, so an overloaded server takes on no more than it finishes).
         await queue.enqueue_posts(self._redis, new, wait_at_most=_ENQUEUE_TIMEOUT)
         return results
 
     async def _call(self, elements: list[dict[str, Any]]) -> dict[int, tuple[str, Any, bool]]:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await connect(self._database_url, application_name="gateway-ingest")
-        rows = await self._conn.fetch(
-            "SELECT event_index, event_outcome, event_receipt, event_enqueue "
-            "FROM ingest_batch($1::jsonb, $2)",
-            elements,
-            ENQUEUE_AHEAD,
-        )
+        conn = self._idle.pop() if self._idle else None
+        try:
+            if conn is None:
+                conn = await connect(self._database_url, application_name="gateway-ingest")
+            rows = await conn.fetch(
+                "SELECT event_index, event_outcome, event_receipt, event_enqueue "
+                "FROM ingest_batch($1::jsonb, $2)",
+                elements,
+                ENQUEUE_AHEAD,
+            )
+        except BaseException:
+            if conn is not None:
+                conn.terminate()  # in whatever state the failure left it
+            raise
+        self._idle.append(conn)
         return {
             row["event_index"]: (row["event_outcome"], row["event_receipt"], row["event_enqueue"])
             for row in rows
         }
-
-    async def _discard_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.terminate()
 
 
 def _release(result: Recorded | Fallback) -> None:

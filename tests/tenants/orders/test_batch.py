@@ -173,3 +173,27 @@ async def test_postgres_failing_mid_batch_fails_every_event_and_stores_nothing(
     # The next batch connects again.
     [result] = await submit(batcher, pool, shop, event())
     assert result[0] == "batch"
+
+
+async def test_an_event_waits_for_an_earlier_batchs_fallback_of_its_order(
+    batcher: IngestBatcher, pool: Pool, vault: Vault
+) -> None:
+    shop = await cached_shop(pool, vault)
+    refund = json.dumps(refund_event("r1", "33.33")).encode()
+    paid = json.dumps(event()).encode()
+    first = await batcher.record(shop, parse_event(refund), refund)
+    assert isinstance(first, Fallback)  # a refund: not for the batch, and not run yet
+    second = await batcher.record(shop, parse_event(paid), paid)
+    assert isinstance(second, Fallback)  # its order has an earlier event still in line
+    entered: list[str] = []
+
+    async def run(place: Fallback, raw: bytes, name: str) -> None:
+        async with place, pool.acquire() as conn:
+            entered.append(name)
+            await orders.record_event(
+                conn, shop, parse_event(raw), body_sha256=hashlib.sha256(raw).digest()
+            )
+
+    await asyncio.gather(run(second, paid, "paid"), run(first, refund, "refund"))
+    assert entered == ["refund", "paid"]
+    assert await pool.fetchval("SELECT count(*) FROM refunds") == 1
