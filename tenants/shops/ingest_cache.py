@@ -33,8 +33,9 @@ from tenants.shops.ingest_secrets import (
 # to the columns ingest reads makes its entry stale.
 FINGERPRINT: Final = "ingest_fingerprint(shops)"
 # How long an entry lives: it bounds how long decrypted secrets stay in memory, not how
-# long a stale one could be used (never: see the module's docstring).
-TTL_SECONDS: Final = 60.0
+# long a stale one could be used (never: see the module's docstring). Each expiry costs the
+# shop's next event a read and a decryption.
+TTL_SECONDS: Final = 600.0
 MAX_SHOPS: Final = 10_000
 
 
