@@ -395,9 +395,10 @@ def pgbench(database_url: str, database: str, events: int, concurrency: int) -> 
             seen.update(_backends(database))
             time.sleep(0.05)
         seconds = time.perf_counter() - started
-        output = process.communicate()[0].decode()
+        out, err = process.communicate()
+        output = out.decode()
         if process.returncode != 0:
-            raise SystemExit(f"pgbench failed:\n{output}")
+            raise SystemExit(f"pgbench failed:\n{output}{err.decode()}")
         after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
         machine = Cpu([]).sample().parts["machine"] - before_machine
         latencies = [
