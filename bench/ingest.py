@@ -478,12 +478,10 @@ async def main(args: argparse.Namespace) -> None:
                 "GATEWAY_LOG_LEVEL": "INFO",
             }
             settings = Settings.from_env(env)
-            # Each shop stays below the enqueue budget, so every event is enqueued directly:
-            # its measured events and one warm-up event per web process.
-            processes = sum(sizes)
-            gateway_events = args.rounds * len(sizes) * args.events
-            # (Events go to the shops in turn, the floors' too: a margin of a few per shop.)
-            shop_count = math.ceil(gateway_events / (ENQUEUE_AHEAD - 5 - processes))
+            # Each shop stays below the enqueue budget, so every event is enqueued directly.
+            # Events go to the shops in turn, warm-ups' and the floors' too: a margin.
+            gateway_events = args.rounds * len(sizes) * (args.events + 64 * max(sizes))
+            shop_count = math.ceil(gateway_events / (ENQUEUE_AHEAD - 5))
             shop_secrets = await make_shops(database_url, Vault(settings.token_keys), shop_count)
             secrets_file = Path(folder) / "secrets.json"
             secrets_file.write_text(json.dumps({i: s.reveal() for i, s in shop_secrets}))
@@ -497,36 +495,41 @@ async def main(args: argparse.Namespace) -> None:
             finally:
                 await conn.close()
             source = EventSource(shop_secrets)
-            with contextlib.ExitStack() as stack:
-                contenders = [Contender("pgbench", [])]
-                for mode in FLOOR_MODES:
-                    floor = stack.enter_context(
-                        floor_server(args.floor, database_url, secrets_file, mode)
-                    )
-                    contenders.append(Contender(f"floor {mode}", [floor]))
-                for size in sizes:
-                    servers = stack.enter_context(web_servers(env, size, args.server_log))
-                    contenders.append(Contender(f"gateway ×{size}", servers))
-                # Warm-up, not counted: pools filled, every shop in every web process's cache.
-                for contender in contenders[1:]:
-                    for port_pid in contender.servers:
-                        shops = shop_secrets if contender.name.startswith("gateway") else None
-                        count = len(shop_secrets) if shops else WARM_UP
-                        await post_all([port_pid], source.take(count, shops), 8, args.client)
-                for round_ in range(1, args.rounds + 1):
-                    for contender in contenders:
-                        if contender.name == "pgbench":
-                            run = pgbench(database_url, database, args.events, args.concurrency)
-                        else:
+            # Each contender's servers run only for its own runs: with every one of them up
+            # at once, their idle connections and pgbench's 32 pass a shared server's
+            # max_connections.
+            contenders = [Contender("pgbench", [])]
+            contenders += [Contender(f"floor {mode}", []) for mode in FLOOR_MODES]
+            contenders += [Contender(f"gateway ×{size}", []) for size in sizes]
+            for round_ in range(1, args.rounds + 1):
+                for contender in contenders:
+                    if contender.name == "pgbench":
+                        run = pgbench(database_url, database, args.events, args.concurrency)
+                    else:
+                        with contextlib.ExitStack() as stack:
+                            if contender.name.startswith("floor"):
+                                mode = contender.name.split()[1]
+                                servers = [
+                                    stack.enter_context(
+                                        floor_server(args.floor, database_url, secrets_file, mode)
+                                    )
+                                ]
+                                await post_all(servers, source.take(WARM_UP), 8, args.client)
+                            else:
+                                size = int(contender.name.rpartition("×")[2])
+                                servers = stack.enter_context(
+                                    web_servers(env, size, args.server_log)
+                                )
+                                await warm_up_gateway(servers, source, shop_secrets, args.client)
                             run = await post_all(
-                                contender.servers,
+                                servers,
                                 source.take(args.events),
                                 args.concurrency,
                                 args.client,
                                 database,
                             )
-                        contender.runs.append(run)
-                        report_run(contender.name, round_, run)
+                    contender.runs.append(run)
+                    report_run(contender.name, round_, run)
             conn = await connect(database_url, application_name="bench")
             try:
                 documents = await conn.fetchval("SELECT count(*) FROM documents")
@@ -535,6 +538,29 @@ async def main(args: argparse.Namespace) -> None:
                 await conn.close()
             jobs = cast(int, sync_redis.Redis.from_url(redis_url).zcard(QUEUE_NAME))
     report(args, contenders, documents=documents, orders=orders, jobs=jobs)
+
+
+async def warm_up_gateway(
+    servers: list[tuple[int, int]],
+    source: EventSource,
+    shop_secrets: list[tuple[str, Secret]],
+    client: str,
+) -> None:
+    """Not counted: fills each process's pools and its cache of shops. A request with a
+    wrong signature caches its shop too (it is read to check the signature), and stores
+    nothing."""
+    for server in servers:
+        await post_all([server], source.take(64), 8, client)
+        wrong = f"t={int(time.time())},v1={'0' * 64}"
+        await post_all(
+            [server],
+            [
+                Signed(f"/api/v1/shops/{shop_id}/events", b"{}", wrong)
+                for shop_id, _ in shop_secrets
+            ],
+            8,
+            client,
+        )
 
 
 def report_run(name: str, round_: int, run: Run) -> None:
