@@ -97,6 +97,8 @@ def create_app(settings: Settings) -> Starlette:
             await pool.close()
 
     routes: list[BaseRoute] = [
+        # First: Starlette tries routes in turn, and ingest is the hot path.
+        *ingest.routes,
         *shops.routes,
         *documents.routes,
         *settings_pages.routes,
@@ -107,7 +109,6 @@ def create_app(settings: Settings) -> Starlette:
         *connect.routes,
         *health.routes,
         *metrics.routes,
-        *ingest.routes,
         *sources.routes,
         Mount("/static", app=StaticFiles(packages=[("web", "static")]), name="static"),
     ]
