@@ -1,34 +1,32 @@
-"""Benchmark (a): ingest events/s and latency at concurrency 32, beside `pgbench` doing a
-single-row insert at the same concurrency, for the same duration, on the same server.
+"""Benchmark (a): ingest events/s, latency and CPU per event at concurrency 32, beside pgbench's
+single-row insert and the floor (`../shared/bench/ingest_floor.py`: a bare ASGI app that
+checks the signature and stores the raw body, one INSERT per request or group-committed), all
+on one Postgres and one database, interleaved in rounds so that other work on the machine
+weighs on each alike.
 
 Run from the project root with Postgres and Redis up (`DATABASE_URL`, `REDIS_URL` as usual;
 defaults are the local ones):
 
-    .venv/bin/python -m bench.ingest                    # 6000 events, httpx, one web process
-    .venv/bin/python -m bench.ingest --client raw       # a minimal HTTP/1.1 client instead
-    .venv/bin/python -m bench.ingest --processes 2      # two `gateway web` processes
-    .venv/bin/python -m bench.ingest --profile /tmp/web # cProfile each web process (slower)
+    .venv/bin/python -m bench.ingest                       # 3 rounds of 6000 events each
+    .venv/bin/python -m bench.ingest --processes 1 2 4     # gateway with 1, 2 and 4 processes
+    .venv/bin/python -m bench.ingest --floor PATH          # the floor's file, if elsewhere
 
-Targets: ingest ≥ 0.5 × pgbench's tps, and p99 < 50 ms.
+Targets: the gateway ≥ 0.8 × the group-commit floor and ≥ 0.35 × pgbench, p99 < 50 ms, with one
+and with two web processes, two not slower than one. Each round runs, one after the other:
+pgbench (`-t` so it inserts as many rows), the floor in both modes and the gateway with each
+number of processes, each posting the same kind of event.
 
-What runs: a fresh database (created, migrated, dropped at the end) and an empty Redis
-database (flushed at the end); `gateway web` itself, real uvicorn on loopback, as deployed
-(its access log at INFO goes to /dev/null). In-process ASGI would leave out the HTTP server
-and the sockets, which are a real part of every event's cost, so it would flatter us. This
-process posts pre-signed events, 32 at a time over keep-alive connections. Every event is an
+What runs: a fresh database (created, migrated, dropped at the end) and an empty Redis database
+(flushed at the end); `gateway web` itself (this checkout's code), real uvicorn on loopback, as
+deployed; the floor under the same uvicorn (uvloop, httptools). Every gateway event is an
 `order.paid` for a new order of a shop whose trigger is `paid`: the full path (verify, parse,
-VAT check, delivery + order + invoice rows in one transaction, the answer stored, an arq job
-enqueued). There are enough shops for each to stay under the enqueue budget, so every event
-also pays for its Redis enqueue. A warm-up (not counted) fills the connection pools first.
-Afterwards it checks that every event got a 202 and made one invoice.
+VAT check, delivery + order + invoice rows, the answer stored, an arq job enqueued). There are
+enough shops for each to stay under the enqueue budget, so every event also pays for its
+enqueue. A warm-up (not counted) fills the connection pools and every process's shop cache.
 
-Everything shares this machine's CPUs, the load generator included (pgbench's C client is
-cheap; httpx is not). So the CPU each part used per event is printed too — web, load
-generator, Postgres, Redis — which says where the time goes whatever the machine. `--client
-raw` swaps httpx for a bare asyncio HTTP/1.1 client to show what the server does when the
-load generator takes less of the machine. Other work on the machine (another benchmark, a test
-run) takes CPU from all of them: the load average before the run and the CPU used by processes
-that are not ours are printed, so a disturbed run can be told apart.
+Everything shares this machine's CPUs, the load generator included. So the CPU each part used
+per event is printed too (web, Postgres backends of this database, load generator, Redis),
+and how busy the machine was: a run disturbed by other work can be told apart.
 """
 
 from __future__ import annotations
@@ -71,6 +69,7 @@ from tenants.shops.ingest_secrets import sign
 from web.openapi import EXAMPLE_EVENT
 
 WARM_UP = 300
+ROOT = Path(__file__).resolve().parents[1]
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -168,20 +167,6 @@ async def make_shops(database_url: str, vault: Vault, count: int) -> list[tuple[
     return made
 
 
-def events(shop_secrets: list[tuple[str, Secret]], count: int, tag: str) -> list[Signed]:
-    """`count` signed `order.paid` events for new orders, spread evenly over the shops."""
-    now = int(time.time())
-    signed = []
-    for n in range(count):
-        shop_id, secret = shop_secrets[n % len(shop_secrets)]
-        body = copy.deepcopy(EXAMPLE_EVENT)
-        body["id"] = f"evt-{tag}-{n}"
-        body["order"]["id"] = body["order"]["number"] = f"{tag}-{n}"
-        raw = json.dumps(body).encode()
-        signed.append(Signed(f"/api/v1/shops/{shop_id}/events", raw, sign(secret, now, raw)))
-    return signed
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -205,6 +190,8 @@ def web_servers(
     gateway = shutil.which("gateway", path=str(Path(sys.executable).parent))
     if gateway is None:
         raise SystemExit("the `gateway` command is not installed in this venv")
+    # This checkout's code, whichever checkout the venv's `gateway` was installed from.
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
     started = []
     with log.open("ab") if log else open(os.devnull, "wb") as output:
         try:
@@ -338,52 +325,161 @@ async def post_all(
     return Run(seconds, latencies, statuses, cpu)
 
 
+# --- the floor ---------------------------------------------------------------------------------
+
+FLOOR_MODES = ("single", "batched")
+
+
+@contextlib.contextmanager
+def floor_server(
+    floor: Path, database_url: str, secrets_file: Path, mode: str
+) -> Iterator[tuple[int, int]]:
+    """The floor (`ingest_floor.py`) in `mode`, under uvicorn as `gateway web` runs (uvloop,
+    httptools, no access log); yields its (port, pid)."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        *("-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log"),
+        *("--host", "127.0.0.1", "--port", str(port), "--app-dir", str(floor.parent)),
+        f"{floor.stem}:app",
+    ]
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRETS": str(secrets_file), "MODE": mode}
+    with open(os.devnull, "wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+        try:
+            _wait_ready(port)
+            yield port, process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
 # --- pgbench -----------------------------------------------------------------------------------
 
 
-def pgbench(database_url: str, seconds: int, concurrency: int) -> tuple[float, dict[str, float]]:
+def _backends(database: str) -> dict[int, float]:
+    """CPU seconds so far of each Postgres backend of `database`, by pid."""
+    found = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            stat = (proc / "stat").read_text()
+            if stat[stat.index("(") + 1 : stat.rindex(")")] != "postgres":
+                continue
+            if f" {database} " in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                found[int(proc.name)] = _cpu_of(stat)
+    return found
+
+
+def pgbench(database_url: str, database: str, events: int, concurrency: int) -> Run:
+    """pgbench's single-row insert, `events` in all over `concurrency` clients. Its backends
+    end with it, so their CPU is sampled while it runs."""
     binary = shutil.which("pgbench")
     if binary is None:
         raise FileNotFoundError("pgbench")
     parts = urlsplit(database_url)
-    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
-        script.write("INSERT INTO bench_insert (payload) VALUES ('{\"order\": 1}');\n")
-        script.flush()
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "insert.sql"
+        script.write_text("INSERT INTO bench_insert (payload) VALUES ('{\"order\": 1}');\n")
         command = [
             binary,
             "-n",  # no vacuum of pgbench's own tables, which we do not use
             *("-c", str(concurrency), "-j", str(min(concurrency, os.cpu_count() or 1))),
-            *("-T", str(seconds), "-f", script.name),
+            *("-t", str(max(1, events // concurrency)), "-f", str(script)),
+            *("-l", "--log-prefix", f"{folder}/log"),
             *("-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)),
             *("-U", parts.username or "postgres", parts.path.lstrip("/")),
         ]
-        before = Cpu([]).sample()
-        result = subprocess.run(
+        before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before_machine = Cpu([]).sample().parts["machine"]
+        baseline = _backends(database)
+        seen = dict(baseline)
+        started = time.perf_counter()
+        process = subprocess.Popen(
             command,
-            capture_output=True,
-            text=True,
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env={**os.environ, "PGPASSWORD": parts.password or ""},
-            check=True,
         )
-        cpu = Cpu([]).sample() - before
-    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
+        while process.poll() is None:
+            seen.update(_backends(database))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        out, err = process.communicate()
+        output = out.decode()
+        if process.returncode != 0:
+            raise SystemExit(f"pgbench failed:\n{output}{err.decode()}")
+        after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        machine = Cpu([]).sample().parts["machine"] - before_machine
+        latencies = [
+            int(line.split()[2]) / 1000
+            for log in Path(folder).glob("log.*")
+            for line in log.read_text().splitlines()
+        ]
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output)
     if match is None:
-        raise SystemExit(f"could not read pgbench's output:\n{result.stdout}")
-    return float(match.group(1)), cpu
+        raise SystemExit(f"could not read pgbench's output:\n{output}")
+    # Its own measure of throughput (connections made before its clock starts).
+    seconds = len(latencies) / float(match.group(1)) if latencies else seconds
+    postgres = sum(cpu - baseline.get(pid, 0.0) for pid, cpu in seen.items())
+    generator = (after_children.ru_utime + after_children.ru_stime) - (
+        before_children.ru_utime + before_children.ru_stime
+    )
+    cpu = {"web": 0.0, "load generator": generator, "Postgres": postgres, "Redis": 0.0}
+    return Run(seconds, latencies, {0: len(latencies)}, {**cpu, "machine": machine})
 
 
 # --- the run -----------------------------------------------------------------------------------
 
 
+@dataclass
+class Contender:
+    name: str
+    servers: list[tuple[int, int]]  # (port, pid); none for pgbench
+    runs: list[Run] = field(default_factory=list)
+
+
+class EventSource:
+    """Signed `order.paid` events for new orders, each shop getting at most `per_shop`."""
+
+    def __init__(self, shop_secrets: list[tuple[str, Secret]]) -> None:
+        self.shop_secrets = shop_secrets
+        self.made = 0
+
+    def take(self, count: int, shops: list[tuple[str, Secret]] | None = None) -> list[Signed]:
+        chosen = shops or self.shop_secrets
+        now = int(time.time())
+        signed = []
+        for _ in range(count):
+            shop_id, secret = chosen[self.made % len(chosen)]
+            n = self.made
+            self.made += 1
+            body = copy.deepcopy(EXAMPLE_EVENT)
+            body["id"] = f"evt-{n}"
+            body["order"]["id"] = body["order"]["number"] = f"order-{n}"
+            raw = json.dumps(body).encode()
+            signed.append(Signed(f"/api/v1/shops/{shop_id}/events", raw, sign(secret, now, raw)))
+        return signed
+
+
 async def main(args: argparse.Namespace) -> None:
     # Other work on the machine takes CPU from every part: say how busy it was.
     args.load_before = os.getloadavg()[0]
+    if shutil.which("pgbench") is None:
+        raise SystemExit("pgbench is not installed here (apt-get install postgresql-client)")
+    if not args.floor.exists():
+        raise SystemExit(f"the floor {args.floor} is missing: pass --floor")
     server = with_path(
         os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres",
         "/postgres",
     )
-    with empty_redis(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0") as redis_url:
+    sizes = sorted(set(args.processes))
+    with (
+        empty_redis(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0") as redis_url,
+        tempfile.TemporaryDirectory() as folder,
+    ):
         async with fresh_database(server) as database_url:
+            database = urlsplit(database_url).path.lstrip("/")
             env = {
                 **os.environ,
                 "GATEWAY_ENV": "development",
@@ -393,17 +489,14 @@ async def main(args: argparse.Namespace) -> None:
             }
             settings = Settings.from_env(env)
             # Each shop stays below the enqueue budget, so every event is enqueued directly.
-            shop_count = math.ceil((args.events + WARM_UP) / (ENQUEUE_AHEAD - 1))
+            # Events go to the shops in turn, warm-ups' and the floors' too: a margin.
+            gateway_events = args.rounds * len(sizes) * (args.events + 64 * max(sizes))
+            shop_count = math.ceil(gateway_events / (ENQUEUE_AHEAD - 5))
             shop_secrets = await make_shops(database_url, Vault(settings.token_keys), shop_count)
-            warm_up = events(shop_secrets, WARM_UP, "warm")
-            measured = events(shop_secrets, args.events, "run")
-            with web_servers(env, args.processes, args.server_log, args.profile) as servers:
-                await post_all(servers, warm_up, args.concurrency, args.client)
-                database = urlsplit(database_url).path.lstrip("/")
-                run = await post_all(servers, measured, args.concurrency, args.client, database)
+            secrets_file = Path(folder) / "secrets.json"
+            secrets_file.write_text(json.dumps({i: s.reveal() for i, s in shop_secrets}))
             conn = await connect(database_url, application_name="bench")
             try:
-                invoices = await conn.fetchval("SELECT count(*) FROM documents")
                 await conn.execute(
                     "CREATE TABLE bench_insert (id bigint GENERATED ALWAYS AS IDENTITY "
                     "PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz NOT NULL "
@@ -411,66 +504,162 @@ async def main(args: argparse.Namespace) -> None:
                 )
             finally:
                 await conn.close()
-            jobs = cast(int, sync_redis.Redis.from_url(redis_url).zcard(QUEUE_NAME))
-            report_ingest(args, run, invoices=invoices, jobs=jobs)
+            source = EventSource(shop_secrets)
+            # Each contender's servers run only for its own runs: with every one of them up
+            # at once, their idle connections and pgbench's 32 pass a shared server's
+            # max_connections.
+            contenders = [Contender("pgbench", [])]
+            contenders += [Contender(f"floor {mode}", []) for mode in FLOOR_MODES]
+            contenders += [Contender(f"gateway ×{size}", []) for size in sizes]
+            for round_ in range(1, args.rounds + 1):
+                for contender in contenders:
+                    if contender.name == "pgbench":
+                        run = pgbench(database_url, database, args.events, args.concurrency)
+                    else:
+                        with contextlib.ExitStack() as stack:
+                            if contender.name.startswith("floor"):
+                                mode = contender.name.split()[1]
+                                servers = [
+                                    stack.enter_context(
+                                        floor_server(args.floor, database_url, secrets_file, mode)
+                                    )
+                                ]
+                                await post_all(servers, source.take(WARM_UP), 8, args.client)
+                            else:
+                                size = int(contender.name.rpartition("×")[2])
+                                servers = stack.enter_context(
+                                    web_servers(env, size, args.server_log)
+                                )
+                                await warm_up_gateway(servers, source, shop_secrets, args.client)
+                            run = await post_all(
+                                servers,
+                                source.take(args.events),
+                                args.concurrency,
+                                args.client,
+                                database,
+                            )
+                    contender.runs.append(run)
+                    report_run(contender.name, round_, run)
+            conn = await connect(database_url, application_name="bench")
             try:
-                tps, cpu = pgbench(database_url, max(1, round(run.seconds)), args.concurrency)
-            except FileNotFoundError:
-                print("pgbench is not installed here: no comparison")
-                return
-    print(
-        f"pgbench: single-row insert, -c {args.concurrency}, {round(run.seconds)} s: "
-        f"{tps:,.0f} tps; machine CPU per insert (pgbench and Postgres) "
-        f"{cpu['machine'] / (tps * round(run.seconds)) * 1000:.3f} ms; machine busy "
-        f"{cpu['machine'] / round(run.seconds):.1f} of {os.cpu_count()} cores"
-    )
-    print(
-        f"ratio {run.rate / tps:.3f}× (target ≥ 0.5×); "
-        f"p99 {run.percentile(99):.1f} ms (target < 50 ms)"
-    )
+                documents = await conn.fetchval("SELECT count(*) FROM documents")
+                orders = await conn.fetchval("SELECT count(*) FROM orders")
+            finally:
+                await conn.close()
+            jobs = cast(int, sync_redis.Redis.from_url(redis_url).zcard(QUEUE_NAME))
+    report(args, contenders, documents=documents, orders=orders, jobs=jobs)
 
 
-def report_ingest(args: argparse.Namespace, run: Run, *, invoices: int, jobs: int) -> None:
+async def warm_up_gateway(
+    servers: list[tuple[int, int]],
+    source: EventSource,
+    shop_secrets: list[tuple[str, Secret]],
+    client: str,
+) -> None:
+    """Not counted: fills each process's pools and its cache of shops. A request with a
+    wrong signature caches its shop too (it is read to check the signature), and stores
+    nothing."""
+    for server in servers:
+        await post_all([server], source.take(64), 8, client)
+        wrong = f"t={int(time.time())},v1={'0' * 64}"
+        await post_all(
+            [server],
+            [
+                Signed(f"/api/v1/shops/{shop_id}/events", b"{}", wrong)
+                for shop_id, _ in shop_secrets
+            ],
+            8,
+            client,
+        )
+
+
+def report_run(name: str, round_: int, run: Run) -> None:
     count = len(run.latencies_ms)
-    print(
-        f"ingest: {count} events, concurrency {args.concurrency}, {args.processes} "
-        f"`gateway web` process(es) (uvicorn, loopback), client {args.client}"
-    )
-    print(
-        f"  statuses {run.statuses}; invoices in the database {invoices} and arq jobs in "
-        f"Redis {jobs} (both incl. {WARM_UP} warm-up)"
-    )
-    print(f"  {run.rate:,.0f} events/s over {run.seconds:.1f} s")
-    print(
-        f"  latency p50 {run.percentile(50):.1f} ms, p99 {run.percentile(99):.1f} ms, "
-        f"max {max(run.latencies_ms):.1f} ms, mean {statistics.fmean(run.latencies_ms):.1f} ms"
-    )
     per_event = ", ".join(
-        f"{name} {seconds / count * 1000:.2f} ms"
-        for name, seconds in run.cpu.items()
-        if name != "machine"
+        f"{part} {run.cpu[part] / count * 1000:.2f}"
+        for part in ("web", "Postgres", "load generator", "Redis")
     )
-    ours = sum(seconds for name, seconds in run.cpu.items() if name != "machine")
     print(
-        f"  CPU per event: {per_event}; machine busy "
-        f"{run.cpu['machine'] / run.seconds:.1f} of {os.cpu_count()} cores, of which "
-        f"{max(0.0, run.cpu['machine'] - ours) / run.seconds:.2f} not ours (other processes, "
-        f"kernel); load average before {args.load_before:.2f}"
+        f"round {round_} {name:<12} {run.rate:7,.0f} events/s  p50 {run.percentile(50):5.1f} ms"
+        f"  p99 {run.percentile(99):5.1f} ms  statuses {run.statuses}  CPU ms/event: "
+        f"{per_event}; machine busy {run.cpu['machine'] / run.seconds:.1f} cores",
+        flush=True,
     )
+
+
+def report(args: argparse.Namespace, contenders: list[Contender], **counts: int) -> None:
+    by_name = {c.name: c for c in contenders}
+    print(
+        f"\n{args.rounds} round(s) of {args.events} events at concurrency {args.concurrency}, "
+        f"interleaved, client {args.client}, load average before {args.load_before:.2f}; "
+        f"in the database afterwards: {counts} (warm-up included)"
+    )
+    print("medians over the rounds:")
+    for contender in contenders:
+        runs = contender.runs
+        count = len(runs[0].latencies_ms)
+        print(
+            f"  {contender.name:<12} {statistics.median(r.rate for r in runs):7,.0f} events/s"
+            f"  p50 {statistics.median(r.percentile(50) for r in runs):5.1f} ms"
+            f"  p99 {statistics.median(r.percentile(99) for r in runs):5.1f} ms"
+            f"  CPU per event: web {_median_ms(runs, 'web', count)} ms, "
+            f"Postgres {_median_ms(runs, 'Postgres', count)} ms"
+        )
+    pg, floor = by_name["pgbench"], by_name["floor batched"]
+    single = by_name["floor single"]
+    print("ratios (per round, each against the same round's runs):")
+    sizes = [c for c in contenders if c.name.startswith("gateway")]
+    verdicts = []
+    for gateway in sizes:
+        to_floor = [g.rate / f.rate for g, f in zip(gateway.runs, floor.runs, strict=True)]
+        to_single = [g.rate / f.rate for g, f in zip(gateway.runs, single.runs, strict=True)]
+        to_pg = [g.rate / p.rate for g, p in zip(gateway.runs, pg.runs, strict=True)]
+        p99 = [g.percentile(99) for g in gateway.runs]
+        print(
+            f"  {gateway.name}: ÷ group-commit floor {_list(to_floor)} (target ≥ 0.8); "
+            f"÷ one-insert floor {_list(to_single)}; ÷ pgbench {_list(to_pg)} "
+            f"(target ≥ 0.35); p99 {_list(p99, 1)} ms (target < 50)"
+        )
+        verdicts += [
+            (f"{gateway.name} ≥ 0.8× group-commit floor", min(to_floor) >= 0.8),
+            (f"{gateway.name} ≥ 0.35× pgbench", min(to_pg) >= 0.35),
+            (f"{gateway.name} p99 < 50 ms", max(p99) < 50),
+        ]
+    floor_to_pg = [f.rate / p.rate for f, p in zip(floor.runs, pg.runs, strict=True)]
+    print(f"  floor batched ÷ pgbench {_list(floor_to_pg)}")
+    if len(sizes) > 1:
+        one, two = sizes[0], sizes[-1]
+        faster = [b.rate / a.rate for a, b in zip(one.runs, two.runs, strict=True)]
+        print(f"  {two.name} ÷ {one.name} {_list(faster)} (target ≥ 1)")
+        verdicts.append((f"{two.name} not slower than {one.name}", min(faster) >= 1.0))
+    for what, met in verdicts:
+        print(f"{'met    ' if met else 'MISSED '} {what} (every round)")
+
+
+def _median_ms(runs: list[Run], part: str, count: int) -> str:
+    return f"{statistics.median(r.cpu[part] for r in runs) / count * 1000:.2f}"
+
+
+def _list(values: list[float], digits: int = 2) -> str:
+    return "[" + ", ".join(f"{v:.{digits}f}" for v in values) + "]"
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=6000)
+    parser.add_argument("--events", type=int, default=6000, help="per run of each contender")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--processes", type=int, default=1, help="`gateway web` processes")
-    parser.add_argument("--client", choices=("httpx", "raw"), default="httpx")
-    parser.add_argument("--server-log", type=Path, help="append the web processes' logs here")
     parser.add_argument(
-        "--profile",
-        type=Path,
-        help="run each web process under cProfile, writing PROFILE.<n> (slows it down)",
+        "--processes", type=int, nargs="+", default=[1, 2], help="`gateway web` processes"
     )
+    parser.add_argument("--client", choices=("httpx", "raw"), default="raw")
+    parser.add_argument(
+        "--floor",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared" / "bench" / "ingest_floor.py",
+        help="the floor's ASGI app (default ../shared/bench/ingest_floor.py)",
+    )
+    parser.add_argument("--server-log", type=Path, help="append the web processes' logs here")
     return parser.parse_args()
 
 

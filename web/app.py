@@ -21,6 +21,8 @@ from gateway.db import Pool, create_pool
 from gateway.queue import create_redis
 from gateway.settings import Settings
 from gateway.vault import Vault
+from tenants.orders.batch import IngestBatcher
+from tenants.shops.ingest_cache import IngestShops
 from web import (
     accounts,
     admin,
@@ -55,6 +57,8 @@ class State(TypedDict):
     http: httpx.AsyncClient
     vault: Vault
     templates: Jinja2Templates
+    ingest_shops: IngestShops
+    ingest_batcher: IngestBatcher
 
 
 def create_templates() -> Jinja2Templates:
@@ -76,21 +80,28 @@ def create_app(settings: Settings) -> Starlette:
         pool = await create_pool(settings.database_url, application_name="gateway-web")
         redis = create_redis(settings.redis_url)
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        vault = Vault(settings.token_keys)
+        batcher = IngestBatcher(settings.database_url, redis)
         try:
             yield State(
                 settings=settings,
                 pool=pool,
                 redis=redis,
                 http=http,
-                vault=Vault(settings.token_keys),
+                vault=vault,
                 templates=templates,
+                ingest_shops=IngestShops(vault),
+                ingest_batcher=batcher,
             )
         finally:
+            await batcher.close()
             await http.aclose()
             await redis.aclose()
             await pool.close()
 
     routes: list[BaseRoute] = [
+        # First: Starlette tries routes in turn, and ingest is the hot path.
+        *ingest.routes,
         *shops.routes,
         *documents.routes,
         *settings_pages.routes,
@@ -102,7 +113,6 @@ def create_app(settings: Settings) -> Starlette:
         *connect.routes,
         *health.routes,
         *metrics.routes,
-        *ingest.routes,
         *sources.routes,
         *woocommerce.routes,
         *team.routes,

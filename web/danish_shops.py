@@ -134,6 +134,9 @@ DANISH: Final[dict[str, str]] = {
     "(checking in Dinero whether the last attempt arrived)": "(undersøger i Dinero, om "
     "sidste forsøg kom frem)",
     "Dinero id": "Id i Dinero",
+    "In Dinero's web app": "I Dineros webapp",
+    "Open organisation {id} in Dinero": "Åbn firma {id} i Dinero",
+    "(number {number} there)": "(nummer {number} dér)",
     "(not in Dinero yet)": "(ikke i Dinero endnu)",
     "Reference in Dinero": "Reference i Dinero",
     "Attempts": "Forsøg",

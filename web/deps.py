@@ -17,10 +17,22 @@ from gateway.metrics import Metrics
 from gateway.secret import Secret
 from gateway.settings import Settings
 from gateway.vault import Vault
+from tenants.orders.batch import IngestBatcher
+from tenants.shops.ingest_cache import IngestShops
 
 
 def pool(request: Request) -> Pool:
     value: Pool = request.state.pool
+    return value
+
+
+def ingest_shops(request: Request) -> IngestShops:
+    value: IngestShops = request.state.ingest_shops
+    return value
+
+
+def ingest_batcher(request: Request) -> IngestBatcher:
+    value: IngestBatcher = request.state.ingest_batcher
     return value
 
 

@@ -130,27 +130,46 @@ async def _answer(request: Request) -> Response:
 async def _receive(request: Request) -> Response:
     _require_json(request)
     body = await _read_body(request)
-    # One connection for the shop lookup and the transaction: each checkout from the pool
-    # costs a reset round trip when it is returned.
-    async with deps.pool(request).acquire() as conn:
+    shops = deps.ingest_shops(request)
+    try:
         try:
-            delivery = await signed_api.receive(
-                conn,
-                deps.vault(request),
-                shop_id=request.path_params["shop_id"],
-                signature=request.headers.get(SIGNATURE_HEADER),
-                body=body,
-                now=dt.datetime.now(dt.UTC),
-                production=deps.settings(request).is_production,
-            )
-            recorded = await ingest(conn, delivery)
-        except Refused as refused:
-            raise _problem(refused) from None
+            recorded = await _record(request, body)
+        except orders.ShopChanged as changed:
+            # Rolled or reconfigured since this process cached it: verify again, fresh.
+            shops.drop(changed.args[0])
+            recorded = await _record(request, body)
+    except Refused as refused:
+        raise _problem(refused) from None
+    return Response(_render(recorded.receipt), 202, media_type="application/json")
+
+
+async def _record(request: Request, body: bytes) -> orders.Recorded:
+    """Verifies and records the event: in this process's next batch when it can be, else
+    in a transaction of its own. Either way committed, and its documents enqueued, on return.
+    """
+    pool = deps.pool(request)
+    delivery = await signed_api.receive(
+        pool,
+        deps.vault(request),
+        shop_id=request.path_params["shop_id"],
+        signature=request.headers.get(SIGNATURE_HEADER),
+        body=body,
+        now=dt.datetime.now(dt.UTC),
+        production=deps.settings(request).is_production,
+        shops=deps.ingest_shops(request),
+    )
+    batched = await deps.ingest_batcher(request).record(
+        delivery.shop, delivery.event, delivery.fingerprint
+    )
+    if isinstance(batched, orders.Recorded):
+        return batched
+    async with batched, pool.acquire() as conn:
+        recorded = await ingest(conn, delivery)
     # Committed: now wake the workers. Before answering, not in a background task: under
     # overload that keeps the server from taking on more than it finishes.
     redis: ArqRedis = request.state.redis
     await orders.enqueue_new_documents(redis, recorded.enqueue)
-    return Response(_render(recorded.receipt), 202, media_type="application/json")
+    return recorded
 
 
 def _require_json(request: Request) -> None:

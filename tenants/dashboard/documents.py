@@ -178,6 +178,7 @@ def _narrowed(narrowing: Narrowing, args: list[Any]) -> list[str]:
     return conditions
 
 
+DINERO_APP_URL: Final = "https://app.dinero.dk"
 _LAST_CODE_POINT: Final = "\U0010ffff"
 
 
@@ -232,6 +233,7 @@ class DocumentDetail:
     dinero_guid: UUID | None
     dinero_number: int | None
     dinero_status: str | None
+    organization_id: int | None  # the Dinero organisation it went to (fixed at its first step)
     external_reference: str
     attempts: int
     failures: int
@@ -259,6 +261,16 @@ class DocumentDetail:
     @property
     def retryable(self) -> bool:
         return self.state == "failed"
+
+    @property
+    def dinero_url(self) -> str | None:
+        """Where the organisation it was posted to opens in Dinero's web app: Dinero
+        documents its address as app.dinero.dk/ followed by the organisation id; a link to
+        one document inside it is not documented, so the page names its number next to
+        this link instead."""
+        if self.organization_id is None or self.dinero_guid is None:
+            return None
+        return f"{DINERO_APP_URL}/{self.organization_id}"
 
     @property
     def payments(self) -> list[Related]:
@@ -290,7 +302,7 @@ async def document_detail(
         """
         SELECT d.id, d.kind, d.seq, d.state, d.step, d.mode, d.currency, d.amount,
                d.client_guid, d.dinero_guid, d.dinero_number, d.dinero_status,
-               d.external_reference, d.attempts, d.failures, d.uncertain, d.next_attempt_at,
+               d.organization_id, d.external_reference, d.attempts, d.failures, d.uncertain, d.next_attempt_at,
                d.last_error, d.last_error_code, d.created_at, d.updated_at, d.posted_at,
                d.settlement_account, d.file_guid, d.file_name,
                d.payload ->> 'method' AS payment_method, d.parent_id,

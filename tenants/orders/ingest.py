@@ -48,6 +48,7 @@ from tenants.outbox.identity import (
     client_guid,
     external_reference,
 )
+from tenants.shops.ingest_cache import FINGERPRINT
 from tenants.shops.ingest_secrets import IngestShop, shop_for_ingest
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "EventIdReused",
     "IngestShop",
     "Recorded",
+    "ShopChanged",
     "canonical",
     "client_guid",
     "enqueue_new_documents",
@@ -78,6 +80,11 @@ class EventIdReused(Exception):
     """The event id was seen before with a different body."""
 
 
+class ShopChanged(Exception):
+    """The shop was served from a cache and has changed since (a rolled secret, other
+    settings): nothing was stored; verify the delivery again against a fresh read."""
+
+
 # --- recording an event ----------------------------------------------------------------------
 
 
@@ -96,10 +103,11 @@ async def record_event(
     conn: Connection, shop: IngestShop, event: Event, *, body_sha256: bytes
 ) -> Recorded:
     """Stores a valid, verified event in one transaction and returns its receipt. Raises
-    `EventIdReused` for a known id with another body, and `InvalidEvent` when a refund would
-    take more than the order's total (nothing is stored then)."""
+    `EventIdReused` for a known id with another body, `InvalidEvent` when a refund would
+    take more than the order's total, and `ShopChanged` when `shop` came from a cache and
+    is stale (nothing is stored then)."""
     async with conn.transaction():
-        order = await _claim_and_upsert(conn, shop.id, event, body_sha256)
+        order = await _claim_and_upsert(conn, shop, event, body_sha256)
         if order is None:
             return await _first_answer(conn, shop.id, event, body_sha256)
         documents = [] if order.inserted else await creation.documents_of(conn, shop.id, order.id)
@@ -178,11 +186,13 @@ _ORDER_RETURNING: Final = "id, currency, total, paid_at, shipped_at, cancelled_a
 
 
 async def _claim_and_upsert(
-    conn: Connection, shop_id: UUID, event: Event, body_sha256: bytes
+    conn: Connection, shop: IngestShop, event: Event, body_sha256: bytes
 ) -> OrderFacts | None:
     """Claims the event id and, only if this delivery is the first, upserts the order: one
     statement, one round trip. None when the id was claimed before; a concurrent delivery
-    of the same id waits on the first one's row until that commits (or rolls back)."""
+    of the same id waits on the first one's row until that commits (or rolls back). A shop
+    from the cache must still have its fingerprint, or nothing is claimed (`ShopChanged`)."""
+    shop_id = shop.id
     order = event.order
     paid_at = order.paid_at or (event.occurred_at if event.type == "order.paid" else None)
     shipped_at = order.shipped_at or (event.occurred_at if event.type == "order.shipped" else None)
@@ -194,10 +204,14 @@ async def _claim_and_upsert(
     # The answer is stored at the end of the transaction (`_finish_delivery`).
     row = await conn.fetchrow(
         f"""
-        WITH claim AS (
+        WITH shop_ok AS (
+            SELECT $15::text IS NULL OR EXISTS (
+                SELECT 1 FROM shops WHERE id = $1 AND {FINGERPRINT} = $15) AS ok
+        ),
+        claim AS (
             INSERT INTO deliveries (shop_id, event_id, event_type, body_sha256,
                                     response_status, response_body)
-            VALUES ($1, $12, $13, $14, 202, '{{}}')
+            SELECT $1, $12, $13, $14, 202, '{{}}' FROM shop_ok WHERE ok
             ON CONFLICT (shop_id, event_id) DO NOTHING
             RETURNING true AS claimed
         ),
@@ -218,7 +232,8 @@ async def _claim_and_upsert(
             RETURNING {_ORDER_RETURNING}, xmax = 0 AS inserted,
                 (SELECT paid_at IS NOT NULL FROM before) AS was_paid
         )
-        SELECT upserted.* FROM claim LEFT JOIN upserted ON true
+        SELECT shop_ok.ok AS shop_current, claim.claimed, upserted.*
+        FROM shop_ok LEFT JOIN claim ON true LEFT JOIN upserted ON true
         """,  # noqa: S608 - constant column list
         shop_id,
         order.id,
@@ -234,8 +249,12 @@ async def _claim_and_upsert(
         event.id,
         event.type,
         body_sha256,
+        shop.fingerprint,
     )
-    if row is None:
+    assert row is not None
+    if not row["shop_current"]:
+        raise ShopChanged(shop_id)
+    if row["claimed"] is None:
         return None  # claimed before
     if row["id"] is not None:
         newly_paid = row["paid_at"] is not None and not row["was_paid"]

@@ -185,6 +185,9 @@ class IngestShop:
     document_kind: str
     secrets: tuple[Secret, ...] = field(repr=False)
     register_payments: bool = False
+    # Set on a shop served from the web process's cache (`tenants.shops.ingest_cache`): the
+    # ingest transaction stores nothing unless the row still has it.
+    fingerprint: str | None = field(default=None, repr=False)
 
 
 async def shop_for_ingest(

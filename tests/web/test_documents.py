@@ -8,6 +8,7 @@ import io
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -358,6 +359,8 @@ async def test_a_voucher_shows_its_attachment_and_the_voucher_reversing_it(
         posted_at=datetime.now(UTC),
         step="booked",
         dinero_number=42,
+        organization_id=1001,
+        dinero_guid=uuid4(),
         file_guid="f1c2-file-guid",
         file_name="dg-inv-1001.pdf",
         settlement_account=5800,
@@ -376,6 +379,9 @@ async def test_a_voucher_shows_its_attachment_and_the_voucher_reversing_it(
 
     page = (await client.get(f"/shops/{shop.id}/documents/{voucher}")).text
     assert "Voucher number in Dinero" in page and 'data-fact="number">42<' in page
+    # Dinero's web app, at the organisation's documented address, with the number to find.
+    link = 'data-fact="dinero-link"><a href="https://app.dinero.dk/1001" rel="noopener'
+    assert link in page and "(number 42 there)" in page
     assert "dg-inv-1001.pdf" in page and "f1c2-file-guid" in page
     assert 'data-fact="settlement-account">5800<' in page
     assert 'data-fact="shop-invoice"' not in page  # this order brought no invoice of its own

@@ -113,4 +113,4 @@ async def test_admin_counters_read_the_dashboard_indexes(seeded: Pool) -> None:
     assert "Index Only Scan using documents_stuck_idx" in totals
     assert "documents_attention_idx" not in totals
     # The last 24 hours as one range of the created_at index, not the whole table.
-    assert "documents_created_idx" in by_state
+    assert "Index Only Scan using documents_created_state_idx" in by_state
