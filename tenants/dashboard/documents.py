@@ -302,7 +302,8 @@ async def document_detail(
         """
         SELECT d.id, d.kind, d.seq, d.state, d.step, d.mode, d.currency, d.amount,
                d.client_guid, d.dinero_guid, d.dinero_number, d.dinero_status,
-               d.organization_id, d.external_reference, d.attempts, d.failures, d.uncertain, d.next_attempt_at,
+               d.organization_id, d.external_reference, d.attempts, d.failures, d.uncertain,
+               d.next_attempt_at,
                d.last_error, d.last_error_code, d.created_at, d.updated_at, d.posted_at,
                d.settlement_account, d.file_guid, d.file_name,
                d.payload ->> 'method' AS payment_method, d.parent_id,
