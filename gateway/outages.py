@@ -39,10 +39,25 @@ MAX_DELAY: Final = 10.0
 
 def unavailable_service(exc: BaseException) -> Service | None:
     """The service an error says is away, or None when it is some other error."""
-    if isinstance(exc, _REDIS_ERRORS):
-        return "Redis"
-    if isinstance(exc, _POSTGRES_ERRORS):
-        return "Postgres"
+    found = outage_error(exc)
+    if found is None:
+        return None
+    return "Redis" if isinstance(found, _REDIS_ERRORS) else "Postgres"
+
+
+def outage_error(exc: BaseException) -> BaseException | None:
+    """The connection error behind `exc`: itself, or one it was raised from or while
+    handling. An error raised while handling one of these is that outage too: a
+    transaction's rollback on a connection the server just cut off fails with whatever
+    state the driver was left in ("another operation is in progress"), and the cause is
+    the outage, not the rollback."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, CONNECTION_ERRORS):
+            return current
+        current = current.__cause__ or current.__context__
     return None
 
 
@@ -71,12 +86,13 @@ class Outage:
         to wait before the next."""
         service = service or unavailable_service(exc) or "Postgres"
         if self.since is None or service != self.service:
+            shown = outage_error(exc) or exc
             self.log.warning(
                 "%s unavailable to %s (%s: %s); retrying until it is back",
                 service,
                 self.who,
-                type(exc).__name__,
-                exc,
+                type(shown).__name__,
+                shown,
             )
             self.service = service
             self.since = self.since if self.since is not None else time.monotonic()

@@ -15,8 +15,9 @@ The books afterwards: every accepted order exactly one invoice in Dinero with th
 total, nothing Dinero holds that no order asked for, and the very same web and worker
 processes still running (no restart), with no traceback in their logs. Waits fail only when
 nothing moves for a minute (`tests.workers.test_steady.wait_for`), so a busy machine is slow,
-never a failure. The pieces (the log lines said once, `/readyz`, `gateway worker --check`,
-the 503 page) are `tests/workers/test_steady.py`'s.
+never a failure. On the way it checks what an operator sees: `gateway worker --check` and
+`/readyz` naming what is down, the dashboard's 503 page, and each outage logged once when
+it starts and once when it ends.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from tests.web.test_ingest import event, post
 from tests.workers.test_steady import (
     PrivatePostgres,
     PrivateRedis,
+    check_worker,
     gateway_env,
     needs_redis_server,
     private_postgres,
@@ -54,6 +57,7 @@ from tests.workers.test_steady import (
     wait_for,
     worker_process,
 )
+from web import auth
 
 __all__ = ["private_postgres", "private_redis"]  # fixtures, found by pytest by name
 
@@ -182,16 +186,28 @@ async def test_web_and_worker_ride_out_redis_then_postgres_away_for_30_s_each_un
                     await wait_for(lambda: more_posted(2), what="the first posts", **waiting)
 
                     private_redis.stop()
-                    accepted_before = len(accepted)
-                    await asyncio.sleep(OUTAGE)
+                    stopped, accepted_before = time.monotonic(), len(accepted)
+                    checked = await check_worker(env)  # what an operator's probe says
+                    assert checked.returncode == 1, checked
+                    assert checked.stdout.startswith("Redis unavailable"), checked.stdout
+                    await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped)))
                     accepted_without_redis = len(accepted) - accepted_before
                     private_redis.start()
                     before = await posted()
                     await wait_for(lambda: more_posted(before), what="posts after Redis", **waiting)
 
                     await asyncio.to_thread(private_postgres.stop)
-                    refused_before = shop.refused.get(503, 0)
-                    await asyncio.sleep(OUTAGE)
+                    stopped, refused_before = time.monotonic(), shop.refused.get(503, 0)
+                    ready = await web.get("/readyz")
+                    assert (ready.status_code, ready.json()["failing"]) == (503, ["postgres"])
+                    page = await web.get("/", headers={"Cookie": f"{auth.COOKIE}=a-session"})
+                    assert page.status_code == 503 and "Temporarily unavailable" in page.text
+                    # The worker's heartbeat says so within its interval (15 s).
+                    while "Postgres unavailable" not in (checked := await check_worker(env)).stdout:
+                        assert time.monotonic() - stopped < OUTAGE, checked
+                        await asyncio.sleep(0.5)
+                    assert checked.returncode == 1, checked
+                    await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped)))
                     refused_without_postgres = shop.refused.get(503, 0) - refused_before
                     await asyncio.to_thread(private_postgres.start)
                     before = max(await posted(), 0)
@@ -208,6 +224,13 @@ async def test_web_and_worker_ride_out_redis_then_postgres_away_for_30_s_each_un
 
     for logpath in (weblog, workerlog):
         assert "Traceback" not in logpath.read_text(errors="replace"), tail(logpath)
+    # Each outage is logged when it starts and when it ends, not once per retry.
+    lines = workerlog.read_text().splitlines()
+    for service in ("Redis", "Postgres"):
+        for who in ("the worker", "the heartbeat", "jobs"):
+            said = [line for line in lines if f"{service} unavailable to {who}" in line]
+            assert len(said) <= 1, said
+    assert sum("Redis is back for the worker" in line for line in lines) == 1, tail(workerlog)
     assert accepted_without_redis > 0  # ingest answered all along without Redis
     assert refused_without_postgres > 0  # and said 503 (never 500) without Postgres
     async with httpx.AsyncClient(base_url=sandbox_server.url) as client:

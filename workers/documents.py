@@ -121,8 +121,7 @@ async def post(ctx: dict[str, Any], document_id: int) -> str:
     except Interrupted as interrupted:
         interrupted_leases: set[tuple[int, str]] = ctx.setdefault("interrupted", set())
         interrupted_leases.add(interrupted.lease)
-        assert interrupted.__cause__ is not None
-        raise interrupted.__cause__ from None
+        raise  # the outage behind it is for the worker to wait out (`outage_tolerant`)
     if result.released:
         await outbox.enqueue(ctx["redis"], list(result.released))
     return result.outcome.value

@@ -28,7 +28,7 @@ from typing import Any
 from arq.typing import StartupShutdown, WorkerCoroutine
 from arq.worker import Worker
 
-from gateway.outages import CONNECTION_ERRORS, Outage
+from gateway.outages import CONNECTION_ERRORS, Outage, unavailable_service
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ def outage_tolerant(job: Callable[..., Awaitable[Any]]) -> WorkerCoroutine:
         outage: Outage | None = ctx.get("outage")
         try:
             result = await job(ctx, *args, **kwargs)
-        except CONNECTION_ERRORS as exc:
-            if outage is None:
+        except Exception as exc:
+            if outage is None or unavailable_service(exc) is None:
                 raise
             outage.failed(exc)
             return None

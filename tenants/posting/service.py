@@ -63,8 +63,8 @@ async def _cut_short(attempt: Attempt, document: Document, exc: Exception) -> Re
     retry = RetryLater(f"{service} was briefly unavailable; retrying", "outage", uncertain=True)
     try:
         return await attempt.settle(retry)
-    except Exception as again:
-        if unavailable_service(again) is None:
-            raise
+    except LeaseLost:
+        raise
+    except Exception:  # whatever stopped the settling, the outage is why
         assert document.lease_owner is not None  # leased by this attempt
         raise Interrupted(document.id, document.lease_owner) from exc

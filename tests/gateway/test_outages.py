@@ -4,7 +4,7 @@ import asyncpg
 import pytest
 import redis.exceptions
 
-from gateway.outages import Outage, unavailable_service
+from gateway.outages import Outage, outage_error, unavailable_service
 
 log = logging.getLogger("tests.outages")
 
@@ -35,6 +35,24 @@ log = logging.getLogger("tests.outages")
 )
 def test_which_errors_mean_a_service_is_away(error: Exception, service: str | None) -> None:
     assert unavailable_service(error) == service
+
+
+def test_an_error_raised_while_handling_an_outage_is_that_outage() -> None:
+    """A rollback on a connection the server cut off fails with the driver's state error;
+    what matters is the connection error it was handling (or was raised from)."""
+    cut_off = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+    try:
+        try:
+            raise cut_off
+        except asyncpg.exceptions.ConnectionDoesNotExistError:
+            raise asyncpg.exceptions.InterfaceError("another operation is in progress")  # noqa: B904
+    except asyncpg.exceptions.InterfaceError as during:
+        assert unavailable_service(during) == "Postgres"
+        assert outage_error(during) is cut_off
+    wrapped = RuntimeError("interrupted")
+    wrapped.__cause__ = redis.exceptions.ConnectionError("Error 111")
+    assert unavailable_service(wrapped) == "Redis"
+    assert unavailable_service(RuntimeError("a bug")) is None
 
 
 def test_an_outage_is_logged_when_it_starts_and_ends_and_backs_off_to_the_cap(

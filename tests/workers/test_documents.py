@@ -15,6 +15,7 @@ from arq.connections import ArqRedis
 
 from gateway.db import Pool
 from gateway.dinero.oauth import VismaConnect
+from gateway.outages import unavailable_service
 from gateway.queue import QUEUE_NAME, create_redis
 from gateway.ratelimit import BookingLock, BudgetKey, RateBudget
 from gateway.settings import SANDBOX_CLIENT_ID, Settings
@@ -25,6 +26,7 @@ from tenants.dinero.connections import service as connections
 from tenants.dinero.poster import Poster
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Ready
+from tenants.posting.outcomes import Interrupted
 from tests.factories import make_shop
 from tests.live import LiveSandbox
 from tests.tenants.dinero.connections.test_connections import connect
@@ -279,8 +281,9 @@ async def test_an_attempt_postgres_vanished_under_is_handed_on_at_the_next_sweep
     with monkeypatch.context() as patched:  # Postgres gone once Dinero has the invoice
         patched.setattr(outbox, "record_step", away)
         patched.setattr(outbox, "defer", away)
-        with pytest.raises(asyncpg.exceptions.ConnectionDoesNotExistError):  # for the worker
+        with pytest.raises(Interrupted) as raised:  # the outage is for the worker to wait out
             await documents.post({**ctx}, document_id)  # arq gives each job a copy of ctx
+    assert unavailable_service(raised.value) == "Postgres"
     held = await row(pool, document_id)
     assert held["lease_owner"] is not None  # no one else may take it while it is unsettled
 

@@ -1,6 +1,6 @@
-"""`gateway worker` (and `gateway web`) through outages: the pieces of `workers.steady` with
-Redis unreachable, then a real worker process with a private Redis, or a private Redis and
-Postgres, that a test stops for a while and starts again, posting to the live Dinero sandbox."""
+"""`gateway worker` through outages: the pieces of `workers.steady` with Redis unreachable,
+and the private Redis and Postgres servers, worker process and waits that
+`tests/test_outages_end_to_end.py` runs real web and worker processes with."""
 
 from __future__ import annotations
 
@@ -19,12 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from gateway import services_postgres
-from gateway.db import Pool, create_pool
-from gateway.dinero.oauth import VismaConnect
+from gateway.db import create_pool
 from gateway.localservices import _initdb, free_port
 from gateway.migrate import migrate
 from gateway.outages import CONNECTION_ERRORS, Outage
@@ -32,22 +30,13 @@ from gateway.processes import stop
 from gateway.queue import create_redis
 from gateway.services_launcher import Launcher, wait_until
 from gateway.settings import Settings
-from gateway.vault import Vault
-from tests.conftest import app_client
-from tests.factories import make_shop
 from tests.live import LiveSandbox
-from tests.tenants.dinero.connections.test_connections import connect
-from tests.tenants.outbox.test_outbox import make_document, make_order, order_body
-from tests.web.test_ingest import event, post
-from web import auth
-from web.app import create_app
 from workers.settings import build_worker
 from workers.steady import outage_tolerant
 
 log = logging.getLogger(__name__)
 
 REDIS_SERVER = shutil.which("redis-server")
-OUTAGE = 10.0  # seconds; arq 0.28 alone gave up after about 4
 STALLED_AFTER = 60.0  # a wait fails only when nothing has moved for this long
 
 PATH = os.environ.get("PATH", os.defpath)
@@ -310,180 +299,3 @@ async def check_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
-
-
-@needs_redis_server
-async def test_the_worker_rides_out_a_redis_outage_and_posts_after_it(
-    settings: Settings,
-    pool: Pool,
-    vault: Vault,
-    visma: VismaConnect,
-    sandbox_server: LiveSandbox,
-    private_redis: PrivateRedis,
-    tmp_path: Path,
-) -> None:
-    shop, _ = await connect(pool, vault, sandbox_server, visma)
-    before = await make_document(pool, shop.id, await make_order(pool, shop.id, order_body("A1")))
-    env = gateway_env(settings, private_redis.url, sandbox_server)
-    logpath = tmp_path / "worker.log"
-
-    async def state(document_id: int) -> str:
-        value: str = await pool.fetchval("SELECT state FROM documents WHERE id = $1", document_id)
-        return value
-
-    async def progress() -> Any:
-        documents = await pool.fetchrow("SELECT max(updated_at), count(*) FROM documents")
-        return (logpath.stat().st_size, tuple(documents or ()))
-
-    with worker_process(env, logpath) as worker:
-        waiting: dict[str, Any] = {"progress": progress, "worker": worker, "logpath": logpath}
-        # The sweeper finds the document in Postgres: nothing here enqueues it.
-        await wait_for(lambda: _is(state(before), "posted"), what="the first post", **waiting)
-
-        private_redis.stop()
-        stopped = time.monotonic()
-        after = await make_document(
-            pool, shop.id, await make_order(pool, shop.id, order_body("B1"))
-        )
-        checked = await check_worker(env)
-        assert checked.returncode == 1
-        assert checked.stdout.startswith("Redis unavailable"), checked.stdout
-        await asyncio.sleep(OUTAGE - (time.monotonic() - stopped))
-        assert worker.poll() is None, tail(logpath)
-        assert await state(after) == "queued"
-
-        private_redis.start()
-        back = time.monotonic()
-        await wait_for(
-            lambda: _is(state(after), "posted"), what="the post after the outage", **waiting
-        )
-        posted_after = time.monotonic() - back
-        await wait_for(
-            lambda: _ok(check_worker(env)), what="a heartbeat after the outage", **waiting
-        )
-        assert worker.poll() is None
-
-        worker.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(worker.wait, 60) == 0, tail(logpath)
-
-    lines = logpath.read_text().splitlines()
-    outage = [line for line in lines if "Redis unavailable" in line and "the worker" in line]
-    recovered = [line for line in lines if "Redis is back" in line and "the worker" in line]
-    assert len(outage) == 1, tail(logpath)  # once per outage, not once per retry
-    assert len(recovered) == 1, tail(logpath)
-    assert "Traceback" not in "\n".join(lines), tail(logpath)
-    log.warning("posted %.1f s after Redis was back; %s", posted_after, recovered[0])
-
-    async with httpx.AsyncClient(base_url=sandbox_server.url) as client:
-        invoices = (await client.get("/_sandbox/organizations/1001/invoices")).json()
-    assert len(invoices) == 2  # each document once: none lost, none doubled
-
-
-async def _is(value: Awaitable[str], expected: str) -> bool:
-    return await value == expected
-
-
-async def _ok(result: Awaitable[subprocess.CompletedProcess[str]]) -> bool:
-    return (await result).returncode == 0
-
-
-@needs_redis_server
-async def test_worker_and_web_ride_out_a_postgres_outage(
-    settings: Settings,
-    vault: Vault,
-    visma: VismaConnect,
-    sandbox_server: LiveSandbox,
-    private_redis: PrivateRedis,
-    private_postgres: PrivatePostgres,
-    tmp_path: Path,
-) -> None:
-    env = gateway_env(settings, private_redis.url, sandbox_server)
-    env["DATABASE_URL"] = private_postgres.url
-    own = Settings.from_env(env)
-    logpath = tmp_path / "worker.log"
-    pool = await create_pool(own.database_url, application_name="gateway-tests", max_size=2)
-    try:
-        shop, secret, _ = await make_shop(pool, vault)
-        await connect(pool, vault, sandbox_server, visma, shop=shop)
-
-        async def posted() -> int:
-            try:
-                count: int = await pool.fetchval(
-                    "SELECT count(*) FROM documents WHERE state = 'posted' AND shop_id = $1",
-                    shop.id,
-                )
-            except CONNECTION_ERRORS:  # this pool's connections did not outlive the outage
-                return -1
-            return count
-
-        async def progress() -> Any:
-            return logpath.stat().st_size
-
-        async for web in app_client(create_app(own)):
-            first = await post(web, shop.id, secret, event(**{"order/id": "A1"}))
-            assert first.status_code == 202, first.text
-            with worker_process(env, logpath) as worker:
-                waiting: dict[str, Any] = {"progress": progress, "worker": worker}
-                waiting["logpath"] = logpath
-                await wait_for(lambda: _equals(posted(), 1), what="the first post", **waiting)
-
-                await asyncio.to_thread(private_postgres.stop)
-                stopped = time.monotonic()
-                second = event(**{"order/id": "B1", "order/number": "B1"})
-                refused = await post(web, shop.id, secret, second)
-                assert refused.status_code == 503, refused.text
-                assert refused.headers["retry-after"]
-                assert refused.headers["content-type"] == "application/problem+json"
-                ready = await web.get("/readyz")
-                assert (ready.status_code, ready.json()["failing"]) == (503, ["postgres"])
-                web.cookies.set(auth.COOKIE, "a-session")
-                page = await web.get("/")
-                web.cookies.clear()
-                assert page.status_code == 503
-                assert "Temporarily unavailable" in page.text
-                # The heartbeat says so within its interval (15 s).
-                deadline = time.monotonic() + STALLED_AFTER
-                while "Postgres unavailable" not in (checked := await check_worker(env)).stdout:
-                    assert time.monotonic() < deadline, checked
-                    assert worker.poll() is None, tail(logpath)
-                    await asyncio.sleep(0.5)
-                assert checked.returncode == 1
-                await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped)))
-                assert worker.poll() is None, tail(logpath)
-
-                await asyncio.to_thread(private_postgres.start)
-                back = time.monotonic()
-                # The shop sends the refused event again, as `Retry-After` asked.
-                while (again := await post(web, shop.id, secret, second)).status_code == 503:
-                    assert time.monotonic() - back < STALLED_AFTER, again.text
-                    await asyncio.sleep(0.2)
-                assert again.status_code == 202, again.text
-                accepted_after = time.monotonic() - back
-                await wait_for(
-                    lambda: _equals(posted(), 2), what="the post after the outage", **waiting
-                )
-                posted_after = time.monotonic() - back
-                assert worker.poll() is None
-
-                worker.send_signal(signal.SIGTERM)
-                assert await asyncio.to_thread(worker.wait, 60) == 0, tail(logpath)
-    finally:
-        await pool.close()
-
-    lines = logpath.read_text().splitlines()
-    assert "Traceback" not in "\n".join(lines), tail(logpath)
-    for doing in ("the worker", "the heartbeat", "jobs"):
-        said = [line for line in lines if "Postgres unavailable" in line and doing in line]
-        assert len(said) <= 1, said  # once per outage, not once per retry
-    log.warning(
-        "ingest accepted %.1f s and the worker posted %.1f s after Postgres was back",
-        accepted_after,
-        posted_after,
-    )
-    async with httpx.AsyncClient(base_url=sandbox_server.url) as client:
-        invoices = (await client.get("/_sandbox/organizations/1001/invoices")).json()
-    assert len(invoices) == 2  # each order once: none lost, none doubled
-
-
-async def _equals(value: Awaitable[int], expected: int) -> bool:
-    return await value == expected
