@@ -15,7 +15,6 @@ refund is appended to the order's `refunds`, moves `financial_status` to `refund
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -24,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox.json_input import Invalid, json_object
 from sandbox.shopify.state import (
     SHOP_DOMAIN,
     Faults,
@@ -51,28 +51,10 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-class _Invalid(Exception):
-    def __init__(self, errors: dict[str, str], status: int = 400) -> None:
-        super().__init__("invalid input")
-        self.errors = errors
-        self.status = status
-
-
-async def _object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise _Invalid({"body": "must be a JSON object"}) from None
-    if not isinstance(data, dict):
-        raise _Invalid({"body": "must be a JSON object"})
-    return data
-
-
 def _store(shopify: ShopifySandbox, request: Request) -> Store:
     store = shopify.stores.get(str(request.path_params["shop"]).lower())
     if store is None:
-        raise _Invalid({"shop": "no such store"}, status=404)
+        raise Invalid({"shop": "no such store"}, status=404)
     return store
 
 
@@ -80,7 +62,7 @@ def _answer(handler: Any) -> Any:
     async def endpoint(request: Request) -> Response:
         try:
             result: Response = await handler(request, shopify_of(request))
-        except _Invalid as exc:
+        except Invalid as exc:
             return JSONResponse({"errors": exc.errors}, status_code=exc.status)
         return result
 
@@ -104,10 +86,10 @@ def _store_json(request: Request, store: Store) -> dict[str, Any]:
 
 @_answer
 async def stores(request: Request, shopify: ShopifySandbox) -> Response:
-    data = await _object(request)
+    data = await json_object(request)
     shop = data.get("shop")
     if not isinstance(shop, str) or not SHOP_DOMAIN.fullmatch(shop):
-        raise _Invalid({"shop": "must be a <name>.myshopify.com domain"})
+        raise Invalid({"shop": "must be a <name>.myshopify.com domain"})
     new = shop.lower() not in shopify.stores
     store = shopify.add_store(shop)
     return JSONResponse(_store_json(request, store), status_code=201 if new else 200)
@@ -118,9 +100,9 @@ def _positive(data: dict[str, Any], name: str, high: float) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _Invalid({name: "must be a number"})
+        raise Invalid({name: "must be a number"})
     if not 0 < value <= high:
-        raise _Invalid({name: f"must be above 0 and at most {high:g}"})
+        raise Invalid({name: f"must be above 0 and at most {high:g}"})
     return float(value)
 
 
@@ -129,10 +111,10 @@ async def store_settings(request: Request, shopify: ShopifySandbox) -> Response:
     """The store's cost bucket: `restore_rate` (points a second) and `bucket_size`."""
     store = _store(shopify, request)
     if request.method == "POST":
-        data = await _object(request)
+        data = await json_object(request)
         unknown = {k: "unknown field" for k in data if k not in ("restore_rate", "bucket_size")}
         if unknown:
-            raise _Invalid(unknown)
+            raise Invalid(unknown)
         rate = _positive(data, "restore_rate", 1_000_000)
         size = _positive(data, "bucket_size", 1_000_000)
         store.restore_rate = rate if rate is not None else store.restore_rate
@@ -146,18 +128,18 @@ def _now(shopify: ShopifySandbox) -> str:
 
 def _order_id(value: Any, name: str = "id") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _Invalid({name: "must be a positive whole number"})
+        raise Invalid({name: "must be a positive whole number"})
     return value
 
 
 @_answer
 async def orders(request: Request, shopify: ShopifySandbox) -> Response:
     store = _store(shopify, request)
-    order = await _object(request)
+    order = await json_object(request)
     order_id = _order_id(order.get("id"))
     for name in ("line_items", "refunds", "shipping_lines", "note_attributes"):
         if name in order and not isinstance(order[name], list):
-            raise _Invalid({name: "must be a list"})
+            raise Invalid({name: "must be a list"})
     new = order_id not in store.orders
     events = place_order(shopify, outbox_of(request), store, order)
     return JSONResponse({"order": order, "webhooks": events}, status_code=201 if new else 200)
@@ -204,15 +186,15 @@ async def refunds(request: Request, shopify: ShopifySandbox) -> Response:
     store = _store(shopify, request)
     order = store.orders.get(request.path_params["id"])
     if order is None:
-        raise _Invalid({"id": "no such order"}, status=404)
-    refund = await _object(request)
+        raise Invalid({"id": "no such order"}, status=404)
+    refund = await json_object(request)
     refund.setdefault("id", shopify.next_id() + 900000000)
     _order_id(refund["id"])
     if any(r.get("id") == refund["id"] for r in order.get("refunds") or []):
-        raise _Invalid({"id": "this order already has a refund with that id"})
+        raise Invalid({"id": "this order already has a refund with that id"})
     for name in ("refund_line_items", "transactions", "order_adjustments"):
         if name in refund and not isinstance(refund[name], list):
-            raise _Invalid({name: "must be a list"})
+            raise Invalid({name: "must be a list"})
     events = add_refund(shopify, outbox_of(request), store, order, refund)
     return JSONResponse({"refund": refund, "webhooks": events}, status_code=201)
 
@@ -286,8 +268,8 @@ async def privacy(request: Request, shopify: ShopifySandbox) -> Response:
     store = _store(shopify, request)
     topic = str(request.path_params["topic"])
     if topic not in PRIVACY_TOPICS:
-        raise _Invalid({"topic": f"must be one of {', '.join(PRIVACY_TOPICS)}"}, status=404)
-    data = await _object(request)
+        raise Invalid({"topic": f"must be one of {', '.join(PRIVACY_TOPICS)}"}, status=404)
+    data = await json_object(request)
     customer = data.get("customer") or {
         "id": 191167,
         "email": "john@example.com",
@@ -295,7 +277,7 @@ async def privacy(request: Request, shopify: ShopifySandbox) -> Response:
     }
     order_ids = data.get("orders") or sorted(store.orders)
     if not isinstance(customer, dict) or not isinstance(order_ids, list):
-        raise _Invalid({"body": "customer must be an object and orders a list"})
+        raise Invalid({"body": "customer must be an object and orders a list"})
     body: dict[str, Any] = {"shop_id": store.id, "shop_domain": store.shop}
     if topic == "customers/data_request":
         body |= {
@@ -323,16 +305,16 @@ async def deliveries(request: Request, shopify: ShopifySandbox) -> Response:
 async def faults(request: Request, shopify: ShopifySandbox) -> Response:
     """POST replaces every fault with what the body names; `{}` clears them all."""
     if request.method == "POST":
-        data = await _object(request)
+        data = await json_object(request)
         names = {f.name for f in dataclasses.fields(Faults)}
         unknown = {k: "unknown field" for k in data if k not in names}
         if unknown:
-            raise _Invalid(unknown)
+            raise Invalid(unknown)
         values: dict[str, Any] = {}
         for name in ("drop_rate", "duplicate_rate"):
             value = data.get(name, 0.0)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise _Invalid({name: "must be a number from 0 to 1"})
+                raise Invalid({name: "must be a number from 0 to 1"})
             values[name] = float(value)
         delay = data.get("delay_ms", 0.0)
         if (
@@ -340,13 +322,13 @@ async def faults(request: Request, shopify: ShopifySandbox) -> Response:
             or not isinstance(delay, int | float)
             or not 0 <= delay <= 600_000
         ):
-            raise _Invalid({"delay_ms": "must be from 0 to 600000"})
+            raise Invalid({"delay_ms": "must be from 0 to 600000"})
         reorder = data.get("reorder", False)
         if not isinstance(reorder, bool):
-            raise _Invalid({"reorder": "must be true or false"})
+            raise Invalid({"reorder": "must be true or false"})
         scale = data.get("retry_scale", 1.0)
         if isinstance(scale, bool) or not isinstance(scale, int | float) or not 1 <= scale <= 1e6:
-            raise _Invalid({"retry_scale": "must be from 1 to 1000000"})
+            raise Invalid({"retry_scale": "must be from 1 to 1000000"})
         shopify.faults = Faults(
             delay_ms=float(delay), reorder=reorder, retry_scale=float(scale), **values
         )

@@ -22,7 +22,6 @@ stand-in with (names are a contract, DESIGN.md "Small contracts"). Invalid input
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -30,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox.json_input import Invalid, json_object
 from sandbox.woocommerce.state import STORE_NAME, Store, WooCommerceSandbox, gmt, woocommerce_of
 from sandbox.woocommerce.webhooks import outbox_of
 
@@ -51,34 +51,16 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-class _Invalid(Exception):
-    def __init__(self, errors: dict[str, str], status: int = 400) -> None:
-        super().__init__("invalid input")
-        self.errors = errors
-        self.status = status
-
-
 def _answer(handler: Any) -> Any:
     async def endpoint(request: Request) -> Response:
         try:
             result: Response = await handler(request, woocommerce_of(request))
-        except _Invalid as exc:
+        except Invalid as exc:
             return JSONResponse({"errors": exc.errors}, status_code=exc.status)
         return result
 
     endpoint.__name__ = handler.__name__
     return endpoint
-
-
-async def _object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise _Invalid({"body": "must be a JSON object"}) from None
-    if not isinstance(data, dict):
-        raise _Invalid({"body": "must be a JSON object"})
-    return data
 
 
 def store_url(request: Request, name: str) -> str:
@@ -88,22 +70,22 @@ def store_url(request: Request, name: str) -> str:
 def _store(woocommerce: WooCommerceSandbox, request: Request) -> Store:
     store = woocommerce.stores.get(str(request.path_params["name"]))
     if store is None:
-        raise _Invalid({"name": "no such store"}, status=404)
+        raise Invalid({"name": "no such store"}, status=404)
     return store
 
 
 def _order(store: Store, request: Request) -> dict[str, Any]:
     order = store.orders.get(request.path_params["id"])
     if order is None:
-        raise _Invalid({"id": "no such order"}, status=404)
+        raise Invalid({"id": "no such order"}, status=404)
     return order
 
 
 @_answer
 async def stores(request: Request, woocommerce: WooCommerceSandbox) -> Response:
-    name = (await _object(request)).get("name")
+    name = (await json_object(request)).get("name")
     if not isinstance(name, str) or not STORE_NAME.fullmatch(name):
-        raise _Invalid({"name": "must be lower-case letters, digits and hyphens"})
+        raise Invalid({"name": "must be lower-case letters, digits and hyphens"})
     new = name not in woocommerce.stores
     woocommerce.add_store(name)
     return JSONResponse(
@@ -118,15 +100,15 @@ def publish(request: Request, store: Store, topic: str, payload: dict[str, Any])
 @_answer
 async def orders(request: Request, woocommerce: WooCommerceSandbox) -> Response:
     store = _store(woocommerce, request)
-    order = await _object(request)
+    order = await json_object(request)
     order_id = order.setdefault("id", woocommerce.next_id())
     if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
-        raise _Invalid({"id": "must be a positive whole number"})
+        raise Invalid({"id": "must be a positive whole number"})
     for name in ("line_items", "shipping_lines", "fee_lines", "coupon_lines", "tax_lines"):
         if name in order and not isinstance(order[name], list):
-            raise _Invalid({name: "must be a list"})
+            raise Invalid({name: "must be a list"})
     if "status" in order and order["status"] not in STATUSES:
-        raise _Invalid({"status": f"must be one of {', '.join(STATUSES)}"})
+        raise Invalid({"status": f"must be one of {', '.join(STATUSES)}"})
     new = order_id not in store.orders
     sent = place_order(request, woocommerce, store, order)
     return JSONResponse({"order": order, "webhooks": sent}, status_code=201 if new else 200)
@@ -153,9 +135,9 @@ def place_order(
 async def status(request: Request, woocommerce: WooCommerceSandbox) -> Response:
     store = _store(woocommerce, request)
     order = _order(store, request)
-    new = (await _object(request)).get("status")
+    new = (await json_object(request)).get("status")
     if new not in STATUSES:
-        raise _Invalid({"status": f"must be one of {', '.join(STATUSES)}"})
+        raise Invalid({"status": f"must be one of {', '.join(STATUSES)}"})
     now = gmt(woocommerce.now())
     order["status"] = new
     if new in ("processing", "completed") and not order.get("date_paid_gmt"):
@@ -171,9 +153,9 @@ def _money(value: Any, name: str) -> Decimal:
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise _Invalid({name: "must be a decimal amount"}) from None
+        raise Invalid({name: "must be a decimal amount"}) from None
     if not amount.is_finite() or amount <= 0:
-        raise _Invalid({name: "must be above 0"})
+        raise Invalid({name: "must be above 0"})
     return amount
 
 
@@ -181,11 +163,11 @@ def _money(value: Any, name: str) -> Decimal:
 async def refunds(request: Request, woocommerce: WooCommerceSandbox) -> Response:
     store = _store(woocommerce, request)
     order = _order(store, request)
-    refund = await _object(request)
+    refund = await json_object(request)
     _money(refund.get("amount"), "amount")
     for name in ("line_items", "shipping_lines", "fee_lines"):
         if not isinstance(refund.setdefault(name, []), list):
-            raise _Invalid({name: "must be a list"})
+            raise Invalid({name: "must be a list"})
     sent = add_refund(request, woocommerce, store, order, refund)
     return JSONResponse({"refund": refund, "webhooks": sent}, status_code=201)
 
@@ -257,12 +239,12 @@ async def drain(request: Request, woocommerce: WooCommerceSandbox) -> Response:
 @_answer
 async def faults(request: Request, woocommerce: WooCommerceSandbox) -> Response:
     if request.method == "POST":
-        data = await _object(request)
+        data = await json_object(request)
         unknown = {k: "unknown field" for k in data if k != "fail_deliveries"}
         if unknown:
-            raise _Invalid(unknown)
+            raise Invalid(unknown)
         value = data.get("fail_deliveries", False)
         if not isinstance(value, bool):
-            raise _Invalid({"fail_deliveries": "must be true or false"})
+            raise Invalid({"fail_deliveries": "must be true or false"})
         woocommerce.faults.fail_deliveries = value
     return JSONResponse({"fail_deliveries": woocommerce.faults.fail_deliveries})
