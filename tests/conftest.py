@@ -111,14 +111,21 @@ async def pool(session_pool: Pool) -> AsyncIterator[Pool]:
 
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
-    """The run's Redis database, emptied (but for the run's claim) after the test."""
+    """The run's Redis database, emptied (but for the run's claim) before and after the
+    test: a test that wrote to Redis without asking for this fixture (an app's cache, a
+    job) must not decide what the next one sees."""
     client = create_redis(settings.redis_url)
+    await _empty(client)
     yield client
+    await _empty(client)
+    await client.aclose()
+
+
+async def _empty(client: ArqRedis) -> None:
     claim = await client.get(_CLAIM_KEY)
     await client.flushdb()
     if claim:
         await client.set(_CLAIM_KEY, claim, ex=3600)
-    await client.aclose()
 
 
 @pytest.fixture
