@@ -4,8 +4,9 @@ token refreshes, ingest answers, and the time from a document's storing to its p
 The counts live in Redis (one hash per metric, `HINCRBY`/`HINCRBYFLOAT`), not in the memory
 of the process that saw the event: any number of web and worker processes, on any number of
 hosts, add to the same numbers, and `/metrics` served by any one web process reads the sum.
-A restart loses nothing, and a Redis that lost its data looks to Prometheus like a counter
-reset, which `rate()` handles.
+A restart loses nothing (a web process, which counts every ingest answer, keeps its counts
+in a `Tally` and adds them about once a second: it loses at most that second's), and a Redis
+that lost its data looks to Prometheus like a counter reset, which `rate()` handles.
 
 Every label takes its values from a fixed set declared with the metric (anything else is
 counted as `other`), so no shop, organisation or document id can become a label.
@@ -14,6 +15,8 @@ Recording never fails its caller: a Redis that does not answer loses the count, 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import logging
 import math
@@ -115,17 +118,84 @@ def dinero_outcome(status: int | None) -> str:
     return "4xx" if status < 500 else "5xx"
 
 
-class Metrics:
-    """Records events into Redis, and reads them back for `/metrics`."""
+class Tally:
+    """Counter increments kept in this process and added to Redis together, one pipeline at
+    most every `every` seconds: a hot path (every ingest answer) pays a dict update instead
+    of a Redis round trip. The price: a scrape sees another process's counts up to `every`
+    seconds late (its own are flushed first), and a process that dies loses at most that
+    long's counts. While Redis is away the increments wait here (the label sets are fixed,
+    so what waits stays small) and are added once it is back."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, every: float = 1.0) -> None:
         self._redis = redis
+        self._every = every
+        self._pending: dict[tuple[str, str], float] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    def __repr__(self) -> str:
+        return "Tally()"
+
+    def add(self, counter: Counter, field_: str, amount: float) -> None:
+        key = (_PREFIX + counter.name, field_)
+        self._pending[key] = self._pending.get(key, 0) + amount
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def flush(self) -> None:
+        """Adds what is pending to Redis now; on failure keeps it for the next flush."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for (key, field_), amount in pending.items():
+                    if isinstance(amount, int):
+                        pipe.hincrby(key, field_, amount)
+                    else:
+                        pipe.hincrbyfloat(key, field_, amount)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            for waiting, amount in pending.items():
+                self._pending[waiting] = self._pending.get(waiting, 0) + amount
+            if not self._failing:
+                log.warning("metrics kept in memory until Redis answers: %s", exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("metrics added to Redis again")
+        self._failing = False
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            await self.flush()
+
+
+class Metrics:
+    """Records events into Redis (through `tally`, when given), and reads them back for
+    `/metrics`."""
+
+    def __init__(self, redis: Redis, tally: Tally | None = None) -> None:
+        self._redis = redis
+        self._tally = tally
 
     def __repr__(self) -> str:
         return "Metrics()"
 
     async def inc(self, counter: Counter, amount: float = 1, **labels: str) -> None:
         field_ = _field(counter.labels, labels)
+        if self._tally is not None:
+            self._tally.add(counter, field_, amount)
+            return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 if isinstance(amount, int):
@@ -151,7 +221,9 @@ class Metrics:
 
     async def families(self) -> list[Metric]:
         """Every counter and histogram, each label combination present (zero if never seen),
-        as Prometheus metric families."""
+        as Prometheus metric families (this process's pending counts included)."""
+        if self._tally is not None:
+            await self._tally.flush()
         async with self._redis.pipeline(transaction=False) as pipe:
             for metric in (*COUNTERS, *HISTOGRAMS):
                 pipe.hgetall(_PREFIX + metric.name)

@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from gateway.db import Pool, create_pool
+from gateway.metrics import Tally
 from gateway.queue import create_redis
 from gateway.settings import Settings
 from gateway.vault import Vault
@@ -59,6 +60,7 @@ class State(TypedDict):
     templates: Jinja2Templates
     ingest_shops: IngestShops
     ingest_batcher: IngestBatcher
+    tally: Tally
 
 
 def create_templates() -> Jinja2Templates:
@@ -82,6 +84,7 @@ def create_app(settings: Settings) -> Starlette:
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         vault = Vault(settings.token_keys)
         batcher = IngestBatcher(settings.database_url, redis)
+        tally = Tally(redis)
         try:
             yield State(
                 settings=settings,
@@ -92,9 +95,11 @@ def create_app(settings: Settings) -> Starlette:
                 templates=templates,
                 ingest_shops=IngestShops(vault),
                 ingest_batcher=batcher,
+                tally=tally,
             )
         finally:
             await batcher.close()
+            await tally.close()
             await http.aclose()
             await redis.aclose()
             await pool.close()

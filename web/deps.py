@@ -84,8 +84,9 @@ def redis(request: Request) -> ArqRedis:
 
 
 def metrics(request: Request) -> Metrics:
-    """Where this process counts what happens (a thin wrapper round the shared Redis)."""
-    return Metrics(redis(request))
+    """Where this process counts what happens: its tally, added to the shared Redis in the
+    background."""
+    return Metrics(redis(request), request.state.tally)
 
 
 def wants_partial(request: Request, target: str) -> bool:

@@ -6,8 +6,9 @@ and several containers share one port, and a second listener would be one more t
 right and firewall. The token is compared in constant time; without one configured (only
 possible outside production) the route answers 404, as if it were not there.
 
-Every web process answers the same: events are counted in Redis (`gateway.metrics`) and the
-state of things is read from Postgres at scrape time (`tenants.dashboard.gauges`).
+Every web process answers the same: events are counted in Redis (`gateway.metrics`; each web
+process adds its own counts about once a second, and at once before it answers a scrape) and
+the state of things is read from Postgres at scrape time (`tenants.dashboard.gauges`).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from gateway.metrics import (
     STORED_TO_POSTED,
     TOKEN_REFRESHES,
     Metrics,
+    Tally,
     dinero_outcome,
     exposition,
 )
@@ -33,6 +34,7 @@ from gateway.secret import Secret
 from gateway.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from tests.live import LiveSandbox
 from tests.tenants.dinero.connections.test_connections import consent
+from tests.workers.test_steady import PrivateRedis, needs_redis_server
 
 
 def samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -168,6 +170,67 @@ async def test_recording_without_redis_loses_the_count_not_the_caller() -> None:
         await metrics.observe(STORED_TO_POSTED, 1.0, kind="invoice")
     finally:
         await unreachable.aclose()
+
+
+async def test_a_tally_adds_its_counts_to_redis_together(
+    redis: ArqRedis, processes: list[Metrics]
+) -> None:
+    scraper = processes[2]
+    tally = Tally(redis, every=3600)  # flushed only when asked, here
+    counting = Metrics(redis, tally)
+    for status in ("202", "202", "202", "422"):
+        await counting.inc(INGEST_REQUESTS, source="api", status=status)
+    await counting.inc(RATE_BUDGET_WAIT_SECONDS, 0.25)
+    await counting.inc(RATE_BUDGET_WAIT_SECONDS, 0.5)
+    api = ("source", "api")
+    accepted = ("gateway_ingest_requests_total", (api, ("status", "202")))
+
+    assert (await scrape(scraper))[accepted] == 0  # still in the process
+    seen = await scrape(counting)  # a scrape flushes its own process's counts first
+    assert seen[accepted] == 3
+    assert seen[("gateway_ingest_requests_total", (api, ("status", "422")))] == 1
+    assert seen[("gateway_rate_budget_wait_seconds_total", ())] == 0.75
+    assert (await scrape(scraper))[accepted] == 3
+
+    await counting.inc(INGEST_REQUESTS, source="api", status="202")
+    await tally.close()  # a process that stops adds what it counted
+    assert (await scrape(scraper))[accepted] == 4
+
+
+async def test_a_tally_flushes_on_its_own(redis: ArqRedis, processes: list[Metrics]) -> None:
+    scraper = processes[2]
+    tally = Tally(redis, every=0.01)
+    try:
+        await Metrics(redis, tally).inc(DINERO_CALLS, outcome="ok")
+        key = ("gateway_dinero_calls_total", (("outcome", "ok"),))
+        seen = await scrape(scraper)
+        while seen[key] == 0:  # as long as it takes: no clock decides
+            await asyncio.sleep(0.01)
+            seen = await scrape(scraper)
+    finally:
+        await tally.close()
+
+
+@needs_redis_server
+async def test_a_tally_keeps_its_counts_while_redis_is_away(tmp_path: Path) -> None:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    client = create_redis(server.url)
+    tally = Tally(client, every=3600)
+    metrics = Metrics(client, tally)
+    try:
+        server.stop()
+        await metrics.inc(DINERO_CALLS, outcome="5xx")
+        await tally.flush()  # fails quietly; the count stays in the process
+        await metrics.inc(DINERO_CALLS, outcome="5xx")
+        server.start()
+        await tally.flush()
+        seen = await scrape(Metrics(client))
+        assert seen[("gateway_dinero_calls_total", (("outcome", "5xx"),))] == 2
+    finally:
+        await tally.close()
+        await client.aclose()
+        server.stop()
 
 
 async def test_the_call_budget_counts_its_waits_and_refusals(
