@@ -36,7 +36,16 @@ _MASKS: Final = (
 )
 
 
+# Every word a mask above needs: a message without one (most lines, such as the access line
+# of every request) is passed by one search instead of a substitution per mask.
+_SUSPECT: Final = re.compile(
+    r"(?i)bearer|token|secret|password|code_verifier|://|whsec_|code=|/invite/|/reset/"
+)
+
+
 def redact(text: str) -> str:
+    if not _SUSPECT.search(text):
+        return text
     for pattern, replacement in _MASKS:
         text = pattern.sub(replacement, text)
     return text
@@ -51,9 +60,8 @@ class _ContextFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string: let the handler report it, not the caller
             return True
-        masked = redact(message)
-        if masked != message:
-            record.msg, record.args = masked, None
+        # Formatted once: the handler's formatter reads the final text, not the arguments.
+        record.msg, record.args = redact(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True

@@ -18,6 +18,8 @@ from gateway.settings import Settings
         ("refresh_token=rt-456&grant_type=refresh_token", "rt-456"),
         ("client_secret='cs-789'", "cs-789"),
         ("postgresql://gateway:db-pass@db/gateway", "db-pass"),
+        ("PASSWORD=hunter2 CLIENT_SECRET: cs-0", "hunter2"),
+        ("authorization: BEARER tok.en", "tok.en"),
     ],
 )
 def test_redact_masks_known_secret_shapes(text: str, leak: str) -> None:
@@ -85,6 +87,11 @@ def test_production_logs_are_json_with_request_id_and_no_secrets(captured: io.St
 )
 def test_redact_masks_links_and_codes(text: str, leak: str) -> None:
     assert leak not in redact(text)
+
+
+def test_a_line_with_nothing_to_mask_is_kept_as_it_is() -> None:
+    line = "POST /api/v1/shops/8c0b7a0e-1f2b-4c3d-9e8f-0123456789ab/events 202 3.1ms"
+    assert redact(line) is line
 
 
 def test_the_filter_lets_a_bad_format_string_through_to_the_handler() -> None:
