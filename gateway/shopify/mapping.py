@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from gateway.orders import Event, EventType, Order, round_half_up
 from gateway.shopify.events import GIFT_CARD_REFUSED, event_id, line_pointers, parsed, raise_if
-from gateway.shopify.payments import method, paid_time
+from gateway.shopify.payments import method, paid_time, reference
 from gateway.shopify.reading import Reader, is_foreign, objects, stamp, strings, text, time_text
 from gateway.shopify.refunds import refund_event_at
 from gateway.shopify.taxes import check_tax, vat_rate
@@ -56,6 +56,7 @@ DEFAULT_VAT_NUMBER_KEYS: Final = ("vat_number", "VAT number", "vat_id", "cvr")
 PAID_STATUSES: Final = frozenset({"paid", "partially_refunded", "refunded"})
 
 _ZERO = Decimal("0.00")
+_PAYMENT_KINDS: Final = frozenset({"sale", "capture"})
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def _order_body(
             "method": method(strings(doc.get("payment_gateway_names"))),
             "amount": str(total),
             "paid_at": stamp(paid_at),
-            "reference": None,
+            "reference": reference(doc, _PAYMENT_KINDS),
         }
     return body, pointers
 

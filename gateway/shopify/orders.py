@@ -19,6 +19,10 @@ LINES_PER_ORDER: Final = 10
 # Most orders have no refunds: a page lists their ids only, and an order's refunds are read
 # with their own query when it has some (`AdminApi.orders`).
 REFUNDS_PER_ORDER: Final = 5
+# An order's payments (sale, capture, and the authorisations before them) and its
+# fulfilments; more than this many of either is rare, and the last ones are what count.
+TRANSACTIONS_PER_ORDER: Final = 5
+FULFILLMENTS_PER_ORDER: Final = 5
 
 _MONEY: Final = "shopMoney { amount currencyCode } presentmentMoney { amount currencyCode }"
 _TAX_LINES: Final = f"taxLines {{ title rate priceSet {{ {_MONEY} }} }}"
@@ -42,6 +46,9 @@ lineItems(first: {LINES_PER_ORDER}) {{ nodes {{ {LINE_FIELDS} }}
 shippingLines(first: 2) {{ nodes {{ title code originalPriceSet {{ {_MONEY} }}
   discountedPriceSet {{ {_MONEY} }} {_TAX_LINES} {_DISCOUNTS} }} }}
 refunds(first: {REFUNDS_PER_ORDER}) {{ id }}
+transactions(first: {TRANSACTIONS_PER_ORDER}) {{ id kind status gateway processedAt
+  authorizationCode paymentId }}
+fulfillments(first: {FULFILLMENTS_PER_ORDER}) {{ createdAt status }}
 """
 
 REFUND_FIELDS: Final = f"""
@@ -52,7 +59,8 @@ refundShippingLines(first: 2) {{ nodes {{ subtotalAmountSet {{ {_MONEY} }}
   taxAmountSet {{ {_MONEY} }} }} }}
 orderAdjustments(first: 2) {{ nodes {{ amountSet {{ {_MONEY} }} taxAmountSet {{ {_MONEY} }}
   reason }} }}
-transactions(first: 5) {{ nodes {{ kind status gateway amountSet {{ {_MONEY} }} }} }}
+transactions(first: 5) {{ nodes {{ id kind status gateway authorizationCode paymentId
+  amountSet {{ {_MONEY} }} }} }}
 """
 
 _FULFILLMENT: Final = {
@@ -108,6 +116,11 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         "line_items": lines,
         "shipping_lines": [_shipping(s) for s in _nodes(node.get("shippingLines"))],
         "refunds": [_refund(r, by_id, node.get("id")) for r in node.get("refunds") or []],
+        "transactions": [_transaction(t) for t in node.get("transactions") or []],
+        "fulfillments": [
+            {"created_at": f.get("createdAt"), "status": _lower(f.get("status"))}
+            for f in node.get("fulfillments") or []
+        ],
     }
 
 
@@ -115,6 +128,29 @@ def more_lines(node: dict[str, Any]) -> str | None:
     """The cursor to read the order's remaining lines from, or None when all came."""
     info = (node.get("lineItems") or {}).get("pageInfo") or {}
     return info.get("endCursor") if info.get("hasNextPage") else None
+
+
+def _lower(value: Any) -> str | None:
+    return str(value).lower() if value else None
+
+
+def _transaction(transaction: dict[str, Any]) -> dict[str, Any]:
+    """A transaction as REST has it: `id` Shopify's, `authorization` the provider's code,
+    `payment_id` the provider's payment id."""
+    rest: dict[str, Any] = {
+        "id": legacy_id(transaction.get("id")),
+        "kind": _lower(transaction.get("kind")),
+        "status": _lower(transaction.get("status")),
+        "gateway": transaction.get("gateway"),
+        "authorization": transaction.get("authorizationCode"),
+        "payment_id": transaction.get("paymentId"),
+    }
+    if "processedAt" in transaction:
+        rest["processed_at"] = transaction.get("processedAt")
+    if "amountSet" in transaction:
+        rest["amount"] = _amount(transaction.get("amountSet"))
+        rest["amount_set"] = _money_set(transaction.get("amountSet"))
+    return rest
 
 
 def _nodes(connection: Any) -> list[dict[str, Any]]:
@@ -272,16 +308,7 @@ def _refund(
         "refund_line_items": items,
         "refund_shipping_lines": shipping,
         "order_adjustments": adjustments,
-        "transactions": [
-            {
-                "kind": str(t.get("kind") or "").lower(),
-                "status": str(t.get("status") or "").lower(),
-                "gateway": t.get("gateway"),
-                "amount": _amount(t.get("amountSet")),
-                "amount_set": _money_set(t.get("amountSet")),
-            }
-            for t in _nodes(refund.get("transactions"))
-        ],
+        "transactions": [_transaction(t) for t in _nodes(refund.get("transactions"))],
     }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.orders import Event, Order, canonical, round_half_up
 from gateway.shopify.events import GIFT_CARD_REFUSED, event_id, line_pointers, parsed
-from gateway.shopify.payments import SUCCEEDED, method
+from gateway.shopify.payments import SUCCEEDED, method, reference
 from gateway.shopify.reading import Reader, is_foreign, objects, strings, text, time_text
 from gateway.shopify.taxes import percent, vat_of
 
@@ -67,7 +67,7 @@ def refund_event_at(order: Order, doc: Mapping[str, Any], base: str) -> Event:
             "method": method(gateways),
             "amount": str(total),
             "paid_at": when,
-            "reference": None,
+            "reference": reference(doc, frozenset({"refund"})),
         }
     event = parsed(
         {

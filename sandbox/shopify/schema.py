@@ -36,6 +36,7 @@ enum OrderAdjustmentDiscrepancyReason { CUSTOMER DAMAGE FULL_RETURN_BALANCING
 enum OrderTransactionKind { AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE
   SUGGESTED_REFUND VOID }
 enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
+enum FulfillmentStatus { CANCELLED ERROR FAILURE OPEN PENDING SUCCESS }
 enum WebhookSubscriptionFormat { JSON XML }
 enum WebhookSubscriptionTopic { APP_UNINSTALLED ORDERS_CANCELLED ORDERS_CREATE ORDERS_FULFILLED
   ORDERS_PAID ORDERS_UPDATED REFUNDS_CREATE }
@@ -79,8 +80,10 @@ type OrderAdjustment { amountSet: MoneyBag! taxAmountSet: MoneyBag!
 type OrderAdjustmentEdge { cursor: String! node: OrderAdjustment! }
 type OrderAdjustmentConnection { edges: [OrderAdjustmentEdge!]! nodes: [OrderAdjustment!]!
   pageInfo: PageInfo! }
-type OrderTransaction { kind: OrderTransactionKind! status: OrderTransactionStatus!
-  gateway: String amountSet: MoneyBag! }
+type OrderTransaction { id: ID! kind: OrderTransactionKind! status: OrderTransactionStatus!
+  gateway: String amountSet: MoneyBag! authorizationCode: String paymentId: String
+  createdAt: DateTime! processedAt: DateTime }
+type Fulfillment { id: ID! createdAt: DateTime! updatedAt: DateTime! status: FulfillmentStatus! }
 type OrderTransactionEdge { cursor: String! node: OrderTransaction! }
 type OrderTransactionConnection { edges: [OrderTransactionEdge!]! nodes: [OrderTransaction!]!
   pageInfo: PageInfo! }
@@ -101,7 +104,9 @@ type Order { id: ID! legacyResourceId: UnsignedInt64! name: String! createdAt: D
   customer: Customer billingAddress: MailingAddress shippingAddress: MailingAddress
   lineItems(first: Int, after: String): LineItemConnection!
   shippingLines(first: Int, after: String): ShippingLineConnection!
-  refunds(first: Int): [Refund!]! }
+  refunds(first: Int): [Refund!]!
+  transactions(first: Int): [OrderTransaction!]!
+  fulfillments(first: Int): [Fulfillment!]! }
 type OrderEdge { cursor: String! node: Order! }
 type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
 
@@ -326,12 +331,7 @@ def _refund_node(
         for a in refund.get("order_adjustments") or []
     ]
     transactions = [
-        {
-            "kind": _upper(t.get("kind")) or "REFUND",
-            "status": _upper(t.get("status")) or "SUCCESS",
-            "gateway": t.get("gateway"),
-            "amountSet": money_bag(t.get("amount_set"), t.get("amount"), currency),
-        }
+        _transaction_node(t, "REFUND", refund.get("created_at"), currency)
         for t in refund.get("transactions") or []
     ]
     return {
@@ -343,6 +343,33 @@ def _refund_node(
         "refundShippingLines": _paged(shipping),
         "orderAdjustments": _paged(adjustments),
         "transactions": _paged(transactions),
+    }
+
+
+def _transaction_node(
+    transaction: dict[str, Any], kind: str, at: Any, currency: str
+) -> dict[str, Any]:
+    created = transaction.get("created_at") or at
+    return {
+        "id": gid("OrderTransaction", transaction.get("id") or 0),
+        "kind": _upper(transaction.get("kind")) or kind,
+        "status": _upper(transaction.get("status")) or "SUCCESS",
+        "gateway": transaction.get("gateway"),
+        "amountSet": money_bag(transaction.get("amount_set"), transaction.get("amount"), currency),
+        "authorizationCode": transaction.get("authorization"),
+        "paymentId": transaction.get("payment_id"),
+        "createdAt": created,
+        "processedAt": transaction.get("processed_at") or created,
+    }
+
+
+def _fulfillment_node(fulfillment: dict[str, Any], at: Any) -> dict[str, Any]:
+    created = fulfillment.get("created_at") or at
+    return {
+        "id": gid("Fulfillment", fulfillment.get("id") or 0),
+        "createdAt": created,
+        "updatedAt": fulfillment.get("updated_at") or created,
+        "status": _upper(fulfillment.get("status")) or "SUCCESS",
     }
 
 
@@ -403,4 +430,13 @@ def order_node(order: dict[str, Any]) -> dict[str, Any]:
             [_shipping_node(s, currency) for s in order.get("shipping_lines") or []]
         ),
         "refunds": _capped([_refund_node(r, by_id, currency) for r in order.get("refunds") or []]),
+        "transactions": _capped(
+            [
+                _transaction_node(t, "SALE", created, currency)
+                for t in order.get("transactions") or []
+            ]
+        ),
+        "fulfillments": _capped(
+            [_fulfillment_node(f, order.get("updated_at")) for f in order.get("fulfillments") or []]
+        ),
     }
