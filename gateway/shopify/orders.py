@@ -29,8 +29,9 @@ _TAX_LINES: Final = f"taxLines {{ title rate priceSet {{ {_MONEY} }} }}"
 _DISCOUNTS: Final = f"discountAllocations {{ allocatedAmountSet {{ {_MONEY} }} }}"
 _ADDRESS: Final = "firstName lastName name company address1 address2 city zip countryCodeV2 phone"
 LINE_FIELDS: Final = (
-    f"id name title sku quantity taxable isGiftCard originalUnitPriceSet {{ {_MONEY} }} "
-    f"{_TAX_LINES} {_DISCOUNTS}"
+    f"id name title sku quantity taxable isGiftCard requiresShipping product {{ id }} "
+    f"originalUnitPriceSet {{ {_MONEY} }} {_TAX_LINES} {_DISCOUNTS} "
+    f"duties {{ id harmonizedSystemCode price {{ {_MONEY} }} {_TAX_LINES} }}"
 )
 
 ORDER_FIELDS: Final = f"""
@@ -38,7 +39,9 @@ id legacyResourceId name createdAt updatedAt processedAt cancelledAt closedAt
 currencyCode presentmentCurrencyCode taxesIncluded displayFinancialStatus
 displayFulfillmentStatus email phone note customAttributes {{ key value }}
 paymentGatewayNames
-totalPriceSet {{ {_MONEY} }} totalTaxSet {{ {_MONEY} }}
+totalPriceSet {{ {_MONEY} }} totalTaxSet {{ {_MONEY} }} totalTipReceivedSet {{ {_MONEY} }}
+originalTotalDutiesSet {{ {_MONEY} }} originalTotalAdditionalFeesSet {{ {_MONEY} }}
+additionalFees {{ name price {{ {_MONEY} }} {_TAX_LINES} }}
 customer {{ id firstName lastName email phone }}
 billingAddress {{ {_ADDRESS} }} shippingAddress {{ {_ADDRESS} }}
 lineItems(first: {LINES_PER_ORDER}) {{ nodes {{ {LINE_FIELDS} }}
@@ -110,6 +113,21 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         "total_price": total["shop_money"]["amount"] if total else None,
         "total_price_set": total,
         "total_tax_set": _money_set(node.get("totalTaxSet")),
+        "total_tip_received": _amount(node.get("totalTipReceivedSet")),
+        "total_tip_received_set": _money_set(node.get("totalTipReceivedSet")),
+        "original_total_duties_set": _money_set(node.get("originalTotalDutiesSet")),
+        "original_total_additional_fees_set": _money_set(
+            node.get("originalTotalAdditionalFeesSet")
+        ),
+        "additional_fees": [
+            {
+                "name": fee.get("name"),
+                "price": _amount(fee.get("price")),
+                "price_set": _money_set(fee.get("price")),
+                "tax_lines": _tax_lines(fee.get("taxLines")),
+            }
+            for fee in node.get("additionalFees") or []
+        ],
         "customer": _customer(node.get("customer")),
         "billing_address": _address(node.get("billingAddress")),
         "shipping_address": _address(node.get("shippingAddress")),
@@ -216,6 +234,18 @@ def _line(line: dict[str, Any]) -> dict[str, Any]:
         "quantity": line.get("quantity"),
         "taxable": line.get("taxable"),
         "gift_card": bool(line.get("isGiftCard")),
+        "requires_shipping": line.get("requiresShipping"),
+        "product_id": legacy_id((line.get("product") or {}).get("id")),
+        "duties": [
+            {
+                "id": legacy_id(duty.get("id")),
+                "harmonized_system_code": duty.get("harmonizedSystemCode"),
+                "price": _amount(duty.get("price")),
+                "price_set": _money_set(duty.get("price")),
+                "tax_lines": _tax_lines(duty.get("taxLines")),
+            }
+            for duty in line.get("duties") or []
+        ],
         "price": _amount(line.get("originalUnitPriceSet")),
         "price_set": _money_set(line.get("originalUnitPriceSet")),
         "tax_lines": _tax_lines(line.get("taxLines")),

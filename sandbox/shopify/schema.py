@@ -53,9 +53,15 @@ type MailingAddress { firstName: String lastName: String name: String company: S
   phone: String }
 type Customer { id: ID! firstName: String lastName: String email: String phone: String }
 
+type Product { id: ID! }
+type Duty { id: ID! harmonizedSystemCode: String countryCodeOfOrigin: CountryCode
+  price: MoneyBag! taxLines: [TaxLine!]! }
+type AdditionalFee { id: ID! name: String! price: MoneyBag! taxLines: [TaxLine!]! }
 type LineItem { id: ID! name: String! title: String! sku: String quantity: Int!
-  taxable: Boolean! isGiftCard: Boolean! originalUnitPriceSet: MoneyBag!
-  taxLines(first: Int): [TaxLine!]! discountAllocations: [DiscountAllocation!]! }
+  taxable: Boolean! isGiftCard: Boolean! requiresShipping: Boolean! product: Product
+  originalUnitPriceSet: MoneyBag!
+  taxLines(first: Int): [TaxLine!]! discountAllocations: [DiscountAllocation!]!
+  duties: [Duty!]! }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { edges: [LineItemEdge!]! nodes: [LineItem!]! pageInfo: PageInfo! }
 
@@ -101,6 +107,9 @@ type Order { id: ID! legacyResourceId: UnsignedInt64! name: String! createdAt: D
   displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
   email: String phone: String note: String customAttributes: [Attribute!]!
   paymentGatewayNames: [String!]! totalPriceSet: MoneyBag! totalTaxSet: MoneyBag
+  totalTipReceivedSet: MoneyBag! originalTotalDutiesSet: MoneyBag
+  currentTotalDutiesSet: MoneyBag originalTotalAdditionalFeesSet: MoneyBag
+  currentTotalAdditionalFeesSet: MoneyBag additionalFees: [AdditionalFee!]!
   customer: Customer billingAddress: MailingAddress shippingAddress: MailingAddress
   lineItems(first: Int, after: String): LineItemConnection!
   shippingLines(first: Int, after: String): ShippingLineConnection!
@@ -262,10 +271,35 @@ def _line_node(line: dict[str, Any], currency: str) -> dict[str, Any]:
         "quantity": int(line.get("quantity") or 0),
         "taxable": bool(line.get("taxable", True)),
         "isGiftCard": bool(line.get("gift_card")),
+        "requiresShipping": line.get("requires_shipping") is not False,
+        "product": None
+        if line.get("product_id") is None
+        else {"id": gid("Product", line.get("product_id"))},
+        "duties": [
+            {
+                "id": gid("Duty", duty.get("id")),
+                "harmonizedSystemCode": duty.get("harmonized_system_code"),
+                "countryCodeOfOrigin": duty.get("country_code_of_origin"),
+                "price": _duty_price(duty, currency),
+                "taxLines": _tax_lines(duty.get("tax_lines"), currency),
+            }
+            for duty in line.get("duties") or []
+        ],
         "originalUnitPriceSet": money_bag(line.get("price_set"), line.get("price"), currency),
         "taxLines": _capped(taxes),
         "discountAllocations": _discounts(line.get("discount_allocations"), currency),
     }
+
+
+def _duty_price(duty: dict[str, Any], currency: str) -> dict[str, Any]:
+    """REST shows a duty's money as `shop_money`/`presentment_money` on the duty itself."""
+    if isinstance(duty.get("price_set"), dict):
+        return money_bag(duty["price_set"], None, currency)
+    return money_bag(duty, None, currency)
+
+
+def _optional_bag(value: Any, currency: str) -> dict[str, Any] | None:
+    return money_bag(value, None, currency) if isinstance(value, dict) else None
 
 
 def _shipping_node(line: dict[str, Any], currency: str) -> dict[str, Any]:
@@ -414,6 +448,26 @@ def order_node(order: dict[str, Any]) -> dict[str, Any]:
             order.get("total_price_set"), order.get("total_price"), currency
         ),
         "totalTaxSet": money_bag(order.get("total_tax_set"), order.get("total_tax"), currency),
+        "totalTipReceivedSet": money_bag(
+            order.get("total_tip_received_set"), order.get("total_tip_received"), currency
+        ),
+        "originalTotalDutiesSet": _optional_bag(order.get("original_total_duties_set"), currency),
+        "currentTotalDutiesSet": _optional_bag(order.get("current_total_duties_set"), currency),
+        "originalTotalAdditionalFeesSet": _optional_bag(
+            order.get("original_total_additional_fees_set"), currency
+        ),
+        "currentTotalAdditionalFeesSet": _optional_bag(
+            order.get("current_total_additional_fees_set"), currency
+        ),
+        "additionalFees": [
+            {
+                "id": gid("AdditionalFee", n),
+                "name": fee.get("name") or "",
+                "price": money_bag(fee.get("price_set"), fee.get("price"), currency),
+                "taxLines": _tax_lines(fee.get("tax_lines"), currency),
+            }
+            for n, fee in enumerate(order.get("additional_fees") or [], start=1)
+        ],
         "customer": {
             "id": gid("Customer", customer.get("id")),
             "firstName": customer.get("first_name"),

@@ -3,7 +3,9 @@ with the gateway's own `AdminApi` where it can be."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ import pytest
 from gateway.secret import Secret
 from gateway.shopify import admin as admin_module
 from gateway.shopify.admin import PAGE_SIZE, AdminApi, AdminApiError, Unauthorized
+from gateway.shopify.mapping import order_events
 from sandbox.shopify.state import ShopifySandbox
 from tests.sandbox.shopify.conftest import (
     API_VERSION,
@@ -22,6 +25,7 @@ from tests.sandbox.shopify.conftest import (
 )
 
 ORDERS_PATH = f"/_sandbox/shopify/stores/{SHOP}/orders"
+CORPUS = Path(__file__).parents[2] / "gateway" / "shopify" / "corpus"
 
 PAGE = """
 query page($q: String, $after: String) {
@@ -324,3 +328,22 @@ async def test_reset_forgets_the_stores_their_orders_and_tokens(
     assert shopify.faults.drop_rate == 0
     with pytest.raises(AdminApiError):  # the store is gone, and its token with it
         await admin.orders("updated_at:>'2000-01-01'")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["dk_tip.json", "dk_additional_fee.json", "export_no_duties.json", "gift_card_sold.json"],
+)
+async def test_tips_duties_fees_and_gift_cards_read_through_graphql_map_as_their_webhook(
+    client: httpx.AsyncClient, admin: AdminApi, shopify: ShopifySandbox, name: str
+) -> None:
+    webhook = json.loads((CORPUS / name).read_text("utf-8"))
+    # Inside the 60 days the app may read.
+    webhook["created_at"] = shopify.now().isoformat().replace("+00:00", "Z")
+    webhook.pop("fulfillments", None)
+    webhook["fulfillment_status"] = None
+    assert (await client.post(ORDERS_PATH, json=webhook)).status_code == 201
+    [read] = (await admin.orders("updated_at:>'2000-01-01'")).orders
+    expected = order_events(webhook)[0].order
+    got = order_events(read)[0].order
+    assert (got.total, got.lines, got.fees) == (expected.total, expected.lines, expected.fees)
