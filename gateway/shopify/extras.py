@@ -1,9 +1,10 @@
 """What a Shopify order charges beyond its products and shipping: tips, duties and additional
 fees, each a canonical fee with its own `kind`.
 
-- **Tips** (`total_tip_received`): Shopify's checkout and POS add a tip as a line item titled
-  "Tip" that is no product (`product_id` null); such lines are the tip. An order whose
-  `total_tip_received` is more than 0 but lists no such line gets one tip fee of that amount.
+- **Tips** (`total_tip_received`): a line item titled "Tip" that is no product (`product_id`
+  null) is read as the tip (no public fixture shows Shopify's own tip line, so this is our
+  reading); an order whose `total_tip_received` is more than 0 but lists no such line gets
+  one tip fee of that amount.
   A tip is the buyer's gift, not a sale: no VAT, on the shop's tips account.
 - **Duties** (`line_items[].duties[]`, each with `price_set` or, as the REST Order resource
   shows them, `shop_money`/`presentment_money`; the order's `original_total_duties_set`):
