@@ -64,6 +64,7 @@ orderAdjustments(first: 2) {{ nodes {{ amountSet {{ {_MONEY} }} taxAmountSet {{ 
   reason }} }}
 transactions(first: 5) {{ nodes {{ id kind status gateway authorizationCode paymentId
   amountSet {{ {_MONEY} }} }} }}
+duties {{ amountSet {{ {_MONEY} }} }}
 """
 
 _FULFILLMENT: Final = {
@@ -339,6 +340,10 @@ def _refund(
         "refund_shipping_lines": shipping,
         "order_adjustments": adjustments,
         "transactions": [_transaction(t) for t in _nodes(refund.get("transactions"))],
+        "duties": [
+            {"amount": _amount(d.get("amountSet")), "amount_set": _money_set(d.get("amountSet"))}
+            for d in refund.get("duties") or []
+        ],
     }
 
 

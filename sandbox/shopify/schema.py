@@ -98,7 +98,9 @@ type Refund { id: ID! legacyResourceId: UnsignedInt64! createdAt: DateTime note:
   refundLineItems(first: Int, after: String): RefundLineItemConnection!
   refundShippingLines(first: Int, after: String): RefundShippingLineConnection!
   orderAdjustments(first: Int, after: String): OrderAdjustmentConnection!
-  transactions(first: Int, after: String): OrderTransactionConnection! }
+  transactions(first: Int, after: String): OrderTransactionConnection!
+  duties: [RefundDuty!] }
+type RefundDuty { amountSet: MoneyBag! originalDuty: Duty }
 
 type Order { id: ID! legacyResourceId: UnsignedInt64! name: String! createdAt: DateTime!
   updatedAt: DateTime! processedAt: DateTime! cancelledAt: DateTime closedAt: DateTime
@@ -377,6 +379,10 @@ def _refund_node(
         "refundShippingLines": _paged(shipping),
         "orderAdjustments": _paged(adjustments),
         "transactions": _paged(transactions),
+        "duties": [
+            {"amountSet": money_bag(d.get("amount_set"), d.get("amount"), currency)}
+            for d in refund.get("duties") or []
+        ],
     }
 
 

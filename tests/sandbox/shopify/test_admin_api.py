@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.orders import InvalidEvent
 from gateway.secret import Secret
 from gateway.shopify import admin as admin_module
 from gateway.shopify.admin import PAGE_SIZE, AdminApi, AdminApiError, Unauthorized
@@ -347,3 +348,30 @@ async def test_tips_duties_fees_and_gift_cards_read_through_graphql_map_as_their
     expected = order_events(webhook)[0].order
     got = order_events(read)[0].order
     assert (got.total, got.lines, got.fees) == (expected.total, expected.lines, expected.fees)
+
+
+async def test_duties_paid_back_come_with_the_refund_and_are_refused(
+    client: httpx.AsyncClient, admin: AdminApi, shopify: ShopifySandbox
+) -> None:
+    webhook = json.loads((CORPUS / "export_no_duties.json").read_text("utf-8"))
+    webhook["created_at"] = shopify.now().isoformat().replace("+00:00", "Z")
+    await client.post(ORDERS_PATH, json=webhook)
+    refund = {
+        "id": 8021,
+        "refund_line_items": [],
+        "duties": [{"duty_id": 2, "amount_set": {
+            "shop_money": {"amount": "45.50", "currency_code": "DKK"},
+            "presentment_money": {"amount": "45.50", "currency_code": "DKK"},
+        }}],
+        "transactions": [{"kind": "refund", "status": "success", "amount": "45.50"}],
+    }  # fmt: skip
+    answer = await client.post(f"{ORDERS_PATH}/{webhook['id']}/refunds", json=refund)
+    assert answer.status_code == 201, answer.text
+    [read] = (await admin.orders("updated_at:>'2000-01-01'")).orders
+    assert read["refunds"][0]["duties"][0]["amount_set"]["presentment_money"]["amount"] in (
+        "45.5",
+        "45.50",
+    )
+    with pytest.raises(InvalidEvent) as refused:
+        order_events(read)
+    assert refused.value.errors[0].pointer == "/refunds/0/duties/0"
