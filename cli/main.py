@@ -286,7 +286,7 @@ def cmd_shops_create(args: argparse.Namespace) -> int:
 def cmd_sources_preview(args: argparse.Namespace) -> int:
     from cli.preview import run
 
-    status, out, err = run(args.platform, args.order, args.refund)
+    status, out, err = run(args.platform, args.order, args.refund, args.account or ())
     sys.stdout.write(out)
     sys.stderr.write(err)
     return status
@@ -401,6 +401,13 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("order", metavar="ORDER.json", help="the order in the platform's JSON")
     preview.add_argument(
         "--refund", metavar="REFUND.json", help="a refund in the platform's JSON, for that order"
+    )
+    preview.add_argument(
+        "--account",
+        action="append",
+        metavar="ROLE=NUMBER",
+        help="an account a shop chose instead of the standard chart's, e.g. gift_cards=6850 "
+        "(the standard chart has no account for gift cards sold); repeatable",
     )
     preview.set_defaults(func=cmd_sources_preview)
     return parser

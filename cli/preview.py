@@ -6,7 +6,8 @@ webhook delivery does, then through the accounting rules under default shop sett
 `paid`, booked invoices, the standard chart's accounts (`AccountPlan()`), Danish texts. An
 unpaid, voided or cancelled order owes no documents; each refund of a paid order owes a credit
 note. A payload the gateway would refuse prints the problem (as the ingest API answers it) and
-exits 1.
+exits 1. `--account ROLE=NUMBER` sets an account the way a shop's settings do (the standard
+chart has none for gift cards sold, so an order selling one is refused until one is given).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from gateway.accounting import (
     AccountingError,
     AccountPlan,
     DocumentDraft,
+    InvalidAccountPlan,
     VatMismatch,
     copenhagen_date,
     credit_note_for_refund,
@@ -60,7 +62,10 @@ class Refusal(Exception):
 
 
 def preview(
-    order_text: str, refund_text: str | None = None, platform: str = "shopify"
+    order_text: str,
+    refund_text: str | None = None,
+    platform: str = "shopify",
+    plan: AccountPlan | None = None,
 ) -> dict[str, Any]:
     """The canonical order and the documents it owes now, for a platform's order JSON (bare,
     as webhooks carry it, or wrapped as `{"order": …}`) and a refund's. A WooCommerce order's
@@ -89,7 +94,7 @@ def preview(
     if mismatches:
         raise Refusal(_VAT_MISMATCH, "; ".join(e.message for e in mismatches), mismatches)
     try:
-        documents = _documents(events)
+        documents = _documents(events, plan or AccountPlan())
     except VatMismatch as exc:
         raise Refusal(_VAT_MISMATCH, str(exc), exc.errors) from None
     except AccountingError as exc:
@@ -97,14 +102,13 @@ def preview(
     return {"order": canonical(order), "documents": documents}
 
 
-def _documents(events: Sequence[Event]) -> list[dict[str, Any]]:
+def _documents(events: Sequence[Event], plan: AccountPlan) -> list[dict[str, Any]]:
     """What trigger `paid` makes the order owe: its invoice once paid (none when cancelled
     unpaid) and a credit note per refund."""
     types = {event.type for event in events}
     if "order.paid" not in types or "order.cancelled" in types:
         return []
     order = events[0].order
-    plan = AccountPlan()
     drafts = [
         invoice_for(
             order, shop_name=SHOP_NAME, text_template=TEXT_TEMPLATE, plan=plan, language=LANGUAGE
@@ -161,8 +165,11 @@ def _unwrapped(document: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return document
 
 
-def run(platform: str, order_path: str, refund_path: str | None) -> tuple[int, str, str]:
-    """(exit status, standard output, standard error) of the command."""
+def run(
+    platform: str, order_path: str, refund_path: str | None, accounts: Sequence[str] = ()
+) -> tuple[int, str, str]:
+    """(exit status, standard output, standard error) of the command; `accounts` are
+    `ROLE=NUMBER` choices over the standard chart."""
     if platform not in PLATFORMS:
         return (
             2,
@@ -180,7 +187,13 @@ def run(platform: str, order_path: str, refund_path: str | None) -> tuple[int, s
     except UnicodeDecodeError as exc:
         return 2, "", f"gateway sources preview: the file is not UTF-8: {exc}\n"
     try:
-        result = preview(order_text, refund_text, platform)
+        plan = AccountPlan.with_overrides(
+            dict(choice.partition("=")[::2] for choice in accounts if choice)
+        )
+    except InvalidAccountPlan as exc:
+        return 2, "", f"gateway sources preview: --account: {exc}\n"
+    try:
+        result = preview(order_text, refund_text, platform, plan)
     except Refusal as refusal:
         return 1, _dumped(refusal.problem), ""
     return 0, _dumped(result), ""

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
 
-from gateway.accounting.accounts import AccountPlan, Treatment, vat_treatment
+from gateway.accounting.accounts import UNSET, AccountPlan, Treatment, vat_treatment
 from gateway.accounting.documents import (
     DocumentDraft,
     copenhagen_date,
@@ -354,7 +354,8 @@ def vat_code(account: int, plan: AccountPlan) -> str | None:
         plan.goods_export,
         plan.services_export,
     }
-    if account in {plan.no_vat, plan.rounding} - zero_rated:
+    no_vat = {plan.no_vat, plan.rounding, plan.tips, plan.duties, plan.gift_cards}
+    if account in no_vat - zero_rated - {UNSET}:
         return NO_VAT_CODE
     return None
 

@@ -16,12 +16,15 @@ exactly once, and the owner is told how many orders reconcile found.
 from __future__ import annotations
 
 import contextlib
+import html
+import json
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,13 +45,14 @@ from tests.sandbox.conftest import HtmlForm
 from tests.shopify_orders import order, refund
 from tests.tenants.dinero.connections.test_connections import connect
 from tests.test_pipeline_faults import SANDBOX_LIMIT, moved, settle, wait_for, workers
-from tests.web.test_accounts import login
+from tests.web.test_accounts import CSRF, login
 from web.app import create_app
 from workers import sources
 
 STORE = "sokkeriet.myshopify.com"
 ORGANIZATION = 1001
 SEED = 15
+CORPUS = Path(__file__).parent / "gateway" / "shopify" / "corpus"
 
 
 class Later:
@@ -248,3 +252,70 @@ async def test_with_deliveries_dropped_duplicated_and_shuffled_every_order_is_bo
     assert len({n["CreditNoteFor"] for n in notes}) == 6
     assert card.found_by_reconcile >= len(missed)
     assert card.problem_count == 0
+
+
+def corpus_order(name: str, order_id: int) -> dict[str, Any]:
+    """A corpus order (tests/gateway/shopify/corpus), made anew in the store today."""
+    body: dict[str, Any] = json.loads((CORPUS / name).read_text("utf-8"))
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    body.update(id=order_id, name=f"#{order_id}", created_at=now, processed_at=now)
+    body.pop("fulfillments", None)
+    body["fulfillment_status"] = None
+    return body
+
+
+async def test_tips_duties_fees_are_booked_and_a_gift_card_waits_for_its_account(
+    settings: Settings, pool: Pool, vault: Vault, http: httpx.AsyncClient
+) -> None:
+    async with world(settings, pool, vault, http) as w:
+        await install(w)
+        booked = [
+            corpus_order("dk_tip.json", 6001),
+            corpus_order("dk_additional_fee.json", 6002),
+            corpus_order("export_no_duties.json", 6003),
+        ]
+        gift_card = corpus_order("gift_card_sold.json", 6004)
+        for body in [*booked, gift_card]:
+            await make_order(w, body)
+        await shopify_settled(w)
+        await settle(pool)
+        invoices, _ = await books(w)
+        totals = {
+            d["ExternalReference"].rsplit("-", 1)[-1]: Decimal(str(d["TotalInclVat"]))
+            for d in invoices
+        }
+        assert totals == {str(o["id"]): Decimal(o["total_price"]) for o in booked}
+        tip = next(d for d in invoices if d["ExternalReference"].endswith("-6001"))
+        assert {(line["Description"], line["AccountNumber"]) for line in tip["ProductLines"]} >= {
+            ("Tip", 1050)
+        }
+
+        # The gift card's invoice stopped, saying which setting the owner must choose; the
+        # owner's documents page shows it.
+        failed = await pool.fetchrow(
+            "SELECT id, last_error FROM documents WHERE shop_id = $1 AND state = 'failed'",
+            w.shop_id,
+        )
+        assert failed is not None
+        assert "Gift cards sold (a liability, no VAT)" in failed["last_error"]
+        page = await w.browser.get(f"/shops/{w.shop_id}/documents/{failed['id']}")
+        assert "Gift cards sold (a liability, no VAT)" in html.unescape(page.text)
+
+        # The owner chooses a liability account and retries: booked, the gift card on it.
+        await pool.execute(
+            "UPDATE shops SET account_overrides = '{\"gift_cards\": 6800}' WHERE id = $1",
+            w.shop_id,
+        )
+        csrf = CSRF.search(page.text)
+        assert csrf is not None
+        retried = await w.browser.post(
+            f"/shops/{w.shop_id}/documents/{failed['id']}/retry",
+            data={"csrf_token": csrf.group(1)},
+        )
+        assert retried.status_code == 303, retried.text
+        await settle(pool)
+        invoices, _ = await books(w)
+    [sold] = [d for d in invoices if d["ExternalReference"].endswith("-6004")]
+    assert Decimal(str(sold["TotalInclVat"])) == Decimal("600.00")
+    assert Decimal(str(sold["TotalVat"])) == Decimal("20.00")
+    assert [line["AccountNumber"] for line in sold["ProductLines"]] == [6800, 1000]

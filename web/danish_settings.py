@@ -97,6 +97,10 @@ DANISH: Final[dict[str, str]] = {
     "Fees (25 % VAT)": "Gebyrer (25 % moms)",
     "Sales without VAT": "Salg uden moms",
     "Rounding": "Øreafrunding",
+    "Tips (no VAT)": "Drikkepenge (uden moms)",
+    "Duties collected (no VAT)": "Opkrævet told (uden moms)",
+    "Gift cards sold (a liability, no VAT)": "Solgte gavekort (gæld, uden moms)",
+    "None chosen: the standard chart has none": "Ingen valgt: standardkontoplanen har ingen",
     "Choose when an order becomes an invoice.": "Vælg, hvornår en ordre bliver til en faktura.",
     "Choose whether invoices are booked or left as drafts.": "Vælg, om fakturaer bogføres "
     "eller efterlades som kladder.",

@@ -264,10 +264,14 @@ DANISH: Final[dict[str, str]] = {
     "about {minutes} min left": "ca. {minutes} min tilbage",
     "Live orders go first: old ones are read only while Dinero keeps up.": "Nye ordrer går "
     "først: gamle læses kun, mens Dinero kan følge med.",
-    "Shopify lets apps read only the last 60 days of orders. Older orders are skipped unless "
-    "Shopify grants the gateway access to all orders (the read_all_orders permission).": "Shopify "
-    "lader kun apps læse de seneste 60 dages ordrer. Ældre ordrer springes over, medmindre "
-    "Shopify giver gatewayen adgang til alle ordrer (tilladelsen read_all_orders).",
+    "Shopify lets apps read only the last 60 days of orders, so orders before {day} are not "
+    "brought in. For older ones Shopify must grant the gateway access to all orders (the "
+    "read_all_orders permission).": "Shopify lader kun apps læse de seneste 60 dages ordrer, så "
+    "ordrer fra før {day} hentes ikke. Skal ældre ordrer med, skal Shopify give gatewayen adgang "
+    "til alle ordrer (tilladelsen read_all_orders).",
+    "Shopify shows the gateway only the last {days} days of orders: from an earlier day, orders "
+    "older than that are not brought in.": "Shopify viser kun gatewayen de seneste {days} dages "
+    "ordrer: vælger du en tidligere dag, hentes ordrer, der er ældre end det, ikke.",
     "Bring in orders since": "Hent ordrer siden",
     "Bring in older orders": "Hent ældre ordrer",
     "That is not a date": "Det er ikke en dato",

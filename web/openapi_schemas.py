@@ -182,7 +182,12 @@ SCHEMAS: Final[dict[str, Any]] = {
                 **ref("Money"),
                 "description": "An amount off this line (default 0).",
             },
-            "kind": {"enum": ["goods", "service"], "default": "goods"},
+            "kind": {
+                "enum": ["goods", "service", "gift_card"],
+                "default": "goods",
+                "description": "gift_card: a gift card sold, booked without VAT on the shop's "
+                "gift-card liability account",
+            },
         },
     },
     "Shipping": {
@@ -193,7 +198,16 @@ SCHEMAS: Final[dict[str, Any]] = {
     "Fee": {
         "type": "object",
         "required": ["name", "amount", "vat_rate"],
-        "properties": {"name": _TEXT, "amount": ref("Money"), "vat_rate": _VAT_RATE},
+        "properties": {
+            "name": _TEXT,
+            "amount": ref("Money"),
+            "vat_rate": _VAT_RATE,
+            "kind": {
+                "enum": ["fee", "tip", "duty"],
+                "default": "fee",
+                "description": "tip and duty carry no VAT and go to their own accounts",
+            },
+        },
     },
     "Discount": {
         "type": "object",

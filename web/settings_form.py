@@ -215,6 +215,9 @@ def role_labels(t: i18n.Translator) -> dict[str, str]:
         "fees": t("Fees (25 % VAT)"),
         "no_vat": t("Sales without VAT"),
         "rounding": t("Rounding"),
+        "tips": t("Tips (no VAT)"),
+        "duties": t("Duties collected (no VAT)"),
+        "gift_cards": t("Gift cards sold (a liability, no VAT)"),
     }
     return {role: known.get(role, role) for role in ROLES}
 

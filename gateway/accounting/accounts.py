@@ -6,6 +6,11 @@ the shop charged, which must fit the treatment: reverse charge or export with 25
 foreign VAT (OSS, which Dinero cannot book), is an error to show, never a silent guess. Shipping
 and fees follow the goods abroad (the goods account of the treatment); at home they have their
 own roles.
+
+Tips, duties and gift cards sold are not sales, whoever the buyer is: each carries no VAT
+(any other rate is an error) and goes to its own role. Dinero's standard chart has no
+account for gift cards owed to their holders, so that role has none until the owner chooses
+one (`MissingAccount` until then).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Final, Literal
 from stdnum.eu import vat as eu_vat
 
 from gateway.accounting.charges import Charges
+from gateway.accounting.errors import AccountingError
 from gateway.orders import (
     EU_COUNTRIES,
     VAT_PREFIXES,
@@ -39,7 +45,14 @@ _NO_VAT = Decimal(0)
 _HUNDRED = Decimal(100)
 _VAT_ROLES: Final = frozenset({"goods_dk", "services_dk", "shipping", "fees"})
 
-_Item = Literal["goods", "service", "shipping", "fee"]
+_Item = Literal["goods", "service", "shipping", "fee", "tip", "duty", "gift_card"]
+# No account chosen (account numbers start at 1).
+UNSET: Final = 0
+GIFT_CARD_SETTING: Final = "Gift cards sold (a liability, no VAT)"
+
+
+class MissingAccount(AccountingError):
+    """An amount needs an account the shop has not chosen; the message names the setting."""
 
 
 class Treatment(StrEnum):
@@ -59,7 +72,8 @@ class InvalidAccountPlan(ValueError):
 class AccountPlan:
     """Account number per role; the defaults are Dinero's standard chart. The 25 % roles must
     be accounts with VAT code U25 and the rest accounts without VAT; no account may serve
-    both. The rounding role defaults to 1050, sales without VAT."""
+    both. The rounding, tips and duties roles default to 1050, sales without VAT; gift cards
+    sold have no standard account (`UNSET`): the owner chooses a liability account."""
 
     goods_dk: int = 1000
     services_dk: int = 1000
@@ -71,11 +85,16 @@ class AccountPlan:
     fees: int = 1000
     no_vat: int = 1050
     rounding: int = 1050
+    tips: int = 1050
+    duties: int = 1050
+    gift_cards: int = UNSET
 
     def __post_init__(self) -> None:
         rates: dict[int, tuple[str, Decimal]] = {}
         problems = []
         for role, account in self.roles().items():
+            if account == UNSET:
+                continue
             rate = DANISH_VAT if role in _VAT_ROLES else _NO_VAT
             seen = rates.setdefault(account, (role, rate))
             if seen[1] != rate:
@@ -136,12 +155,17 @@ def account_of(charge: Charge, plan: AccountPlan, treatment: Treatment) -> int:
 
 def _item_of(charge: Charge) -> _Item:
     if isinstance(charge, Line):
-        return "service" if charge.kind == "service" else "goods"
-    return "shipping" if isinstance(charge, Shipping) else "fee"
+        return charge.kind
+    if isinstance(charge, Shipping):
+        return "shipping"
+    return charge.kind
 
 
 def _account(plan: AccountPlan, treatment: Treatment, item: _Item, rate: Decimal) -> int:
-    """The account for one amount of `item`; `ValueError` when `rate` does not fit."""
+    """The account for one amount of `item`; `ValueError` when `rate` does not fit,
+    `MissingAccount` when its role has no account yet."""
+    if item in ("tip", "duty", "gift_card"):
+        return _not_a_sale(plan, item, rate)
     if treatment in (Treatment.DOMESTIC, Treatment.EU_PRIVATE):
         if rate == 0:
             return plan.no_vat
@@ -172,6 +196,28 @@ def _account(plan: AccountPlan, treatment: Treatment, item: _Item, rate: Decimal
     return plan.services_export if item == "service" else plan.goods_export
 
 
+def _not_a_sale(plan: AccountPlan, item: _Item, rate: Decimal) -> int:
+    if rate != 0:
+        why = {
+            "tip": "a tip is given by the buyer, not charged for a sale",
+            "duty": "duties are collected for the customs authorities, not charged for a sale",
+            "gift_card": "a gift card sold is paid in advance for a sale still to come (a "
+            "multi-purpose voucher: VAT is due when it is used)",
+        }[item]
+        raise ValueError(f"{why}: its VAT rate must be 0, not {rate_text(rate)}")
+    if item == "tip":
+        return plan.tips
+    if item == "duty":
+        return plan.duties
+    if plan.gift_cards == UNSET:
+        raise MissingAccount(
+            "a gift card was sold, which is owed to its holder rather than earned, and Dinero's "
+            "standard chart has no account for it: choose one (a liability account without "
+            f'VAT) under the shop\'s Settings, Accounts, "{GIFT_CARD_SETTING}", then retry'
+        )
+    return plan.gift_cards
+
+
 def vat_errors(order: Order, refund: Refund | None = None) -> list[FieldError]:
     """Every amount whose VAT rate does not fit the customer's treatment, with its pointer in
     the ingest body, so the API can refuse the order up front (accounts do not matter here:
@@ -191,6 +237,8 @@ def vat_problems(charges: Charges, treatment: Treatment, plan: AccountPlan) -> l
             account_of(charge, plan, treatment)
         except ValueError as exc:
             errors.append(FieldError(f"{pointer}/vat_rate", str(exc)))
+        except MissingAccount:
+            pass  # the rate fits; which account is the shop's settings' business
     return errors
 
 

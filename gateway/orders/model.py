@@ -21,7 +21,12 @@ from typing import Final, Literal, TypeAlias
 EventType = Literal[
     "order.created", "order.paid", "order.shipped", "order.refunded", "order.cancelled"
 ]
-LineKind = Literal["goods", "service"]
+# A gift card sold is not a sale: the buyer paid in advance for goods or services chosen
+# later (a multi-purpose voucher), so it carries no VAT and is owed to the buyer until used.
+LineKind = Literal["goods", "service", "gift_card"]
+# A fee the shop charged (`fee`, with its own VAT), a tip the buyer chose to give (`tip`),
+# or customs duties collected for the authorities (`duty`); tips and duties carry no VAT.
+FeeKind = Literal["fee", "tip", "duty"]
 PaymentMethod = Literal["card", "mobilepay", "bank_transfer", "invoice", "other"]
 
 MONEY_PLACES: Final = 2
@@ -114,6 +119,7 @@ class Fee:
     name: str
     amount: Decimal
     vat_rate: Decimal
+    kind: FeeKind = "fee"
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from gateway.orders.model import (
     Event,
     EventType,
     Fee,
+    FeeKind,
     FieldError,
     InconsistentOrder,
     InvalidEvent,
@@ -230,6 +231,7 @@ def _fee(fields: Fields) -> Fee:
         name=fields.text("name"),
         amount=fields.money("amount", minimum=_ZERO),
         vat_rate=_vat_rate(fields),
+        kind=cast(FeeKind, fields.choice("kind", get_args(FeeKind), default="fee")),
     )
 
 

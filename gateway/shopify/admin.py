@@ -34,10 +34,13 @@ log = logging.getLogger(__name__)
 
 TIMEOUT: Final = httpx.Timeout(connect=5, read=30, write=30, pool=5)
 THROTTLED_ATTEMPTS: Final = 8
-# Orders per page: Shopify prices a page by what it could hold (an order with its ten lines,
-# two shipping lines and refund ids asks for about 170 points), and one query may ask for
-# 1,000 at most. What a page actually costs, and is charged, is far less.
-PAGE_SIZE: Final = 5
+# Orders per page: Shopify prices a page by what it could hold (an order with its ten lines
+# and their duties, two shipping lines, fees, payments, fulfilments and refund ids asks for
+# about 290 points), and one query may ask for 1,000 at most. What a page actually costs,
+# and is charged, is far less.
+PAGE_SIZE: Final = 3
+# The rest of a long order's lines, this many a query (about 21 points a line).
+MORE_LINES: Final = 40
 
 WEBHOOK_TOPICS: Final = (
     "ORDERS_CREATE",
@@ -256,7 +259,7 @@ query refunds($id: ID!) {{
 _LINES: Final = f"""
 query lines($id: ID!, $after: String) {{
   order(id: $id) {{
-    lineItems(first: 50, after: $after) {{
+    lineItems(first: {MORE_LINES}, after: $after) {{
       nodes {{ {LINE_FIELDS} }} pageInfo {{ hasNextPage endCursor }}
     }}
   }}

@@ -3,16 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from gateway.platforms.events import parsed, raise_if
 
-__all__ = ["GIFT_CARD_REFUSED", "event_id", "line_pointers", "parsed", "raise_if"]
-
-GIFT_CARD_REFUSED: Final = (
-    "a gift card sold is a debt to the buyer, not revenue, and the gateway cannot yet book it "
-    "on a liability account: the order is refused rather than booked as sales"
-)
+__all__ = ["event_id", "line_pointers", "parsed", "raise_if"]
 
 
 def event_id(order_id: int | str, fact: str) -> str:

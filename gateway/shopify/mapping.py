@@ -20,9 +20,11 @@ Decisions:
   are line discounts here and `discount_codes` is not read (that would count them twice).
 - Several tax lines on one line (e.g. two taxes) book at the sum of their rates, only when that
   rate reproduces their tax to the øre; and Shopify's `total_tax` must be what the rates give.
-- A gift card sold is a debt to the buyer, not revenue: the canonical order cannot mark a line
-  for a liability account yet, so an order selling one is refused. Paying with a gift card is
-  only a payment method ("other").
+- A gift card sold is a debt to its holder, not revenue: its line is a `gift_card` line, booked
+  without VAT on the shop's gift-card liability account (`gateway.accounting`). Paying with a
+  gift card is only a payment method ("other").
+- Tips, duties and additional fees are fees (`extras`): a tip (`kind` tip) and duties (`kind`
+  duty) without VAT, an additional fee with the VAT its tax lines charged.
 """
 
 from __future__ import annotations
@@ -34,15 +36,15 @@ from decimal import Decimal
 from typing import Any, Final
 
 from gateway.orders import Event, EventType, Order, round_half_up
-from gateway.shopify.events import GIFT_CARD_REFUSED, event_id, line_pointers, parsed, raise_if
-from gateway.shopify.payments import method, paid_time
+from gateway.shopify.events import event_id, line_pointers, parsed, raise_if
+from gateway.shopify.extras import extra_fees, is_tip
+from gateway.shopify.payments import method, paid_time, reference
 from gateway.shopify.reading import Reader, is_foreign, objects, stamp, strings, text, time_text
 from gateway.shopify.refunds import refund_event_at
 from gateway.shopify.taxes import check_tax, vat_rate
 
 __all__ = [
     "DEFAULT_VAT_NUMBER_KEYS",
-    "GIFT_CARD_REFUSED",
     "PAID_STATUSES",
     "MappingSettings",
     "event_id",
@@ -56,6 +58,7 @@ DEFAULT_VAT_NUMBER_KEYS: Final = ("vat_number", "VAT number", "vat_id", "cvr")
 PAID_STATUSES: Final = frozenset({"paid", "partially_refunded", "refunded"})
 
 _ZERO = Decimal("0.00")
+_PAYMENT_KINDS: Final = frozenset({"sale", "capture"})
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,11 @@ def _order_body(
         ("/order/payment", "/payment_gateway_names"),
     ]
     lines = []
+    tips = []
     for index, item in objects(doc, "line_items"):
+        if is_tip(doc, item):
+            tips.append((index, item))
+            continue
         lines.append(_line(item, f"/line_items/{index}", include_vat, reader))
         pointers += line_pointers(f"/order/lines/{len(lines) - 1}", f"/line_items/{index}")
     pointers.append(("/order/lines", "/line_items"))
@@ -148,6 +155,10 @@ def _order_body(
             (f"{at}/vat_rate", f"/shipping_lines/{index}/tax_lines"),
             (at, f"/shipping_lines/{index}"),
         ]
+    fees = [{"name": n, "amount": a, "vat_rate": r, "kind": "fee"} for n, a, r in charges[1:]]
+    for fee, at in extra_fees(doc, tips, include_vat, reader):
+        pointers.append((f"/order/fees/{len(fees)}", at))
+        fees.append(fee)
     customer, customer_pointers = _customer(doc, settings)
     pointers += customer_pointers
     paid_at = paid_time(doc, reader) if doc.get("financial_status") in PAID_STATUSES else None
@@ -165,7 +176,7 @@ def _order_body(
             if not charges
             else {"name": charges[0][0], "price": charges[0][1], "vat_rate": charges[0][2]}
         ),
-        "fees": [{"name": n, "amount": a, "vat_rate": r} for n, a, r in charges[1:]],
+        "fees": fees,
         "discounts": [],
         "total": str(total),
         "paid_at": None if paid_at is None else stamp(paid_at),
@@ -176,7 +187,7 @@ def _order_body(
             "method": method(strings(doc.get("payment_gateway_names"))),
             "amount": str(total),
             "paid_at": stamp(paid_at),
-            "reference": None,
+            "reference": reference(doc, _PAYMENT_KINDS),
         }
     return body, pointers
 
@@ -184,8 +195,6 @@ def _order_body(
 def _line(
     item: Mapping[str, Any], pointer: str, include_vat: bool, reader: Reader
 ) -> dict[str, Any]:
-    if item.get("gift_card") is True:
-        reader.error(f"{pointer}/gift_card", GIFT_CARD_REFUSED)
     quantity = item.get("quantity")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         reader.error(f"{pointer}/quantity", "must be a whole number of at least 1")
@@ -200,9 +209,16 @@ def _line(
         "unit_price": str(price),
         "vat_rate": str(vat_rate(item, pointer, amount, include_vat, reader)),
         "discount": str(discount),
-        # Nothing to ship (a download, a booking) is a service for VAT.
-        "kind": "service" if item.get("requires_shipping") is False else "goods",
+        "kind": line_kind(item),
     }
+
+
+def line_kind(item: Mapping[str, Any]) -> str:
+    """A gift card sold; else goods, or a service when there is nothing to ship (a download,
+    a booking)."""
+    if item.get("gift_card") is True:
+        return "gift_card"
+    return "service" if item.get("requires_shipping") is False else "goods"
 
 
 def _shipping(

@@ -19,14 +19,19 @@ LINES_PER_ORDER: Final = 10
 # Most orders have no refunds: a page lists their ids only, and an order's refunds are read
 # with their own query when it has some (`AdminApi.orders`).
 REFUNDS_PER_ORDER: Final = 5
+# An order's payments (sale, capture, and the authorisations before them) and its
+# fulfilments; more than this many of either is rare, and the last ones are what count.
+TRANSACTIONS_PER_ORDER: Final = 5
+FULFILLMENTS_PER_ORDER: Final = 5
 
 _MONEY: Final = "shopMoney { amount currencyCode } presentmentMoney { amount currencyCode }"
 _TAX_LINES: Final = f"taxLines {{ title rate priceSet {{ {_MONEY} }} }}"
 _DISCOUNTS: Final = f"discountAllocations {{ allocatedAmountSet {{ {_MONEY} }} }}"
 _ADDRESS: Final = "firstName lastName name company address1 address2 city zip countryCodeV2 phone"
 LINE_FIELDS: Final = (
-    f"id name title sku quantity taxable isGiftCard originalUnitPriceSet {{ {_MONEY} }} "
-    f"{_TAX_LINES} {_DISCOUNTS}"
+    f"id name title sku quantity taxable isGiftCard requiresShipping product {{ id }} "
+    f"originalUnitPriceSet {{ {_MONEY} }} {_TAX_LINES} {_DISCOUNTS} "
+    f"duties {{ id harmonizedSystemCode price {{ {_MONEY} }} {_TAX_LINES} }}"
 )
 
 ORDER_FIELDS: Final = f"""
@@ -34,7 +39,9 @@ id legacyResourceId name createdAt updatedAt processedAt cancelledAt closedAt
 currencyCode presentmentCurrencyCode taxesIncluded displayFinancialStatus
 displayFulfillmentStatus email phone note customAttributes {{ key value }}
 paymentGatewayNames
-totalPriceSet {{ {_MONEY} }} totalTaxSet {{ {_MONEY} }}
+totalPriceSet {{ {_MONEY} }} totalTaxSet {{ {_MONEY} }} totalTipReceivedSet {{ {_MONEY} }}
+originalTotalDutiesSet {{ {_MONEY} }} originalTotalAdditionalFeesSet {{ {_MONEY} }}
+additionalFees {{ name price {{ {_MONEY} }} {_TAX_LINES} }}
 customer {{ id firstName lastName email phone }}
 billingAddress {{ {_ADDRESS} }} shippingAddress {{ {_ADDRESS} }}
 lineItems(first: {LINES_PER_ORDER}) {{ nodes {{ {LINE_FIELDS} }}
@@ -42,6 +49,9 @@ lineItems(first: {LINES_PER_ORDER}) {{ nodes {{ {LINE_FIELDS} }}
 shippingLines(first: 2) {{ nodes {{ title code originalPriceSet {{ {_MONEY} }}
   discountedPriceSet {{ {_MONEY} }} {_TAX_LINES} {_DISCOUNTS} }} }}
 refunds(first: {REFUNDS_PER_ORDER}) {{ id }}
+transactions(first: {TRANSACTIONS_PER_ORDER}) {{ id kind status gateway processedAt
+  authorizationCode paymentId }}
+fulfillments(first: {FULFILLMENTS_PER_ORDER}) {{ createdAt status }}
 """
 
 REFUND_FIELDS: Final = f"""
@@ -52,7 +62,9 @@ refundShippingLines(first: 2) {{ nodes {{ subtotalAmountSet {{ {_MONEY} }}
   taxAmountSet {{ {_MONEY} }} }} }}
 orderAdjustments(first: 2) {{ nodes {{ amountSet {{ {_MONEY} }} taxAmountSet {{ {_MONEY} }}
   reason }} }}
-transactions(first: 5) {{ nodes {{ kind status gateway amountSet {{ {_MONEY} }} }} }}
+transactions(first: 5) {{ nodes {{ id kind status gateway authorizationCode paymentId
+  amountSet {{ {_MONEY} }} }} }}
+duties {{ amountSet {{ {_MONEY} }} }}
 """
 
 _FULFILLMENT: Final = {
@@ -102,12 +114,32 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         "total_price": total["shop_money"]["amount"] if total else None,
         "total_price_set": total,
         "total_tax_set": _money_set(node.get("totalTaxSet")),
+        "total_tip_received": _amount(node.get("totalTipReceivedSet")),
+        "total_tip_received_set": _money_set(node.get("totalTipReceivedSet")),
+        "original_total_duties_set": _money_set(node.get("originalTotalDutiesSet")),
+        "original_total_additional_fees_set": _money_set(
+            node.get("originalTotalAdditionalFeesSet")
+        ),
+        "additional_fees": [
+            {
+                "name": fee.get("name"),
+                "price": _amount(fee.get("price")),
+                "price_set": _money_set(fee.get("price")),
+                "tax_lines": _tax_lines(fee.get("taxLines")),
+            }
+            for fee in node.get("additionalFees") or []
+        ],
         "customer": _customer(node.get("customer")),
         "billing_address": _address(node.get("billingAddress")),
         "shipping_address": _address(node.get("shippingAddress")),
         "line_items": lines,
         "shipping_lines": [_shipping(s) for s in _nodes(node.get("shippingLines"))],
         "refunds": [_refund(r, by_id, node.get("id")) for r in node.get("refunds") or []],
+        "transactions": [_transaction(t) for t in node.get("transactions") or []],
+        "fulfillments": [
+            {"created_at": f.get("createdAt"), "status": _lower(f.get("status"))}
+            for f in node.get("fulfillments") or []
+        ],
     }
 
 
@@ -115,6 +147,29 @@ def more_lines(node: dict[str, Any]) -> str | None:
     """The cursor to read the order's remaining lines from, or None when all came."""
     info = (node.get("lineItems") or {}).get("pageInfo") or {}
     return info.get("endCursor") if info.get("hasNextPage") else None
+
+
+def _lower(value: Any) -> str | None:
+    return str(value).lower() if value else None
+
+
+def _transaction(transaction: dict[str, Any]) -> dict[str, Any]:
+    """A transaction as REST has it: `id` Shopify's, `authorization` the provider's code,
+    `payment_id` the provider's payment id."""
+    rest: dict[str, Any] = {
+        "id": legacy_id(transaction.get("id")),
+        "kind": _lower(transaction.get("kind")),
+        "status": _lower(transaction.get("status")),
+        "gateway": transaction.get("gateway"),
+        "authorization": transaction.get("authorizationCode"),
+        "payment_id": transaction.get("paymentId"),
+    }
+    if "processedAt" in transaction:
+        rest["processed_at"] = transaction.get("processedAt")
+    if "amountSet" in transaction:
+        rest["amount"] = _amount(transaction.get("amountSet"))
+        rest["amount_set"] = _money_set(transaction.get("amountSet"))
+    return rest
 
 
 def _nodes(connection: Any) -> list[dict[str, Any]]:
@@ -180,6 +235,18 @@ def _line(line: dict[str, Any]) -> dict[str, Any]:
         "quantity": line.get("quantity"),
         "taxable": line.get("taxable"),
         "gift_card": bool(line.get("isGiftCard")),
+        "requires_shipping": line.get("requiresShipping"),
+        "product_id": legacy_id((line.get("product") or {}).get("id")),
+        "duties": [
+            {
+                "id": legacy_id(duty.get("id")),
+                "harmonized_system_code": duty.get("harmonizedSystemCode"),
+                "price": _amount(duty.get("price")),
+                "price_set": _money_set(duty.get("price")),
+                "tax_lines": _tax_lines(duty.get("taxLines")),
+            }
+            for duty in line.get("duties") or []
+        ],
         "price": _amount(line.get("originalUnitPriceSet")),
         "price_set": _money_set(line.get("originalUnitPriceSet")),
         "tax_lines": _tax_lines(line.get("taxLines")),
@@ -272,15 +339,10 @@ def _refund(
         "refund_line_items": items,
         "refund_shipping_lines": shipping,
         "order_adjustments": adjustments,
-        "transactions": [
-            {
-                "kind": str(t.get("kind") or "").lower(),
-                "status": str(t.get("status") or "").lower(),
-                "gateway": t.get("gateway"),
-                "amount": _amount(t.get("amountSet")),
-                "amount_set": _money_set(t.get("amountSet")),
-            }
-            for t in _nodes(refund.get("transactions"))
+        "transactions": [_transaction(t) for t in _nodes(refund.get("transactions"))],
+        "duties": [
+            {"amount": _amount(d.get("amountSet")), "amount_set": _money_set(d.get("amountSet"))}
+            for d in refund.get("duties") or []
         ],
     }
 

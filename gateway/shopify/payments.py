@@ -7,10 +7,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from gateway.orders import PaymentMethod
-from gateway.shopify.reading import Reader, objects
+from gateway.shopify.reading import Reader, objects, text
+from gateway.storable import unstorable
 
 # Transaction statuses that moved money (webhook bodies may leave the status out).
 SUCCEEDED: Final = frozenset({"success", None})
+# The canonical payment's `reference` holds at most this many characters.
+REFERENCE_LENGTH: Final = 200
+# Where a transaction names the payment, most specific first: the provider's payment id
+# (`payment_id`, e.g. "c25048437719.1"), its authorisation code, its receipt's id, and
+# Shopify's own transaction id as the last resort.
+_REFERENCE_FIELDS: Final = ("payment_id", "authorization", "receipt", "id")
 
 
 def paid_time(doc: Mapping[str, Any], reader: Reader) -> dt.datetime | None:
@@ -29,6 +36,35 @@ def paid_time(doc: Mapping[str, Any], reader: Reader) -> dt.datetime | None:
         if doc.get(name):
             return reader.time(doc.get(name), f"/{name}")
     return None
+
+
+def reference(doc: Mapping[str, Any], kinds: frozenset[str]) -> str | None:
+    """The payment's reference from the last successful transaction of one of `kinds`
+    (`sale`/`capture` for an order, `refund` for a refund): bounded to `REFERENCE_LENGTH`
+    characters, control characters dropped, and None when nothing storable names it."""
+    chosen = [
+        t
+        for _, t in objects(doc, "transactions")
+        if t.get("kind") in kinds and t.get("status") in SUCCEEDED
+    ]
+    for transaction in reversed(chosen):
+        for name in _REFERENCE_FIELDS:
+            value = transaction.get(name)
+            if name == "receipt" and isinstance(value, Mapping):
+                value = value.get("payment_id") or value.get("id") or value.get("charge_id")
+            found = _bounded(text(value))
+            if found:
+                return found
+    return None
+
+
+def _bounded(value: str | None) -> str | None:
+    if value is None:
+        return None
+    cleaned = "".join(ch for ch in value if ch.isprintable()).strip()[:REFERENCE_LENGTH]
+    if not cleaned or unstorable(cleaned) is not None:
+        return None
+    return cleaned
 
 
 def method(gateways: Sequence[str]) -> PaymentMethod:

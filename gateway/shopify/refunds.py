@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.orders import Event, Order, canonical, round_half_up
-from gateway.shopify.events import GIFT_CARD_REFUSED, event_id, line_pointers, parsed
-from gateway.shopify.payments import SUCCEEDED, method
+from gateway.shopify.events import event_id, line_pointers, parsed
+from gateway.shopify.payments import SUCCEEDED, method, reference
 from gateway.shopify.reading import Reader, is_foreign, objects, strings, text, time_text
 from gateway.shopify.taxes import percent, vat_of
 
@@ -42,6 +42,14 @@ def refund_event_at(order: Order, doc: Mapping[str, Any], base: str) -> Event:
         lines.append(line)
         computed += subtotal if include_vat else subtotal + tax
         pointers += line_pointers(f"/refund/lines/{len(lines) - 1}", at)
+    for index, duty in objects(doc, "duties"):
+        at = f"{base}/duties/{index}"
+        if reader.amount(duty, "amount", at):
+            reader.error(
+                at,
+                "duties paid back cannot be put on a credit note's lines or shipping yet, so "
+                "the refund is not booked",
+            )
     shipping, shipping_total = _refund_shipping(order, doc, base, reader, pointers)
     computed += shipping_total
     transactions = [
@@ -67,7 +75,7 @@ def refund_event_at(order: Order, doc: Mapping[str, Any], base: str) -> Event:
             "method": method(gateways),
             "amount": str(total),
             "paid_at": when,
-            "reference": None,
+            "reference": reference(doc, frozenset({"refund"})),
         }
     event = parsed(
         {
@@ -89,8 +97,6 @@ def _refund_line(
     """The canonical refund line, its amount in the order's basis, and its tax."""
     item = refunded.get("line_item") if isinstance(refunded.get("line_item"), Mapping) else {}
     assert isinstance(item, Mapping)
-    if item.get("gift_card") is True:
-        reader.error(f"{at}/line_item/gift_card", GIFT_CARD_REFUSED)
     quantity = refunded.get("quantity")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         reader.error(f"{at}/quantity", "must be a whole number of at least 1")
@@ -124,7 +130,12 @@ def _refund_line(
         "unit_price": str(unit_price),
         "vat_rate": str(rate),
         "discount": str(discount),
-        "kind": "service" if item.get("requires_shipping") is False else "goods",
+        # A gift card refunded is no longer owed: it comes off the liability account.
+        "kind": "gift_card"
+        if item.get("gift_card") is True
+        else "service"
+        if item.get("requires_shipping") is False
+        else "goods",
     }
     return line, subtotal, tax
 

@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import re
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -121,7 +122,9 @@ async def graphql_endpoint(request: Request) -> Response:
         )
 
     bucket.available -= requested
+    scopes = shopify.token_scopes(store, request.headers.get("x-shopify-access-token", ""))
     root = _Root(shopify, store, client_id, version, str(request.base_url))
+    root.visible_since = shopify.visible_since(scopes)
     result = execute_sync(
         SCHEMA,
         document,
@@ -196,6 +199,15 @@ class _Root:
         self.client_id = client_id
         self.version = version
         self.base = base
+        self.visible_since: datetime | None = None
+
+    def _is_visible(self, order: dict[str, Any]) -> bool:
+        """Whether this token may read the order: the 60-day rule (`state.RECENT_ORDERS`)."""
+        since, created = self.visible_since, order.get("created_at")
+        return since is None or created is None or search.parse_instant(str(created)) >= since
+
+    def _visible(self) -> list[dict[str, Any]]:
+        return [o for o in self.store.orders.values() if self._is_visible(o)]
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -210,7 +222,7 @@ class _Root:
         if kind != "Order" or not number.isdigit():
             return None
         found = self.store.orders.get(int(number))
-        return order_node(found) if found else None
+        return order_node(found) if found and self._is_visible(found) else None
 
     def orders(
         self,
@@ -233,7 +245,7 @@ class _Root:
             return (str(value) if field != "id" else f"{int(order['id']):020d}", int(order["id"]))
 
         chosen = sorted(
-            (o for o in self.store.orders.values() if search.matches(o, terms)),
+            (o for o in self._visible() if search.matches(o, terms)),
             key=key,
             reverse=reverse,
         )
@@ -258,7 +270,7 @@ class _Root:
     ) -> dict[str, Any]:
         """Shopify counts up to `limit` (10,000 unless `null`), and says whether it stopped."""
         terms = search.parse(query)
-        count = sum(1 for o in self.store.orders.values() if search.matches(o, terms))
+        count = sum(1 for o in self._visible() if search.matches(o, terms))
         if limit is not None and count > limit:
             return {"count": limit, "precision": "AT_LEAST"}
         return {"count": count, "precision": "EXACT"}

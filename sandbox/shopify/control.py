@@ -158,6 +158,13 @@ def place_order(
     if before is not None and "refunds" not in order:
         order["refunds"] = before.get("refunds", [])
     order.setdefault("refunds", [])
+    if before is not None and "fulfillments" not in order:
+        order["fulfillments"] = before.get("fulfillments", [])
+    if order.get("fulfillment_status") == "fulfilled" and not order.get("fulfillments"):
+        # Fulfilling an order in Shopify makes a fulfillment; its time is when it shipped.
+        order["fulfillments"] = [
+            {"id": shopify.next_id() + 800000000, "status": "success", "created_at": now}
+        ]
     store.orders[order_id] = order
 
     topics = ["orders/create"] if before is None else ["orders/updated"]

@@ -36,6 +36,7 @@ enum OrderAdjustmentDiscrepancyReason { CUSTOMER DAMAGE FULL_RETURN_BALANCING
 enum OrderTransactionKind { AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE
   SUGGESTED_REFUND VOID }
 enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
+enum FulfillmentStatus { CANCELLED ERROR FAILURE OPEN PENDING SUCCESS }
 enum WebhookSubscriptionFormat { JSON XML }
 enum WebhookSubscriptionTopic { APP_UNINSTALLED ORDERS_CANCELLED ORDERS_CREATE ORDERS_FULFILLED
   ORDERS_PAID ORDERS_UPDATED REFUNDS_CREATE }
@@ -52,9 +53,15 @@ type MailingAddress { firstName: String lastName: String name: String company: S
   phone: String }
 type Customer { id: ID! firstName: String lastName: String email: String phone: String }
 
+type Product { id: ID! }
+type Duty { id: ID! harmonizedSystemCode: String countryCodeOfOrigin: CountryCode
+  price: MoneyBag! taxLines: [TaxLine!]! }
+type AdditionalFee { id: ID! name: String! price: MoneyBag! taxLines: [TaxLine!]! }
 type LineItem { id: ID! name: String! title: String! sku: String quantity: Int!
-  taxable: Boolean! isGiftCard: Boolean! originalUnitPriceSet: MoneyBag!
-  taxLines(first: Int): [TaxLine!]! discountAllocations: [DiscountAllocation!]! }
+  taxable: Boolean! isGiftCard: Boolean! requiresShipping: Boolean! product: Product
+  originalUnitPriceSet: MoneyBag!
+  taxLines(first: Int): [TaxLine!]! discountAllocations: [DiscountAllocation!]!
+  duties: [Duty!]! }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { edges: [LineItemEdge!]! nodes: [LineItem!]! pageInfo: PageInfo! }
 
@@ -79,8 +86,10 @@ type OrderAdjustment { amountSet: MoneyBag! taxAmountSet: MoneyBag!
 type OrderAdjustmentEdge { cursor: String! node: OrderAdjustment! }
 type OrderAdjustmentConnection { edges: [OrderAdjustmentEdge!]! nodes: [OrderAdjustment!]!
   pageInfo: PageInfo! }
-type OrderTransaction { kind: OrderTransactionKind! status: OrderTransactionStatus!
-  gateway: String amountSet: MoneyBag! }
+type OrderTransaction { id: ID! kind: OrderTransactionKind! status: OrderTransactionStatus!
+  gateway: String amountSet: MoneyBag! authorizationCode: String paymentId: String
+  createdAt: DateTime! processedAt: DateTime }
+type Fulfillment { id: ID! createdAt: DateTime! updatedAt: DateTime! status: FulfillmentStatus! }
 type OrderTransactionEdge { cursor: String! node: OrderTransaction! }
 type OrderTransactionConnection { edges: [OrderTransactionEdge!]! nodes: [OrderTransaction!]!
   pageInfo: PageInfo! }
@@ -89,7 +98,9 @@ type Refund { id: ID! legacyResourceId: UnsignedInt64! createdAt: DateTime note:
   refundLineItems(first: Int, after: String): RefundLineItemConnection!
   refundShippingLines(first: Int, after: String): RefundShippingLineConnection!
   orderAdjustments(first: Int, after: String): OrderAdjustmentConnection!
-  transactions(first: Int, after: String): OrderTransactionConnection! }
+  transactions(first: Int, after: String): OrderTransactionConnection!
+  duties: [RefundDuty!] }
+type RefundDuty { amountSet: MoneyBag! originalDuty: Duty }
 
 type Order { id: ID! legacyResourceId: UnsignedInt64! name: String! createdAt: DateTime!
   updatedAt: DateTime! processedAt: DateTime! cancelledAt: DateTime closedAt: DateTime
@@ -98,10 +109,15 @@ type Order { id: ID! legacyResourceId: UnsignedInt64! name: String! createdAt: D
   displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
   email: String phone: String note: String customAttributes: [Attribute!]!
   paymentGatewayNames: [String!]! totalPriceSet: MoneyBag! totalTaxSet: MoneyBag
+  totalTipReceivedSet: MoneyBag! originalTotalDutiesSet: MoneyBag
+  currentTotalDutiesSet: MoneyBag originalTotalAdditionalFeesSet: MoneyBag
+  currentTotalAdditionalFeesSet: MoneyBag additionalFees: [AdditionalFee!]!
   customer: Customer billingAddress: MailingAddress shippingAddress: MailingAddress
   lineItems(first: Int, after: String): LineItemConnection!
   shippingLines(first: Int, after: String): ShippingLineConnection!
-  refunds(first: Int): [Refund!]! }
+  refunds(first: Int): [Refund!]!
+  transactions(first: Int): [OrderTransaction!]!
+  fulfillments(first: Int): [Fulfillment!]! }
 type OrderEdge { cursor: String! node: Order! }
 type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
 
@@ -257,10 +273,35 @@ def _line_node(line: dict[str, Any], currency: str) -> dict[str, Any]:
         "quantity": int(line.get("quantity") or 0),
         "taxable": bool(line.get("taxable", True)),
         "isGiftCard": bool(line.get("gift_card")),
+        "requiresShipping": line.get("requires_shipping") is not False,
+        "product": None
+        if line.get("product_id") is None
+        else {"id": gid("Product", line.get("product_id"))},
+        "duties": [
+            {
+                "id": gid("Duty", duty.get("id")),
+                "harmonizedSystemCode": duty.get("harmonized_system_code"),
+                "countryCodeOfOrigin": duty.get("country_code_of_origin"),
+                "price": _duty_price(duty, currency),
+                "taxLines": _tax_lines(duty.get("tax_lines"), currency),
+            }
+            for duty in line.get("duties") or []
+        ],
         "originalUnitPriceSet": money_bag(line.get("price_set"), line.get("price"), currency),
         "taxLines": _capped(taxes),
         "discountAllocations": _discounts(line.get("discount_allocations"), currency),
     }
+
+
+def _duty_price(duty: dict[str, Any], currency: str) -> dict[str, Any]:
+    """REST shows a duty's money as `shop_money`/`presentment_money` on the duty itself."""
+    if isinstance(duty.get("price_set"), dict):
+        return money_bag(duty["price_set"], None, currency)
+    return money_bag(duty, None, currency)
+
+
+def _optional_bag(value: Any, currency: str) -> dict[str, Any] | None:
+    return money_bag(value, None, currency) if isinstance(value, dict) else None
 
 
 def _shipping_node(line: dict[str, Any], currency: str) -> dict[str, Any]:
@@ -326,12 +367,7 @@ def _refund_node(
         for a in refund.get("order_adjustments") or []
     ]
     transactions = [
-        {
-            "kind": _upper(t.get("kind")) or "REFUND",
-            "status": _upper(t.get("status")) or "SUCCESS",
-            "gateway": t.get("gateway"),
-            "amountSet": money_bag(t.get("amount_set"), t.get("amount"), currency),
-        }
+        _transaction_node(t, "REFUND", refund.get("created_at"), currency)
         for t in refund.get("transactions") or []
     ]
     return {
@@ -343,6 +379,37 @@ def _refund_node(
         "refundShippingLines": _paged(shipping),
         "orderAdjustments": _paged(adjustments),
         "transactions": _paged(transactions),
+        "duties": [
+            {"amountSet": money_bag(d.get("amount_set"), d.get("amount"), currency)}
+            for d in refund.get("duties") or []
+        ],
+    }
+
+
+def _transaction_node(
+    transaction: dict[str, Any], kind: str, at: Any, currency: str
+) -> dict[str, Any]:
+    created = transaction.get("created_at") or at
+    return {
+        "id": gid("OrderTransaction", transaction.get("id") or 0),
+        "kind": _upper(transaction.get("kind")) or kind,
+        "status": _upper(transaction.get("status")) or "SUCCESS",
+        "gateway": transaction.get("gateway"),
+        "amountSet": money_bag(transaction.get("amount_set"), transaction.get("amount"), currency),
+        "authorizationCode": transaction.get("authorization"),
+        "paymentId": transaction.get("payment_id"),
+        "createdAt": created,
+        "processedAt": transaction.get("processed_at") or created,
+    }
+
+
+def _fulfillment_node(fulfillment: dict[str, Any], at: Any) -> dict[str, Any]:
+    created = fulfillment.get("created_at") or at
+    return {
+        "id": gid("Fulfillment", fulfillment.get("id") or 0),
+        "createdAt": created,
+        "updatedAt": fulfillment.get("updated_at") or created,
+        "status": _upper(fulfillment.get("status")) or "SUCCESS",
     }
 
 
@@ -387,6 +454,26 @@ def order_node(order: dict[str, Any]) -> dict[str, Any]:
             order.get("total_price_set"), order.get("total_price"), currency
         ),
         "totalTaxSet": money_bag(order.get("total_tax_set"), order.get("total_tax"), currency),
+        "totalTipReceivedSet": money_bag(
+            order.get("total_tip_received_set"), order.get("total_tip_received"), currency
+        ),
+        "originalTotalDutiesSet": _optional_bag(order.get("original_total_duties_set"), currency),
+        "currentTotalDutiesSet": _optional_bag(order.get("current_total_duties_set"), currency),
+        "originalTotalAdditionalFeesSet": _optional_bag(
+            order.get("original_total_additional_fees_set"), currency
+        ),
+        "currentTotalAdditionalFeesSet": _optional_bag(
+            order.get("current_total_additional_fees_set"), currency
+        ),
+        "additionalFees": [
+            {
+                "id": gid("AdditionalFee", n),
+                "name": fee.get("name") or "",
+                "price": money_bag(fee.get("price_set"), fee.get("price"), currency),
+                "taxLines": _tax_lines(fee.get("tax_lines"), currency),
+            }
+            for n, fee in enumerate(order.get("additional_fees") or [], start=1)
+        ],
         "customer": {
             "id": gid("Customer", customer.get("id")),
             "firstName": customer.get("first_name"),
@@ -403,4 +490,13 @@ def order_node(order: dict[str, Any]) -> dict[str, Any]:
             [_shipping_node(s, currency) for s in order.get("shipping_lines") or []]
         ),
         "refunds": _capped([_refund_node(r, by_id, currency) for r in order.get("refunds") or []]),
+        "transactions": _capped(
+            [
+                _transaction_node(t, "SALE", created, currency)
+                for t in order.get("transactions") or []
+            ]
+        ),
+        "fulfillments": _capped(
+            [_fulfillment_node(f, order.get("updated_at")) for f in order.get("fulfillments") or []]
+        ),
     }

@@ -7,6 +7,8 @@ Shopify's figures, and where the sandbox chooses (each a store setting a test ma
   Admin API rate limits"); the bucket holds 2,000 (20 seconds of restore, as Shopify's
   older 1,000/50 figures also had it). No single query may cost over 1,000 points.
 - An install code is single-use and lives 60 seconds (Shopify says only "short-lived").
+- Orders created more than 60 days ago (by the sandbox's clock) are invisible to the Admin API
+  (`order`, `orders`, `ordersCount`) for a token without the `read_all_orders` scope.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ CODE_TTL: Final = timedelta(seconds=60)
 BUCKET_SIZE: Final = 2000.0
 RESTORE_RATE: Final = 100.0
 MAX_QUERY_COST: Final = 1000
+# Without `read_all_orders` an app sees only orders created in this window (shopify.dev,
+# the Order object: "Only the last 60 days' worth of orders from a store are accessible").
+RECENT_ORDERS: Final = timedelta(days=60)
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,15 @@ class ShopifySandbox:
     def token_app(self, store: Store, token: str) -> str | None:
         entry = store.tokens.get(token)
         return entry[0] if entry else None
+
+    def token_scopes(self, store: Store, token: str) -> frozenset[str]:
+        entry = store.tokens.get(token)
+        return frozenset(s.strip() for s in entry[1].split(",")) if entry else frozenset()
+
+    def visible_since(self, scopes: frozenset[str]) -> datetime | None:
+        """The oldest `created_at` an app with `scopes` may read (None: every order).
+        Shopify shows apps the last 60 days of orders unless it granted `read_all_orders`."""
+        return None if "read_all_orders" in scopes else self.now() - RECENT_ORDERS
 
     def uninstall(self, store: Store) -> list[str]:
         """Revokes every token on the store; answers the apps that were installed."""

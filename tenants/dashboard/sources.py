@@ -44,6 +44,8 @@ class SourceCard:
     vat_number_keys: tuple[str, ...]  # where the buyer's VAT number is read from
     notice: str | None = None  # what the gateway mended on its own, for the owner
     notice_at: datetime | None = None
+    # How many days back the platform lets the gateway read orders (None: all of them).
+    readable_days: int | None = None
 
 
 async def sources_of(conn: Connection | Pool, shop_id: UUID) -> list[SourceCard]:
@@ -100,4 +102,9 @@ def _card(row: Any, backfill: Progress | None) -> SourceCard:
         ).vat_number_keys,
         notice=row["notice"],
         notice_at=row["notice_at"],
+        readable_days=(
+            shopify_backfill.RECENT.days
+            if row["platform"] == "shopify" and "read_all_orders" not in (row["scopes"] or "")
+            else None
+        ),
     )

@@ -50,9 +50,13 @@ class Progress:
     queued: int
     started_at: datetime
     finished_at: datetime | None
-    # The start is older than the platform lets the gateway read (Shopify: 60 days without
-    # `read_all_orders`).
-    older_than_shopify_shows: bool
+    # When the start is older than the platform lets the gateway read (Shopify: 60 days
+    # without `read_all_orders`), the first instant it does read; else None.
+    readable_since: datetime | None = None
+
+    @property
+    def older_than_shopify_shows(self) -> bool:
+        return self.readable_since is not None
 
     @property
     def percent(self) -> int:
@@ -129,8 +133,10 @@ async def progress(
         queued=counts["queued"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
-        older_than_shopify_shows=(
-            visible is not None and row["since"] < row["started_at"] - visible
+        readable_since=(
+            row["started_at"] - visible
+            if visible is not None and row["since"] < row["started_at"] - visible
+            else None
         ),
     )
 

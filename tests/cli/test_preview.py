@@ -174,3 +174,34 @@ def test_a_cancelled_unpaid_woocommerce_order_owes_nothing() -> None:
     result = preview("woocommerce", str(WOOCOMMERCE / "cancelled_unpaid.json"))
     assert result.returncode == 0, result.stderr
     assert shown(result)["documents"] == []
+
+
+def test_a_tip_duties_and_a_fee_are_lines_on_their_own_accounts() -> None:
+    out = shown(preview("shopify", str(CORPUS / "dk_tip.json")))
+    [invoice] = out["documents"]
+    assert invoice["total_incl_vat"] == "303.85"
+    assert {"description": "Tip", "quantity": "1", "unit_price": "25.00", "account": 1050,
+            "vat_rate": "0"} in invoice["lines"]  # fmt: skip
+    assert out["order"]["fees"] == [
+        {"name": "Tip", "amount": "25.00", "vat_rate": "0", "kind": "tip"}
+    ]
+    duties = shown(preview("shopify", str(CORPUS / "export_no_duties.json")))["documents"][0]
+    assert duties["total_incl_vat"] == "545.50"
+    assert [line["account"] for line in duties["lines"]] == [1255, 1255, 1050]
+
+
+def test_a_gift_card_sold_needs_its_account_then_shows_it_without_vat() -> None:
+    order = str(CORPUS / "gift_card_sold.json")
+    refused = preview("shopify", order)
+    assert refused.returncode == 1
+    assert "Gift cards sold (a liability, no VAT)" in shown(refused)["detail"]
+    booked = preview(
+        "shopify", order, "--account", "gift_cards=6850",
+        "--refund", str(CORPUS / "gift_card_sold.refund.json"),
+    )  # fmt: skip
+    assert booked.returncode == 0, booked.stdout
+    invoice, credit_note = shown(booked)["documents"]
+    assert invoice["lines"][0]["account"] == 6850 and invoice["lines"][0]["vat_rate"] == "0"
+    assert (invoice["total_vat"], invoice["total_incl_vat"]) == ("20.00", "600.00")
+    assert [line["account"] for line in credit_note["lines"]] == [6850]
+    assert preview("shopify", order, "--account", "gift_cards=x").returncode == 2

@@ -220,6 +220,21 @@ def test_a_shops_own_accounts_are_used() -> None:
     assert moved(voucher, plan) == Q("110.02")
 
 
+def test_a_gift_card_tip_and_duty_are_vat_free_lines_on_their_own_accounts() -> None:
+    plan = AccountPlan.with_overrides({"gift_cards": 6800, "tips": 1070, "duties": 1080})
+    order = make_order(
+        [line("Gavekort", vat_rate="0", kind="gift_card"), line("Sokker")],
+        fees=[
+            {"name": "Tip", "amount": "20.00", "vat_rate": "0", "kind": "tip"},
+            {"name": "Told", "amount": "30.00", "vat_rate": "0", "kind": "duty"},
+        ],
+    )
+    voucher = sale_voucher(order, settlement_account=BANK, **common(plan=plan))
+    codes = {li.balancing_account_number: li.balancing_account_vat_code for li in voucher.lines}
+    assert codes == {6800: NO_VAT_CODE, 1000: None, 1070: NO_VAT_CODE, 1080: NO_VAT_CODE}
+    assert moved(voucher, plan) == Q("250.00")
+
+
 def test_only_dkk_orders_can_be_vouchers() -> None:
     with pytest.raises(NotDkk, match="EUR"):
         sale(make_order(currency="EUR"))

@@ -295,6 +295,33 @@ async def test_accounts_are_chosen_from_the_organisations_chart(
     assert (await stored(pool, shop.id))["account_overrides"] == {"shipping": 1000}
 
 
+async def test_gift_cards_sold_have_no_standard_account_until_the_owner_chooses_one(
+    wired: httpx.AsyncClient,
+    pool: Pool,
+    vault: Vault,
+    visma: VismaConnect,
+    sandbox_server: LiveSandbox,
+) -> None:
+    shop, csrf = await owner_of_shop(wired, pool, vault)
+    await connect(pool, vault, sandbox_server, visma, shop=shop)
+    page = (await wired.get(f"/shops/{shop.id}/settings")).text
+    assert "Gift cards sold (a liability, no VAT)" in page
+    assert "None chosen: the standard chart has none" in select(page, "gift_cards")
+    offered = options(page, "gift_cards")
+    assert "6800" in offered and "1000" not in offered  # accounts without VAT only
+    refused = await wired.post(
+        f"/shops/{shop.id}/settings", data=form(csrf, account_gift_cards="1000")
+    )
+    assert refused.status_code == 422 and "has a VAT code that does not suit it" in refused.text
+    chosen = await wired.post(
+        f"/shops/{shop.id}/settings", data=form(csrf, account_gift_cards="6800")
+    )
+    assert chosen.status_code == 303
+    assert (await stored(pool, shop.id))["account_overrides"] == {"gift_cards": 6800}
+    # Tips and duties have standard accounts: sales without VAT.
+    assert "Standard (1050)" in select(page, "tips") and "Standard (1050)" in select(page, "duties")
+
+
 async def test_when_dinero_cannot_be_reached_the_page_says_so_and_still_saves(
     wired: httpx.AsyncClient,
     pool: Pool,

@@ -9,9 +9,11 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -224,9 +226,12 @@ async def test_the_owner_starts_a_backfill_and_watches_it_on_the_shop_page(
 ) -> None:
     shop, state = await start(client, pool, vault)
     await client.get(f"/oauth/shopify/callback?{signed_callback(callback_params(state))}")
-    match = CSRF.search((await client.get(f"/shops/{shop.id}")).text)
+    before = (await client.get(f"/shops/{shop.id}")).text
+    match = CSRF.search(before)
     assert match
     csrf = match.group(1)
+    # The owner is told before choosing a day how far back Shopify lets the gateway read.
+    assert 'data-note="recent-orders-only"' in before and "last 60 days" in before
     url = f"/shops/{shop.id}/sources/shopify/backfill"
     assert (await client.post(url, data={"since": "2026-01-01"})).status_code == 403
     bad = await client.post(url, data={"since": "1 January", "csrf_token": csrf})
@@ -239,6 +244,10 @@ async def test_the_owner_starts_a_backfill_and_watches_it_on_the_shop_page(
     assert 'data-backfill="running"' in page.text
     assert 'hx-trigger="every 3s"' in page.text.split('id="sources"')[1].split(">")[0]
     assert 'data-note="read-all-orders"' in page.text  # January is more than 60 days back
+    note = page.text.split('data-note="read-all-orders">')[1].split("</p>")[0]
+    started_at = await pool.fetchval("SELECT started_at FROM source_backfills")
+    readable = (started_at - timedelta(days=60)).astimezone(ZoneInfo("Europe/Copenhagen"))
+    assert f"orders before {readable.day} " in note and "read_all_orders" in note
     partial = await client.get(
         f"/shops/{shop.id}", headers={"HX-Request": "true", "HX-Target": "sources"}
     )

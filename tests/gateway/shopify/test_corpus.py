@@ -15,6 +15,7 @@ import pytest
 from gateway.accounting import (
     AccountPlan,
     DocumentDraft,
+    MissingAccount,
     Treatment,
     copenhagen_date,
     credit_note_for_refund,
@@ -29,7 +30,7 @@ from gateway.orders import (
     canonical,
     parse_order,
 )
-from gateway.shopify.mapping import GIFT_CARD_REFUSED, order_events, refund_event
+from gateway.shopify.mapping import order_events, refund_event
 
 CORPUS = Path(__file__).parent / "corpus"
 PLAN = AccountPlan()
@@ -47,20 +48,20 @@ def presented_total(order_json: dict[str, Any]) -> Decimal:
     return Decimal(order_json["total_price_set"]["presentment_money"]["amount"])
 
 
-def invoice(order: Order) -> DocumentDraft:
+def invoice(order: Order, plan: AccountPlan = PLAN) -> DocumentDraft:
     return invoice_for(
-        order, shop_name="Sokkeriet", text_template="{shop} {number}", plan=PLAN, language="da-DK"
+        order, shop_name="Sokkeriet", text_template="{shop} {number}", plan=plan, language="da-DK"
     )
 
 
-def credit_note(event: Event) -> DocumentDraft:
+def credit_note(event: Event, plan: AccountPlan = PLAN) -> DocumentDraft:
     assert event.refund is not None
     return credit_note_for_refund(
         event.order,
         event.refund,
         shop_name="Sokkeriet",
         text_template="{shop} {number}",
-        plan=PLAN,
+        plan=plan,
         language="da-DK",
         date=copenhagen_date(event.occurred_at),
     )
@@ -85,6 +86,15 @@ BOOKED = [
      Treatment.DOMESTIC, "DKK", "55.77", {1000, 1350}),
     ("dk_fully_refunded.json", ["created", "paid", "refunded"], Treatment.DOMESTIC, "DKK",
      "90.34", {1000, 1350}),
+    # A tip: no VAT, on the tips account (standard: 1050, sales without VAT).
+    ("dk_tip.json", ["created", "paid", "shipped"], Treatment.DOMESTIC, "DKK", "55.77",
+     {1000, 1350, 1050}),
+    # An additional fee with its 25 % VAT, as the Admin API lists it: the fees account.
+    ("dk_additional_fee.json", ["created", "paid", "shipped"], Treatment.DOMESTIC, "DKK",
+     "59.77", {1000, 1350}),
+    # Duties collected at checkout on a parcel to Norway: no VAT, on the duties account.
+    ("export_no_duties.json", ["created", "paid"], Treatment.EXPORT, "DKK", "0.00",
+     {1255, 1050}),
 ]  # fmt: skip
 
 
@@ -195,12 +205,87 @@ def test_a_full_refund_credits_the_whole_order_once() -> None:
     assert events[-1].refund.shipping.price == Decimal("49.00")
 
 
-def test_selling_a_gift_card_is_refused_not_booked_as_revenue() -> None:
-    with pytest.raises(InvalidEvent) as refused:
-        order_events(load("gift_card_sold.json"))
-    assert [(e.pointer, e.message) for e in refused.value.errors] == [
-        ("/line_items/0/gift_card", GIFT_CARD_REFUSED)
+GIFT_CARDS = AccountPlan(gift_cards=6850)  # the owner's own liability account
+
+
+def test_a_gift_card_sold_is_owed_to_its_holder_not_revenue() -> None:
+    order_json = load("gift_card_sold.json")
+    order = order_events(order_json)[0].order
+    gift_card, _socks = order.lines
+    assert (gift_card.kind, gift_card.vat_rate, gift_card.amount) == (
+        "gift_card",
+        Decimal(0),
+        Decimal("500.00"),
+    )
+    assert not vat_errors(order)
+    draft = invoice(order, GIFT_CARDS)
+    assert draft.totals.total_incl_vat == presented_total(order_json) == Decimal("600.00")
+    assert draft.totals.total_vat == Decimal("20.00")  # the socks' VAT only
+    assert [(line.account_number, line.base_amount_value) for line in draft.lines] == [
+        (6850, Decimal("500.00")),
+        (1000, Decimal("100.00")),
     ]
+
+
+def test_a_gift_card_sold_waits_for_the_owner_to_choose_its_account() -> None:
+    order = order_events(load("gift_card_sold.json"))[0].order
+    with pytest.raises(MissingAccount) as refused:
+        invoice(order)  # the standard chart has no gift-card account
+    assert "Gift cards sold (a liability, no VAT)" in str(refused.value)
+
+
+def test_a_gift_card_paid_back_comes_off_the_liability_account() -> None:
+    order = order_events(load("gift_card_sold.json"))[0].order
+    event = refund_event(order, load("gift_card_sold.refund.json"))
+    assert event.refund is not None and event.refund.total == Decimal("500.00")
+    assert event.refund.payment is not None
+    assert event.refund.payment.reference == "c25048437719.2"
+    note = credit_note(event, GIFT_CARDS)
+    assert note.totals.total_incl_vat == Decimal("500.00") and note.totals.total_vat == 0
+    assert {line.account_number for line in note.lines} == {6850}
+
+
+def test_a_tip_is_a_tip_not_goods() -> None:
+    order = order_events(load("dk_tip.json"))[0].order
+    assert [line.name for line in order.lines] == ["Uldsokker - Grå / 39-42"]
+    [tip] = order.fees
+    assert (tip.kind, tip.amount, tip.vat_rate) == ("tip", Decimal("25.00"), Decimal(0))
+    # A tip the order states but lists no line for is booked from total_tip_received.
+    order_json = load("dk_taxes_included.json")
+    order_json["total_tip_received"] = "10.00"
+    order_json["total_price_set"]["presentment_money"]["amount"] = "288.85"
+    [tip] = order_events(order_json)[0].order.fees
+    assert (tip.kind, tip.amount) == ("tip", Decimal("10.00"))
+
+
+def test_duties_are_booked_without_vat_and_taxed_duties_are_refused() -> None:
+    order = order_events(load("export_no_duties.json"))[0].order
+    [duty] = order.fees
+    assert (duty.kind, duty.amount, duty.vat_rate) == ("duty", Decimal("45.50"), Decimal(0))
+    order_json = load("export_no_duties.json")
+    order_json["line_items"][0]["duties"][0]["tax_lines"] = [
+        {"title": "MVA", "rate": 0.25, "price": "11.38"}
+    ]
+    with pytest.raises(InvalidEvent) as refused:
+        order_events(order_json)
+    assert refused.value.errors[0].pointer == "/line_items/0/duties/0/tax_lines"
+
+
+def test_duties_only_as_the_orders_total_are_one_duty_fee() -> None:
+    order_json = load("export_no_duties.json")
+    del order_json["line_items"][0]["duties"]
+    [duty] = order_events(order_json)[0].order.fees
+    assert (duty.kind, duty.amount) == ("duty", Decimal("45.50"))
+
+
+def test_an_additional_fee_known_only_by_its_total_is_refused_with_the_vat_difference() -> None:
+    # A webhook body gives only the fee's total: booked without VAT, the 4.00 of VAT Shopify
+    # charged on it is missing, so the order is refused with that difference.
+    with pytest.raises(InconsistentOrder) as refused:
+        order_events(load("dk_additional_fee_totals_only.json"))
+    [error] = refused.value.errors
+    assert error.pointer == "/total_tax"
+    assert "a difference of 4.00" in error.message
 
 
 def test_paying_with_a_gift_card_is_payment_method_other() -> None:

@@ -268,3 +268,107 @@ def test_a_refund_within_an_order_points_into_the_orders_refunds() -> None:
     with pytest.raises(InvalidEvent) as refused:
         order_events(order)
     assert [e.pointer for e in refused.value.errors] == ["/refunds/0/refund_line_items/0/total_tax"]
+
+
+def _sale(**fields: Any) -> dict[str, Any]:
+    sale = {"kind": "sale", "status": "success", "gateway": "shopify_payments"}
+    return sale | {"processed_at": "2026-11-24T10:59:03+01:00"} | fields
+
+
+def test_the_payment_reference_is_the_providers_payment_id_then_authorization_then_id() -> None:
+    order = danish_order()
+    order["transactions"] = [
+        _sale(id=7000, status="failure", payment_id="declined.1"),
+        _sale(id=7001, authorization="53433", payment_id="c25048437719.1"),
+    ]
+    payment = order_events(order)[0].order.payment
+    assert payment is not None and payment.reference == "c25048437719.1"
+    order["transactions"] = [_sale(id=7001, authorization="53433")]
+    payment = order_events(order)[0].order.payment
+    assert payment is not None and payment.reference == "53433"
+    order["transactions"] = [_sale(id=7001, receipt={"payment_id": "pi_3Mx"})]
+    payment = order_events(order)[0].order.payment
+    assert payment is not None and payment.reference == "pi_3Mx"
+    order["transactions"] = [_sale(id=7001)]
+    payment = order_events(order)[0].order.payment
+    assert payment is not None and payment.reference == "7001"
+
+
+def test_a_payment_reference_is_bounded_and_storable_or_left_out() -> None:
+    order = danish_order()
+    order["transactions"] = [_sale(payment_id="x" * 500 + "\x00")]
+    payment = order_events(order)[0].order.payment
+    assert payment is not None and payment.reference == "x" * 200
+    order["transactions"] = [_sale(payment_id="\x00\x01", authorization="\ud800")]
+    payment = order_events(order)[0].order.payment
+    assert payment is not None and payment.reference is None
+    del order["transactions"]  # a webhook's order body lists no transactions
+    payment = order_events(order)[0].order.payment
+    assert payment is not None and payment.reference is None
+
+
+def test_a_refunds_payment_reference_is_its_refund_transactions() -> None:
+    refund = copy.deepcopy(_REFUND)
+    refund["transactions"][0]["payment_id"] = "re_3Mx.2"
+    order = order_events(danish_order())[0].order
+    event = refund_event(order, refund)
+    assert event.refund is not None and event.refund.payment is not None
+    assert event.refund.payment.reference == "re_3Mx.2"
+
+
+def test_shipped_from_an_admin_api_order_is_dated_by_its_fulfillment() -> None:
+    from gateway.shopify.orders import rest_order
+
+    node: dict[str, Any] = {
+        "id": "gid://shopify/Order/5001",
+        "legacyResourceId": "5001",
+        "name": "#1001",
+        "createdAt": "2026-11-24T09:58:00Z",
+        "updatedAt": "2026-11-29T10:00:00Z",
+        "processedAt": "2026-11-24T09:58:00Z",
+        "currencyCode": "DKK",
+        "presentmentCurrencyCode": "DKK",
+        "taxesIncluded": True,
+        "displayFinancialStatus": "PAID",
+        "displayFulfillmentStatus": "FULFILLED",
+        "totalPriceSet": {
+            "shopMoney": {"amount": "100.00", "currencyCode": "DKK"},
+            "presentmentMoney": {"amount": "100.00", "currencyCode": "DKK"},
+        },
+        "billingAddress": {"name": "Karen", "countryCodeV2": "DK"},
+        "lineItems": {
+            "nodes": [
+                {
+                    "id": "gid://shopify/LineItem/1",
+                    "name": "Mug",
+                    "quantity": 1,
+                    "originalUnitPriceSet": {
+                        "shopMoney": {"amount": "100.00", "currencyCode": "DKK"},
+                        "presentmentMoney": {"amount": "100.00", "currencyCode": "DKK"},
+                    },
+                    "taxLines": [],
+                    "discountAllocations": [],
+                }
+            ]
+        },
+        "transactions": [
+            {
+                "id": "gid://shopify/OrderTransaction/7001",
+                "kind": "SALE",
+                "status": "SUCCESS",
+                "gateway": "shopify_payments",
+                "processedAt": "2026-11-24T09:59:00Z",
+                "authorizationCode": "53433",
+                "paymentId": None,
+            }
+        ],
+        "fulfillments": [
+            {"createdAt": "2026-11-25T13:02:11Z", "status": "SUCCESS"},
+            {"createdAt": "2026-11-26T08:00:00Z", "status": "CANCELLED"},
+        ],
+    }
+    events = {e.type: e for e in order_events(rest_order(node))}
+    order = events["order.shipped"].order
+    assert order.shipped_at == dt.datetime(2026, 11, 25, 13, 2, 11, tzinfo=dt.UTC)
+    assert order.paid_at == dt.datetime(2026, 11, 24, 9, 59, tzinfo=dt.UTC)
+    assert order.payment is not None and order.payment.reference == "53433"

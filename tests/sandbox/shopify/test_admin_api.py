@@ -3,14 +3,20 @@ with the gateway's own `AdminApi` where it can be."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from gateway.orders import InvalidEvent
 from gateway.secret import Secret
 from gateway.shopify import admin as admin_module
 from gateway.shopify.admin import PAGE_SIZE, AdminApi, AdminApiError, Unauthorized
+from gateway.shopify.mapping import order_events
+from sandbox.shopify.state import ShopifySandbox
 from tests.sandbox.shopify.conftest import (
     API_VERSION,
     CALLBACK_URL,
@@ -20,6 +26,7 @@ from tests.sandbox.shopify.conftest import (
 )
 
 ORDERS_PATH = f"/_sandbox/shopify/stores/{SHOP}/orders"
+CORPUS = Path(__file__).parents[2] / "gateway" / "shopify" / "corpus"
 
 PAGE = """
 query page($q: String, $after: String) {
@@ -252,3 +259,119 @@ async def test_webhook_subscriptions_and_their_user_errors(
     assert body["extensions"]["cost"]["requestedQueryCost"] == 10
     with pytest.raises(AdminApiError):
         await admin.subscribe("ORDERS_NOT_A_TOPIC", CALLBACK_URL)
+
+
+async def test_an_order_brings_its_fulfillments_and_payments_in_the_webhook_shape(
+    client: httpx.AsyncClient, admin: AdminApi
+) -> None:
+    paid = order_json(
+        1001,
+        financial_status="paid",
+        transactions=[
+            {
+                "id": 7001,
+                "kind": "sale",
+                "status": "success",
+                "gateway": "shopify_payments",
+                "authorization": "53433",
+                "payment_id": "c25048437719.1",
+                "processed_at": "2026-11-21T10:01:00Z",
+                "amount": "125.00",
+            }
+        ],
+    )
+    await client.post(ORDERS_PATH, json=paid)
+    shipped = await client.post(ORDERS_PATH, json=paid | {"fulfillment_status": "fulfilled"})
+    assert shipped.status_code == 200, shipped.text
+    [fulfillment] = shipped.json()["order"]["fulfillments"]  # fulfilling made one
+    [order] = (await admin.orders("updated_at:>'2000-01-01'")).orders
+    assert order["fulfillments"] == [{"created_at": fulfillment["created_at"], "status": "success"}]
+    [sale] = order["transactions"]
+    assert sale["id"] == 7001
+    assert (sale["kind"], sale["status"], sale["processed_at"]) == (
+        "sale",
+        "success",
+        "2026-11-21T10:01:00Z",
+    )
+    assert (sale["authorization"], sale["payment_id"]) == ("53433", "c25048437719.1")
+
+
+async def test_orders_older_than_60_days_need_read_all_orders(
+    client: httpx.AsyncClient, shopify: ShopifySandbox, admin: AdminApi, token: Secret
+) -> None:
+    now = shopify.now()
+    for order_id, age in ((1001, 59), (1002, 61)):
+        created = (now - timedelta(days=age)).isoformat().replace("+00:00", "Z")
+        await client.post(ORDERS_PATH, json=order_json(order_id, created_at=created))
+    search = "created_at:>='2000-01-01T00:00:00Z'"
+    page = await admin.orders(search)
+    assert [order["id"] for order in page.orders] == [1001]
+    assert await admin.count(search) == 1
+    old = await admin.query(
+        "query o($id: ID!) { order(id: $id) { id } }", {"id": "gid://shopify/Order/1002"}
+    )
+    assert old["order"] is None
+
+    store = shopify.stores[SHOP]
+    app, _ = store.tokens[token.reveal()]
+    store.tokens[token.reveal()] = (app, "read_orders,read_all_orders")
+    assert [o["id"] for o in (await admin.orders(search)).orders] == [1001, 1002]
+    assert await admin.count(search) == 2
+
+
+async def test_reset_forgets_the_stores_their_orders_and_tokens(
+    client: httpx.AsyncClient, shopify: ShopifySandbox, admin: AdminApi
+) -> None:
+    await _orders(client, "2026-11-21T10:00:00Z")
+    await client.post("/_sandbox/shopify/faults", json={"drop_rate": 0.5})
+    assert (await client.post("/_sandbox/reset")).status_code == 200
+    assert shopify.stores == {}
+    assert shopify.faults.drop_rate == 0
+    with pytest.raises(AdminApiError):  # the store is gone, and its token with it
+        await admin.orders("updated_at:>'2000-01-01'")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["dk_tip.json", "dk_additional_fee.json", "export_no_duties.json", "gift_card_sold.json"],
+)
+async def test_tips_duties_fees_and_gift_cards_read_through_graphql_map_as_their_webhook(
+    client: httpx.AsyncClient, admin: AdminApi, shopify: ShopifySandbox, name: str
+) -> None:
+    webhook = json.loads((CORPUS / name).read_text("utf-8"))
+    # Inside the 60 days the app may read.
+    webhook["created_at"] = shopify.now().isoformat().replace("+00:00", "Z")
+    webhook.pop("fulfillments", None)
+    webhook["fulfillment_status"] = None
+    assert (await client.post(ORDERS_PATH, json=webhook)).status_code == 201
+    [read] = (await admin.orders("updated_at:>'2000-01-01'")).orders
+    expected = order_events(webhook)[0].order
+    got = order_events(read)[0].order
+    assert (got.total, got.lines, got.fees) == (expected.total, expected.lines, expected.fees)
+
+
+async def test_duties_paid_back_come_with_the_refund_and_are_refused(
+    client: httpx.AsyncClient, admin: AdminApi, shopify: ShopifySandbox
+) -> None:
+    webhook = json.loads((CORPUS / "export_no_duties.json").read_text("utf-8"))
+    webhook["created_at"] = shopify.now().isoformat().replace("+00:00", "Z")
+    await client.post(ORDERS_PATH, json=webhook)
+    refund = {
+        "id": 8021,
+        "refund_line_items": [],
+        "duties": [{"duty_id": 2, "amount_set": {
+            "shop_money": {"amount": "45.50", "currency_code": "DKK"},
+            "presentment_money": {"amount": "45.50", "currency_code": "DKK"},
+        }}],
+        "transactions": [{"kind": "refund", "status": "success", "amount": "45.50"}],
+    }  # fmt: skip
+    answer = await client.post(f"{ORDERS_PATH}/{webhook['id']}/refunds", json=refund)
+    assert answer.status_code == 201, answer.text
+    [read] = (await admin.orders("updated_at:>'2000-01-01'")).orders
+    assert read["refunds"][0]["duties"][0]["amount_set"]["presentment_money"]["amount"] in (
+        "45.5",
+        "45.50",
+    )
+    with pytest.raises(InvalidEvent) as refused:
+        order_events(read)
+    assert refused.value.errors[0].pointer == "/refunds/0/duties/0"

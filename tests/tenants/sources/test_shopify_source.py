@@ -271,4 +271,5 @@ async def test_backfill_says_when_shopify_hides_orders_older_than_60_days(
     hidden = await backfill.progress(pool, source.id, source.shop.id, "read_orders")
     shown = await backfill.progress(pool, source.id, source.shop.id, "read_orders,read_all_orders")
     assert hidden is not None and hidden.older_than_shopify_shows
+    assert hidden.readable_since == NOW - timedelta(days=60)  # what the page names
     assert shown is not None and not shown.older_than_shopify_shows
