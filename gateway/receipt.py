@@ -206,8 +206,9 @@ def _receipt_rows(
             rows.append((f"{words.discount}: {line.name}", "", "", _money(-line.discount)))
     if shipping is not None:
         rows.append((f"{words.shipping}: {shipping.name}", "", "", _money(shipping.price)))
+    fees = refund.fees if refund else order.fees
+    rows += [(fee.name, "", "", _money(fee.amount)) for fee in fees]
     if refund is None:
-        rows += [(fee.name, "", "", _money(fee.amount)) for fee in order.fees]
         rows += [
             (f"{words.discount}: {discount.name}", "", "", _money(-discount.amount))
             for discount in order.discounts

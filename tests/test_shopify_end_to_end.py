@@ -319,3 +319,45 @@ async def test_tips_duties_fees_are_booked_and_a_gift_card_waits_for_its_account
     assert Decimal(str(sold["TotalInclVat"])) == Decimal("600.00")
     assert Decimal(str(sold["TotalVat"])) == Decimal("20.00")
     assert [line["AccountNumber"] for line in sold["ProductLines"]] == [6800, 1000]
+
+
+async def test_a_tip_and_duties_paid_back_are_credited_on_their_accounts_to_the_oere(
+    settings: Settings, pool: Pool, vault: Vault, http: httpx.AsyncClient
+) -> None:
+    async with world(settings, pool, vault, http) as w:
+        await install(w)
+        # The owner passes tips on to the staff: a debt, not the standard 1050.
+        await pool.execute(
+            "UPDATE shops SET account_overrides = '{\"tips\": 6800}' WHERE id = $1", w.shop_id
+        )
+        tipped = corpus_order("dk_tip.json", 6101)
+        dutied = corpus_order("export_no_duties.json", 6102)
+        for body in (tipped, dutied):
+            await make_order(w, body)
+        await shopify_settled(w)
+        await settle(pool)
+        refunds = {}
+        for body, name in (
+            (tipped, "dk_tip.refund.json"),
+            (dutied, "export_no_duties.refund.json"),
+        ):
+            refund_json = json.loads((CORPUS / name).read_text("utf-8"))
+            refund_json["order_id"] = body["id"]
+            refunds[str(body["id"])] = refund_json
+            path = f"/_sandbox/shopify/stores/{STORE}/orders/{body['id']}/refunds"
+            made = await w.http.post(f"{w.live.url}{path}", json=refund_json)
+            assert made.status_code in (200, 201), made.text
+            w.events += made.json()["webhooks"].values()
+        await shopify_settled(w)
+        await settle(pool)
+        invoices, notes = await books(w)
+    order_of = {d["Guid"]: d["ExternalReference"].rsplit("-", 1)[-1] for d in invoices}
+    by_ref = {order_of[d["CreditNoteFor"]]: d for d in notes}
+    assert len(notes) == 2 and set(by_ref) == {"6101", "6102"}
+    for order_id, refund_json in refunds.items():
+        back = sum(Decimal(t["amount"]) for t in refund_json["transactions"])
+        assert Decimal(str(by_ref[order_id]["TotalInclVat"])) == back
+    tip_lines = {(li["Description"], li["AccountNumber"]) for li in by_ref["6101"]["ProductLines"]}
+    assert tip_lines == {("Uldsokker - Grå / 39-42", 1000), ("Tip", 6800)}
+    duty_lines = {(li["Description"], li["AccountNumber"]) for li in by_ref["6102"]["ProductLines"]}
+    assert duty_lines == {("Uldsokker", 1255), ("Duties: Uldsokker", 1050)}

@@ -217,8 +217,8 @@ SCHEMAS: Final[dict[str, Any]] = {
     "Refund": {
         "type": "object",
         "required": ["id", "total"],
-        "description": "Needs at least one line or its shipping. Each refund id is credited "
-        "once; refunds of an order may not add up to more than its total.",
+        "description": "Needs at least one line, its shipping or a fee. Each refund id is "
+        "credited once; refunds of an order may not add up to more than its total.",
         "properties": {
             "id": {
                 **_IDENT,
@@ -226,6 +226,13 @@ SCHEMAS: Final[dict[str, Any]] = {
             },
             "lines": {"type": ["array", "null"], "items": ref("Line")},
             "shipping": _nullable(ref("Shipping")),
+            "fees": {
+                "type": ["array", "null"],
+                "items": ref("Fee"),
+                "description": "Fees paid back (optional): a tip returned (kind tip) comes off "
+                "the tips account, duties paid back (kind duty) off the duties account, as on "
+                "the order.",
+            },
             "total": ref("Money"),
             "payment": _nullable(ref("Payment")),
         },

@@ -27,7 +27,7 @@ class Charges:
 
     @classmethod
     def of_refund(cls, refund: Refund) -> Charges:
-        return cls("/refund", refund.lines, refund.shipping, (), (), refund.total)
+        return cls("/refund", refund.lines, refund.shipping, refund.fees, (), refund.total)
 
     @property
     def extras(self) -> list[Charge]:

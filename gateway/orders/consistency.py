@@ -63,11 +63,13 @@ def refund_problems(refund: Refund, prices_include_vat: bool, pointer: str) -> l
         ("lines", sum((line.amount for line in refund.lines), _ZERO)),
         ("shipping", refund.shipping.price if refund.shipping else _ZERO),
     ]
+    if refund.fees:  # named only when there are some, as refunds without fees always were
+        parts.append(("fees", sum((fee.amount for fee in refund.fees), _ZERO)))
     return _total_problems(
         parts,
         [],
         refund.total,
-        charges=(*refund.lines, *shipping),
+        charges=(*refund.lines, *shipping, *refund.fees),
         basis=(),
         prices_include_vat=prices_include_vat,
         pointer=f"{pointer}/total",

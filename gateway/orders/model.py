@@ -174,6 +174,9 @@ class Refund:
     shipping: Shipping | None
     total: Decimal
     payment: Payment | None
+    # Fees paid back, each of its kind as on the order: a tip returned comes off the tips
+    # account, duties paid back off the duties account.
+    fees: tuple[Fee, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -136,14 +136,16 @@ def _refund(fields: Fields) -> Refund:
     shipping = fields.child_or_none("shipping")
     payment = fields.child_or_none("payment")
     lines = tuple(_line(line) for line in fields.children("lines"))
-    if not lines and shipping is None:
-        fields.error("lines", "a refund needs at least one line or its shipping")
+    fees = tuple(_fee(fee) for fee in fields.children("fees"))
+    if not lines and shipping is None and not fees:
+        fields.error("lines", "a refund needs at least one line, its shipping or a fee")
     return Refund(
         id=fields.ident("id"),
         lines=lines,
         shipping=None if shipping is None else _shipping(shipping),
         total=fields.money("total", minimum=_OERE),
         payment=None if payment is None else _payment(payment),
+        fees=fees,
     )
 
 

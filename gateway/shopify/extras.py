@@ -39,12 +39,17 @@ _TIP_TITLES: Final = frozenset({"tip", "drikkepenge"})
 def is_tip(doc: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     """Whether the line item is the order's tip: no product, titled as one, and the order
     says a tip was received."""
+    return looks_like_tip(item) and _stated(doc, "total_tip_received") != 0
+
+
+def looks_like_tip(item: Mapping[str, Any]) -> bool:
+    """Whether the line item is shaped as a tip: no product, not a gift card, titled as one
+    (whether it is one depends on the order having received a tip)."""
     title = (text(item.get("title")) or text(item.get("name")) or "").casefold()
     return (
         title in _TIP_TITLES
         and item.get("product_id") is None
         and item.get("gift_card") is not True
-        and _stated(doc, "total_tip_received") != 0
     )
 
 

@@ -24,7 +24,9 @@ Decisions:
   without VAT on the shop's gift-card liability account (`gateway.accounting`). Paying with a
   gift card is only a payment method ("other").
 - Tips, duties and additional fees are fees (`extras`): a tip (`kind` tip) and duties (`kind`
-  duty) without VAT, an additional fee with the VAT its tax lines charged.
+  duty) without VAT, an additional fee with the VAT its tax lines charged. A tip refunded and
+  duties paid back are the refund's fees of the same kinds (`refunds`), so they come off the
+  accounts they went on.
 """
 
 from __future__ import annotations

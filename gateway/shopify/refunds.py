@@ -2,8 +2,12 @@
 canonical `order.refunded` event of an order already mapped.
 
 The refund's amounts are in its order's pricing basis. Its total is the money that went back
-(successful `refund` transactions); the lines and shipping must add up to it, and an order
-adjustment that is not a shipping refund is money nothing explains: both are refused.
+(successful `refund` transactions); the lines, shipping and fees must add up to it, and an
+order adjustment that is not a shipping refund is money nothing explains: both are refused.
+
+A tip paid back (a refunded line item shaped as the order's tip, `extras.looks_like_tip`, of
+an order that booked one) and duties paid back (`duties[]`) are refund fees of kind `tip` and
+`duty`, without VAT, so they come off the accounts the order's tip and duties went on.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from gateway.orders import Event, Order, canonical, round_half_up
 from gateway.shopify.events import event_id, line_pointers, parsed
+from gateway.shopify.extras import looks_like_tip
 from gateway.shopify.payments import SUCCEEDED, method, reference
 from gateway.shopify.reading import Reader, is_foreign, objects, strings, text, time_text
 from gateway.shopify.taxes import percent, vat_of
@@ -35,21 +40,29 @@ def refund_event_at(order: Order, doc: Mapping[str, Any], base: str) -> Event:
         ("/occurred_at", f"{base}/created_at"),
         ("/order", base or "/"),
     ]
-    lines, computed = [], _ZERO
+    lines: list[dict[str, Any]] = []
+    fees: list[dict[str, Any]] = []
+    computed = _ZERO
+    tipped = any(fee.kind == "tip" for fee in order.fees)
     for index, refunded in objects(doc, "refund_line_items"):
         at = f"{base}/refund_line_items/{index}"
+        if tipped and looks_like_tip(_line_item(refunded)):
+            fee = _refunded_tip(refunded, at, reader)
+            pointers.append((f"/refund/fees/{len(fees)}", at))
+            fees.append(fee)
+            computed += Decimal(fee["amount"])
+            continue
         line, subtotal, tax = _refund_line(order, refunded, at, reader)
         lines.append(line)
         computed += subtotal if include_vat else subtotal + tax
         pointers += line_pointers(f"/refund/lines/{len(lines) - 1}", at)
     for index, duty in objects(doc, "duties"):
         at = f"{base}/duties/{index}"
-        if reader.amount(duty, "amount", at):
-            reader.error(
-                at,
-                "duties paid back cannot be put on a credit note's lines or shipping yet, so "
-                "the refund is not booked",
-            )
+        amount = reader.amount(duty, "amount", at)
+        if amount:
+            pointers.append((f"/refund/fees/{len(fees)}", at))
+            fees.append(_fee(_duty_name(order), amount, "duty"))
+            computed += amount
     shipping, shipping_total = _refund_shipping(order, doc, base, reader, pointers)
     computed += shipping_total
     transactions = [
@@ -64,6 +77,7 @@ def refund_event_at(order: Order, doc: Mapping[str, Any], base: str) -> Event:
         "id": refund_id,
         "lines": lines,
         "shipping": shipping,
+        "fees": fees,
         # The money that went back is the refund; without any, what its parts add up to.
         "total": str(total if transactions else computed),
         "payment": None,
@@ -91,12 +105,41 @@ def refund_event_at(order: Order, doc: Mapping[str, Any], base: str) -> Event:
     return event
 
 
+def _line_item(refunded: Mapping[str, Any]) -> Mapping[str, Any]:
+    item = refunded.get("line_item")
+    return item if isinstance(item, Mapping) else {}
+
+
+def _fee(name: str, amount: Decimal, kind: str) -> dict[str, Any]:
+    return {"name": name, "amount": str(amount), "vat_rate": "0", "kind": kind}
+
+
+def _refunded_tip(refunded: Mapping[str, Any], at: str, reader: Reader) -> dict[str, Any]:
+    """The tip paid back, as a `tip` fee of its refunded subtotal; tax on it is refused, as
+    on the order."""
+    item = _line_item(refunded)
+    if reader.optional_amount(refunded, "total_tax", at):
+        reader.error(
+            f"{at}/total_tax",
+            "tax on a tip is not Danish VAT, and the gateway books tips without VAT: the "
+            "refund is not booked",
+        )
+    amount = reader.amount(refunded, "subtotal", at)
+    return _fee(text(item.get("title")) or text(item.get("name")) or "Tip", amount, "tip")
+
+
+def _duty_name(order: Order) -> str:
+    """The order's duty fee's name when it has one (`Duties: <line>`), else "Duties": a
+    refund's duties do not say which line's duties they were in a form the order keeps."""
+    names = {fee.name for fee in order.fees if fee.kind == "duty"}
+    return names.pop() if len(names) == 1 else "Duties"
+
+
 def _refund_line(
     order: Order, refunded: Mapping[str, Any], at: str, reader: Reader
 ) -> tuple[dict[str, Any], Decimal, Decimal]:
     """The canonical refund line, its amount in the order's basis, and its tax."""
-    item = refunded.get("line_item") if isinstance(refunded.get("line_item"), Mapping) else {}
-    assert isinstance(item, Mapping)
+    item = _line_item(refunded)
     quantity = refunded.get("quantity")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         reader.error(f"{at}/quantity", "must be a whole number of at least 1")

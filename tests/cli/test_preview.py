@@ -205,3 +205,28 @@ def test_a_gift_card_sold_needs_its_account_then_shows_it_without_vat() -> None:
     assert (invoice["total_vat"], invoice["total_incl_vat"]) == ("20.00", "600.00")
     assert [line["account"] for line in credit_note["lines"]] == [6850]
     assert preview("shopify", order, "--account", "gift_cards=x").returncode == 2
+
+
+def test_a_tip_and_duties_paid_back_show_on_the_credit_note_with_their_accounts() -> None:
+    tipped = preview(
+        "shopify", str(CORPUS / "dk_tip.json"), "--account", "tips=6860",
+        "--refund", str(CORPUS / "dk_tip.refund.json"),
+    )  # fmt: skip
+    assert tipped.returncode == 0, tipped.stdout
+    _, note = shown(tipped)["documents"]
+    assert [(line["description"], line["account"]) for line in note["lines"]] == [
+        ("Uldsokker - Grå / 39-42", 1000),
+        ("Tip", 6860),
+    ]
+    assert (note["total_vat"], note["total_incl_vat"]) == ("15.99", "104.95")
+    dutied = preview(
+        "shopify", str(CORPUS / "export_no_duties.json"),
+        "--refund", str(CORPUS / "export_no_duties.refund.json"),
+    )  # fmt: skip
+    assert dutied.returncode == 0, dutied.stdout
+    _, note = shown(dutied)["documents"]
+    assert [(line["account"], line["vat_rate"]) for line in note["lines"]] == [
+        (1255, "0"),
+        (1050, "0"),
+    ]
+    assert note["total_incl_vat"] == "445.25"

@@ -40,6 +40,7 @@ from gateway.dinero.models import InvoiceLine, Language
 from gateway.orders import (
     Address,
     Customer,
+    InconsistentOrder,
     Order,
     Refund,
     parse_order,
@@ -635,6 +636,69 @@ def test_a_refund_to_an_eu_business_repeats_the_reverse_charge_statement() -> No
     with pytest.raises(VatMismatch) as caught:
         credit(order, refund_of(order, {"id": "r2", "lines": [line()], "total": "100.00"}))
     assert [e.pointer for e in caught.value.errors] == ["/refund/lines/0/vat_rate"]
+
+
+TIP = {"name": "Tip", "amount": "20.00", "vat_rate": "0", "kind": "tip"}
+DUTY = {"name": "Told", "amount": "30.00", "vat_rate": "0", "kind": "duty"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "tips", "duties"),
+    [({}, 1050, 1050), ({"tips": 6860, "duties": 6870}, 6860, 6870)],
+    ids=["standard", "the shop's own"],
+)
+def test_a_tip_and_duties_paid_back_come_off_the_accounts_they_went_on(
+    overrides: dict[str, object], tips: int, duties: int
+) -> None:
+    plan = AccountPlan.with_overrides(overrides)
+    order = make_order([line()], fees=[TIP, DUTY])
+    refund = refund_of(
+        order,
+        {"id": "r1", "lines": [line(unit_price="40.00")], "fees": [TIP, DUTY], "total": "90.00"},
+    )
+    assert [fee.kind for fee in refund.fees] == ["tip", "duty"]
+    note = credit_note_for_refund(
+        order,
+        refund,
+        shop_name="Sokkeshoppen",
+        text_template=TEMPLATE,
+        plan=plan,
+        language="da-DK",
+        date=dt.date(2026, 12, 1),
+    )
+    assert [(li.description, li.account_number) for li in note.lines] == [
+        ("Sokker", 1000),
+        ("Tip", tips),
+        ("Told", duties),
+    ]
+    assert note.totals == dinero_totals(note.lines, True, plan.vat_rate_of)
+    assert (note.totals.total_incl_vat, note.rounding) == (Q("90.00"), Q(0))
+    assert note.totals.total_vat == Q("8.00")  # the goods' VAT only
+    invoiced = invoice_for(
+        order, shop_name="Sokkeshoppen", text_template=TEMPLATE, plan=plan, language="da-DK"
+    )
+    assert {
+        li.description: li.account_number for li in invoiced.lines if li.description != "Sokker"
+    } == {
+        "Tip": tips,
+        "Told": duties,
+    }
+
+
+def test_vat_on_a_tip_or_duties_paid_back_is_an_error_at_the_refunds_fee() -> None:
+    order = make_order([line()], fees=[TIP])
+    refund = refund_of(order, {"id": "r1", "fees": [{**TIP, "vat_rate": "0.25"}], "total": "20.00"})
+    assert [e.pointer for e in vat_errors(order, refund)] == ["/refund/fees/0/vat_rate"]
+
+
+def test_a_refund_without_fees_reads_as_before_and_fees_count_in_its_total() -> None:
+    order = make_order([line()])
+    refund = refund_of(order, {"id": "r1", "lines": [line()], "total": "100.00"})
+    assert refund.fees == ()
+    with pytest.raises(InconsistentOrder) as caught:
+        refund_of(order, {"id": "r2", "fees": [TIP], "total": "25.00"})
+    [error] = caught.value.errors
+    assert error.message.startswith("lines 0.00 + shipping 0.00 + fees 20.00 = 20.00")
 
 
 def test_a_full_credit_mirrors_the_invoice() -> None:

@@ -415,6 +415,23 @@ def test_refunds() -> None:
     assert list(errors_of(raw(body(type="order.refunded", refund=zero)))) == ["/refund/total"]
 
 
+def test_a_refund_may_pay_back_fees_of_their_kind() -> None:
+    # Optional: a refund without `fees` is read as it always was (no fees).
+    tip = {"name": "Tip", "amount": "10.00", "vat_rate": "0", "kind": "tip"}
+    refund = {**REFUND, "fees": [tip], "total": "43.33"}
+    event = parse_event(raw(body(type="order.refunded", refund=refund)))
+    assert event.refund is not None
+    [fee] = event.refund.fees
+    assert (fee.kind, fee.amount, fee.vat_rate) == ("tip", Decimal("10.00"), Decimal(0))
+    duties_only = {"id": "r2", "fees": [{**tip, "name": "Told", "kind": "duty"}], "total": "10.00"}
+    assert parse_event(raw(body(type="order.refunded", refund=duties_only))).refund is not None
+    odd = {**refund, "fees": [{**tip, "kind": "gift"}]}
+    assert list(errors_of(raw(body(type="order.refunded", refund=odd)))) == ["/refund/fees/0/kind"]
+    with pytest.raises(InconsistentOrder) as caught:
+        parse_event(raw(body(type="order.refunded", refund={**refund, "total": "33.33"})))
+    assert caught.value.errors[0].message.startswith("lines 33.33 + shipping 0.00 + fees 10.00")
+
+
 def test_a_refund_must_add_up_and_stay_within_the_order() -> None:
     wrong = {**REFUND, "total": "33.00"}
     with pytest.raises(InconsistentOrder) as caught:

@@ -393,3 +393,19 @@ def test_a_refund_receipt_renders() -> None:
     )
     content = receipt_pdf(order, "Shop", vat=Decimal(0), language="en-GB", refund=refund)
     assert content.startswith(b"%PDF-") and one_page(content)
+
+
+def test_a_refund_receipt_lists_the_fees_paid_back() -> None:
+    from gateway.orders import parse_refund
+    from gateway.receipt import _RECEIPT_WORDS, _receipt_rows
+
+    tip = {"name": "Tip", "amount": "20.00", "vat_rate": "0", "kind": "tip"}
+    order = make_order([line()], fees=[tip])
+    refund = parse_refund(
+        {"id": "r1", "lines": [line()], "fees": [tip], "total": "120.00"}, prices_include_vat=True
+    )
+    rows = _receipt_rows(order, refund, _RECEIPT_WORDS["da-DK"])
+    assert [(name, amount) for name, _, _, amount in rows] == [
+        ("Sokker", "100.00"),
+        ("Tip", "20.00"),
+    ]

@@ -271,6 +271,24 @@ def test_a_refund_swaps_the_sides_and_credits_the_settlement_account() -> None:
     assert voucher.date == DAY
 
 
+def test_a_tip_and_duties_paid_back_reverse_their_own_vat_free_accounts() -> None:
+    plan = AccountPlan.with_overrides({"tips": 1070, "duties": 1080})
+    tip = {"name": "Tip", "amount": "20.00", "vat_rate": "0", "kind": "tip"}
+    duty = {"name": "Told", "amount": "30.00", "vat_rate": "0", "kind": "duty"}
+    order = make_order([line("Sokker")], fees=[tip, duty])
+    refund = refund_of(
+        order, {"id": "r1", "lines": [line("Sokker")], "fees": [tip, duty], "total": "150.00"}
+    )
+    voucher = refund_voucher(
+        order, refund, settlement_account=CLEARING, **common(plan=plan), date=DAY
+    )
+    codes = {li.account_number: li.account_vat_code for li in voucher.lines}
+    assert codes == {1000: None, 1070: NO_VAT_CODE, 1080: NO_VAT_CODE}
+    amounts = {li.account_number: li.amount for li in voucher.lines}
+    assert amounts == {1000: Q("80.00"), 1070: Q("20.00"), 1080: Q("30.00")}
+    assert moved(voucher, plan) == Q("-150.00")
+
+
 def test_a_full_cancellation_mirrors_the_sale() -> None:
     order = with_invoice(EXAMPLE)
     sold = sale(order)

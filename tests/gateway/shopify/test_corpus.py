@@ -29,6 +29,7 @@ from gateway.orders import (
     Order,
     canonical,
     parse_order,
+    parse_refund,
 )
 from gateway.shopify.mapping import order_events, refund_event
 
@@ -256,6 +257,112 @@ def test_a_tip_is_a_tip_not_goods() -> None:
     order_json["total_price_set"]["presentment_money"]["amount"] = "288.85"
     [tip] = order_events(order_json)[0].order.fees
     assert (tip.kind, tip.amount) == ("tip", Decimal("10.00"))
+
+
+def refund_total(refund_json: dict[str, Any]) -> Decimal:
+    """What Shopify says went back: its successful refund transactions."""
+    return sum(
+        (
+            Decimal(t["amount_set"]["presentment_money"]["amount"])
+            for t in refund_json["transactions"]
+            if t["kind"] == "refund" and t["status"] == "success"
+        ),
+        Decimal(0),
+    )
+
+
+TIPS = AccountPlan(tips=6860)  # a shop that passes tips on to its staff: a liability
+
+
+@pytest.mark.parametrize("plan", [PLAN, TIPS], ids=["standard", "own tips account"])
+def test_a_tip_paid_back_comes_off_the_tips_account_it_went_on(plan: AccountPlan) -> None:
+    order_json, refund_json = load("dk_tip.json"), load("dk_tip.refund.json")
+    order = order_events(order_json)[0].order
+    event = refund_event(order, refund_json)
+    assert event.refund is not None
+    [socks] = event.refund.lines
+    [tip] = event.refund.fees
+    assert socks.name == "Uldsokker - Grå / 39-42"
+    assert (tip.kind, tip.name, tip.amount, tip.vat_rate) == (
+        "tip",
+        "Tip",
+        Decimal("25.00"),
+        Decimal(0),
+    )
+    assert not vat_errors(order, event.refund)
+    assert event.refund.total == refund_total(refund_json) == Decimal("104.95")
+    note = credit_note(event, plan)
+    assert note.totals.total_incl_vat == refund_total(refund_json)
+    assert note.totals.total_vat == Decimal("15.99")  # the socks' VAT only
+    assert note.rounding == 0
+    accounts = {line.description: line.account_number for line in note.lines}
+    # The tip comes off the account the order's tip went on, whatever the owner chose.
+    assert accounts == {"Uldsokker - Grå / 39-42": 1000, "Tip": plan.tips}
+    [invoiced] = [line for line in invoice(order, plan).lines if line.description == "Tip"]
+    assert invoiced.account_number == plan.tips
+    # What ingest stores reads back the same.
+    stored = json.loads(json.dumps(canonical(event.refund)))
+    assert parse_refund(stored, prices_include_vat=order.prices_include_vat) == event.refund
+
+
+def test_a_tip_paid_back_with_tax_on_it_is_refused() -> None:
+    order = order_events(load("dk_tip.json"))[0].order
+    refund_json = load("dk_tip.refund.json")
+    refund_json["refund_line_items"][1]["total_tax_set"]["presentment_money"]["amount"] = "5.00"
+    with pytest.raises(InvalidEvent) as refused:
+        refund_event(order, refund_json)
+    assert refused.value.errors[0].pointer == "/refund_line_items/1/total_tax"
+
+
+def test_a_tip_shaped_line_of_an_order_without_a_tip_stays_a_line() -> None:
+    # Without a tip on the order, a "Tip" line refunded is what the order booked it as.
+    order_json = load("dk_tip.json")
+    order_json["total_tip_received"] = "0.00"
+    order = order_events(order_json)[0].order
+    assert not [fee for fee in order.fees if fee.kind == "tip"]
+    event = refund_event(order, load("dk_tip.refund.json"))
+    assert event.refund is not None and event.refund.fees == ()
+    assert [line.name for line in event.refund.lines] == ["Uldsokker - Grå / 39-42", "Tip"]
+
+
+DUTIES = AccountPlan(duties=6870)  # a shop that pays the duties on: a clearing account
+
+
+@pytest.mark.parametrize("plan", [PLAN, DUTIES], ids=["standard", "own duties account"])
+def test_duties_paid_back_are_a_credit_note_line_on_the_duties_account(plan: AccountPlan) -> None:
+    order_json, refund_json = load("export_no_duties.json"), load("export_no_duties.refund.json")
+    order = order_events(order_json)[0].order
+    event = refund_event(order, refund_json)
+    assert event.refund is not None
+    [duty] = event.refund.fees
+    assert (duty.kind, duty.name, duty.amount, duty.vat_rate) == (
+        "duty",
+        "Duties: Uldsokker",
+        Decimal("45.50"),
+        Decimal(0),
+    )
+    assert event.refund.total == refund_total(refund_json) == Decimal("445.25")
+    note = credit_note(event, plan)
+    assert note.totals.total_incl_vat == refund_total(refund_json)
+    assert note.totals.total_vat == 0 and note.rounding == 0
+    assert [(line.account_number, line.base_amount_value) for line in note.lines] == [
+        (1255, Decimal("79.95")),
+        (plan.duties, Decimal("45.50")),
+    ]
+    # The same refund in the order's `refunds` (as orders/updated and the Admin API give it).
+    order_json["refunds"] = [refund_json]
+    order_json["financial_status"] = "partially_refunded"
+    assert order_events(order_json)[-1].refund == event.refund
+
+
+def test_duties_paid_back_that_the_money_does_not_cover_are_refused_with_the_difference() -> None:
+    order = order_events(load("export_no_duties.json"))[0].order
+    refund_json = load("export_no_duties.refund.json")
+    refund_json["duties"][0]["amount_set"]["presentment_money"]["amount"] = "50.00"
+    with pytest.raises(InconsistentOrder) as refused:
+        refund_event(order, refund_json)
+    [error] = refused.value.errors
+    assert "fees 50.00" in error.message and "a difference of -4.50" in error.message
 
 
 def test_duties_are_booked_without_vat_and_taxed_duties_are_refused() -> None:
