@@ -698,8 +698,8 @@ async def confirm(worker: Worker, pool: Pool) -> dict[str, int]:
             break
         await asyncio.sleep(0.5)
     left = await pool.fetch(
-        "SELECT id, shop_id, source_ref, dinero_status FROM documents "
-        "WHERE kind = 'payment' AND state = 'posted' AND dinero_status = 'Registered'"
+        "SELECT id, shop_id, source_ref, backend_status FROM documents "
+        "WHERE kind = 'payment' AND state = 'posted' AND backend_status = 'Registered'"
     )
     assert not left, (counts, [dict(row) for row in left])
     return counts

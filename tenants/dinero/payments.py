@@ -75,8 +75,8 @@ class PaymentAttempt(DineroAttempt):
         await self.record(
             organization_id=organization_id, settlement_account=account, uncertain=True
         )
-        timestamp = parent.dinero_timestamp
-        if parent.dinero_status in (None, "Draft") or not timestamp:
+        timestamp = parent.backend_version
+        if parent.backend_status in (None, "Draft") or not timestamp:
             timestamp = await self._fresh_timestamp(parent)
         payment = PaymentCreate(
             timestamp=timestamp,
@@ -98,9 +98,9 @@ class PaymentAttempt(DineroAttempt):
         except ValidationFailed:
             await self.record(uncertain=False)  # refused: certainly not registered
             raise
-        await self.record(dinero_guid=answer.guid)
+        await self.record(backend_id=answer.guid)
         return await self.posted(
-            step="paid", number=None, status=REGISTERED, timestamp=answer.timestamp
+            step="paid", number=None, status=REGISTERED, version=answer.timestamp
         )
 
     @property
@@ -120,14 +120,14 @@ class PaymentAttempt(DineroAttempt):
             return None
         if found.deposit_account_number is not None:
             await self.record(
-                dinero_guid=found.guid, settlement_account=found.deposit_account_number
+                backend_id=found.guid, settlement_account=found.deposit_account_number
             )
         else:
-            await self.record(dinero_guid=found.guid)
-        return await self.posted(step="paid", number=None, status=REGISTERED, timestamp=None)
+            await self.record(backend_id=found.guid)
+        return await self.posted(step="paid", number=None, status=REGISTERED, version=None)
 
     async def _payments_of(self, parent: Document) -> InvoicePayments:
-        org, guid = self.organization_id, parent.dinero_guid
+        org, guid = self.organization_id, parent.backend_id
         assert guid is not None  # `parent` checked it
         if parent.kind == "invoice":
             return await self.call(lambda c: c.invoice_payments(org, guid))
@@ -136,7 +136,7 @@ class PaymentAttempt(DineroAttempt):
     async def _fresh_timestamp(self, parent: Document) -> str:
         """The parent's current timestamp, read from Dinero; a parent that is (still) a
         draft there takes no payment."""
-        org, guid = self.organization_id, parent.dinero_guid
+        org, guid = self.organization_id, parent.backend_id
         assert guid is not None
         if parent.kind == "invoice":
             live: SalesDocument = await self.call(lambda c: c.get_invoice(org, guid))
@@ -152,7 +152,7 @@ class PaymentAttempt(DineroAttempt):
         return live.timestamp
 
     async def _register(self, parent: Document, payment: PaymentCreate) -> PaymentCreated:
-        org, guid = self.organization_id, parent.dinero_guid
+        org, guid = self.organization_id, parent.backend_id
         assert guid is not None
         if parent.kind == "invoice":
             return await self.call(lambda c: c.register_invoice_payment(org, guid, payment))
@@ -173,7 +173,7 @@ class PaymentAttempt(DineroAttempt):
             page = await self.call(
                 lambda c: c.list_credit_notes(org, query_filter=where, fields=fields, page_size=10)
             )
-        listed = next((item for item in page.items if item.guid == parent.dinero_guid), None)
+        listed = next((item for item in page.items if item.guid == parent.backend_id), None)
         total = listed.total_incl_vat if listed else None
         in_dkk = listed.total_incl_vat_in_dkk if listed else None
         if not total or in_dkk is None:

@@ -96,14 +96,14 @@ class SalesAttempt(DineroAttempt):
         self.open_session(shop, organization_id)
         credit_note_for: UUID | None = None
         if parent is not None:
-            assert parent.dinero_guid is not None  # `parent` checked
-            parent_booked = parent.dinero_status is not None and parent.dinero_status != "Draft"
+            assert parent.backend_id is not None  # `parent` checked
+            parent_booked = parent.backend_status is not None and parent.backend_status != "Draft"
             if not parent_booked:
-                live = await self._read_parent(parent.dinero_guid)
+                live = await self._read_parent(parent.backend_id)
                 parent_booked = live is not None and live.booked
                 if self.doc.payload.get("full") and not parent_booked:
                     return await self._cancel_draft(parent, live)
-            credit_note_for = parent.dinero_guid if parent_booked else None
+            credit_note_for = parent.backend_id if parent_booked else None
         contact_guid = await self._contact(order, parent)
         created = await self._create(draft, contact_guid, credit_note_for)
         if created.booked:
@@ -133,8 +133,8 @@ class SalesAttempt(DineroAttempt):
         self, draft: DocumentDraft, contact_guid: UUID, credit_note_for: UUID | None
     ) -> _InDinero:
         doc = self.doc
-        if doc.dinero_guid is not None and not doc.uncertain:
-            return _InDinero(doc.dinero_guid, doc.dinero_timestamp, doc.dinero_status, None, None)
+        if doc.backend_id is not None and not doc.uncertain:
+            return _InDinero(doc.backend_id, doc.backend_version, doc.backend_status, None, None)
         found = await self._find(doc.client_guid) if doc.uncertain else None
         if found is None:
             org = self.organization_id
@@ -167,9 +167,9 @@ class SalesAttempt(DineroAttempt):
                     raise
         await self.record(
             step="created",
-            dinero_guid=found.guid,
-            dinero_timestamp=found.timestamp,
-            dinero_status=found.status,
+            backend_id=found.guid,
+            backend_version=found.timestamp,
+            backend_status=found.status,
             uncertain=False,
         )
         if found.total is not None:
@@ -270,7 +270,7 @@ class SalesAttempt(DineroAttempt):
             step="booked" if found.booked else "created",
             number=found.number,
             status=found.status,
-            timestamp=found.timestamp,
+            version=found.timestamp,
         )
         if self.mismatch:
             await events.event(

@@ -131,7 +131,7 @@ class VoucherAttempt(DineroAttempt):
             raise Park("The shop is not connected to Dinero")
         organization_id = self.organisation(shop.organization_id, parent)
         plan: VoucherPlan | None = None
-        if self.doc.dinero_guid is None:  # still to be created: needs the lines and the PDF
+        if self.doc.backend_id is None:  # still to be created: needs the lines and the PDF
             if parent is not None and not _owes_settlement(self.doc, parent, shop):
                 await outbox.cancelled(
                     self.p.pool,
@@ -155,7 +155,7 @@ class VoucherAttempt(DineroAttempt):
                 message = "Dinero has not made the uploaded PDF usable yet"
                 await self.retry_later(message, "file_not_ready", base=self.p.uncertain_base)
                 return Result(Outcome.DEFERRED)
-        parent_booked = parent is None or parent.dinero_status == "Booked"
+        parent_booked = parent is None or parent.backend_status == "Booked"
         if voucher.booked or self.doc.mode == "draft" or not parent_booked:
             return await self._posted(voucher)
         return await self._posted(await self._book(voucher))
@@ -246,8 +246,8 @@ class VoucherAttempt(DineroAttempt):
 
     def _stored(self) -> _Voucher:
         doc = self.doc
-        assert doc.dinero_guid is not None
-        return _Voucher(doc.dinero_guid, doc.dinero_timestamp, doc.dinero_status, None)
+        assert doc.backend_id is not None
+        return _Voucher(doc.backend_id, doc.backend_version, doc.backend_status, None)
 
     async def _create(self, plan: VoucherPlan, file_guid: str) -> _Voucher:
         doc = self.doc
@@ -280,9 +280,9 @@ class VoucherAttempt(DineroAttempt):
             found = _Voucher.read(made)
         await self.record(
             step="created",
-            dinero_guid=found.guid,
-            dinero_timestamp=found.timestamp,
-            dinero_status=found.status,
+            backend_id=found.guid,
+            backend_version=found.timestamp,
+            backend_status=found.status,
             settlement_account=account,
             uncertain=False,
         )
@@ -337,5 +337,5 @@ class VoucherAttempt(DineroAttempt):
             step="booked" if voucher.booked else "created",
             number=voucher.number,
             status=voucher.status,
-            timestamp=voucher.timestamp,
+            version=voucher.timestamp,
         )

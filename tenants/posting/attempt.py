@@ -158,7 +158,7 @@ class Attempt:
             raise CannotPost(f"The {what} this {label(doc)} is for no longer exists", "no_parent")
         if parent.state == "cancelled":
             raise CancelledParent(f"The {what} was cancelled, so is this {label(doc)}")
-        if parent.state != "posted" or parent.dinero_guid is None:
+        if parent.state != "posted" or parent.backend_id is None:
             raise Wait()
         return parent
 
@@ -177,7 +177,7 @@ class Attempt:
             )
         if doc.organization_id is None or doc.organization_id == connected:
             return connected
-        begun = doc.step not in ("new", "contact") or doc.uncertain or doc.dinero_guid is not None
+        begun = doc.step not in ("new", "contact") or doc.uncertain or doc.backend_id is not None
         if begun:
             raise CannotPost(
                 f"This document was begun in Dinero organisation {doc.organization_id}, but "
@@ -193,7 +193,7 @@ class Attempt:
         self.doc = await outbox.record_step(self.context.pool, self.doc, now=self.now, **fields)
 
     async def posted(
-        self, *, step: str, number: int | None, status: str | None, timestamp: str | None
+        self, *, step: str, number: int | None, status: str | None, version: str | None
     ) -> Result:
         released = await outbox.posted(
             self.context.pool,
@@ -202,7 +202,7 @@ class Attempt:
             step=step,
             number=number,
             status=status,
-            timestamp=timestamp,
+            version=version,
         )
         return Result(Outcome.POSTED, tuple(released))
 

@@ -357,7 +357,7 @@ async def test_a_dinero_outage_of_days_loses_nothing(
     await run_worker(settings, sandbox_server)
 
     assert [(await row(pool, i))["state"] for i in ids] == ["posted"] * 3
-    assert sorted([(await row(pool, i))["dinero_number"] for i in ids]) == [1, 2, 3]
+    assert sorted([(await row(pool, i))["backend_number"] for i in ids]) == [1, 2, 3]
 
 
 async def test_a_shop_not_activated_takes_no_turn_and_its_test_order_still_goes(
