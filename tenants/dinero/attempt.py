@@ -1,7 +1,8 @@
 """What every Dinero attempt shares: the worker's resources (`Resources`; `poster.Poster`
 adds the attempts and is posting's `Backend` for Dinero), the conversation with one
-organisation (call budget and 401 policy, `tenants.dinero.session`), and what Dinero's
-failures mean for the row (`DineroAttempt.classify`):
+organisation (call budget and 401 policy, `tenants.dinero.session`), the booking lock, and
+what Dinero's failures mean for the row (`classify`, for `DineroAttempt` and for
+`books.DineroBooks`):
 
 an empty call budget or a 429 defers without counting a failure; a 5xx, a lost answer or an
 unreachable Visma backs off with jitter and counts one; a 400 stops the document as `failed`
@@ -62,7 +63,7 @@ NOT_PRO: Final = "The Dinero organisation needs Dinero Pro to be used through th
 
 @dataclass(frozen=True)
 class Resources:
-    """What posting needs from its process: built once per worker (`workers.documents`)."""
+    """What posting needs from its process: built once per worker (`workers.backends`)."""
 
     pool: Pool
     vault: Vault
@@ -80,14 +81,14 @@ class Resources:
     budget_wait: float = 1.0
     booking_wait: float = 5.0
     lease_for: timedelta = LEASE_FOR
-    # The waits after a failure. Only tests shorten them (`workers.documents.Pace`).
+    # The waits after a failure. Only tests shorten them (`workers.backends.Pace`).
     backoff_base: timedelta = BACKOFF_BASE
     uncertain_base: timedelta = UNCERTAIN_BASE
     # How long a 429 holds the organisation's budget; None: what the answer says, or the
     # client's default when it says nothing (Dinero documents no Retry-After).
     rate_limit_pause: float | None = None
     # Where a voucher's PDF may be fetched from; None: the production policy. Tests and
-    # `gateway dev` loosen it, to serve a PDF from this machine (`workers.documents`).
+    # `gateway dev` loosen it, to serve a PDF from this machine (`workers.backends`).
     pdf_policy: FetchPolicy | None = None
 
 
@@ -142,57 +143,68 @@ class DineroAttempt(Attempt):
     async def call(self, request: Callable[[DineroClient], Awaitable[T]]) -> T:
         return await self.api().call(request)
 
-    @contextlib.asynccontextmanager
-    async def booking(self) -> AsyncIterator[None]:
-        """The organisation's booking lock, so numbers are taken one at a time. A lock busy
-        for longer than the poster waits defers the attempt."""
-        org = self.organization_id
-        token = await self.p.bookings.acquire(org, wait=self.p.booking_wait)
-        if token is None:
-            raise Defer(self.now + BUSY_LOCK_DELAY * random.uniform(1, 2))
-        try:
-            yield
-        finally:
-            await self.p.bookings.release(org, token)
+    def booking(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return booking(self.p, self.organization_id, self.now)
 
     async def classify(self, exc: Exception) -> Exception:
-        """What a failure of Dinero's, Visma's or the session's means for the row."""
-        now = self.now
-        match exc:
-            case BudgetExhausted(wait=wait):
-                return Defer(now + timedelta(seconds=wait + random.uniform(0, 0.5)))
-            case RateLimited(retry_after=retry_after):
-                if self.p.rate_limit_pause is not None:
-                    retry_after = self.p.rate_limit_pause
-                await self.api().rate_limited(retry_after)
-                return Defer(now + timedelta(seconds=retry_after + random.uniform(0, 1)))
-            case TimestampOutdated():  # outdated again right after a fresh read
-                return RetryLater(str(exc), code_of(exc))
-            case Uncertain():
-                return RetryLater(str(exc), "uncertain", base=self.p.uncertain_base, uncertain=True)
-            case Forbidden() if exc.not_pro:
-                return CannotPost(NOT_PRO, "not_pro")
-            case Forbidden() | ConnectionRejected():
-                reason = (
-                    "Dinero refused access to the organisation"
-                    if isinstance(exc, Forbidden)
-                    else "Dinero refused the token right after it was renewed"
-                )
-                await connections.mark_needs_reconnect(
-                    self.p.pool, self.api().connection_id, reason, now=now
-                )
-                return Park(reason)
-            case ValidationFailed():
-                return CannotPost(refusal(exc), code_of(exc))
-            case NotFound() if exc.method != "GET":
-                return CannotPost(refusal(exc), code_of(exc))
-            case ConnectionUnusable():
-                return Park(str(exc))
-            case RefreshUnavailable(retry_at=retry_at):
-                return RetryLater(str(exc), "token_refresh", not_before=retry_at)
-            case DineroError():
-                return RetryLater(str(exc), code_of(exc))
-        return exc
+        return await classify(self.p, self.session, exc, self.now)
+
+
+@contextlib.asynccontextmanager
+async def booking(poster: Resources, organization_id: int, now: datetime) -> AsyncIterator[None]:
+    """The organisation's booking lock, so numbers are taken one at a time. A lock busy for
+    longer than the poster waits defers the attempt."""
+    token = await poster.bookings.acquire(organization_id, wait=poster.booking_wait)
+    if token is None:
+        raise Defer(now + BUSY_LOCK_DELAY * random.uniform(1, 2))
+    try:
+        yield
+    finally:
+        await poster.bookings.release(organization_id, token)
+
+
+async def classify(
+    poster: Resources, session: DineroSession | None, exc: Exception, now: datetime
+) -> Exception:
+    """What a failure of Dinero's, Visma's or the session's means for the row (`session`:
+    the attempt's, once it has one)."""
+    match exc:
+        case BudgetExhausted(wait=wait):
+            return Defer(now + timedelta(seconds=wait + random.uniform(0, 0.5)))
+        case RateLimited(retry_after=retry_after):
+            if poster.rate_limit_pause is not None:
+                retry_after = poster.rate_limit_pause
+            assert session is not None  # only a call answers 429
+            await session.rate_limited(retry_after)
+            return Defer(now + timedelta(seconds=retry_after + random.uniform(0, 1)))
+        case TimestampOutdated():  # outdated again right after a fresh read
+            return RetryLater(str(exc), code_of(exc))
+        case Uncertain():
+            return RetryLater(str(exc), "uncertain", base=poster.uncertain_base, uncertain=True)
+        case Forbidden() if exc.not_pro:
+            return CannotPost(NOT_PRO, "not_pro")
+        case Forbidden() | ConnectionRejected():
+            reason = (
+                "Dinero refused access to the organisation"
+                if isinstance(exc, Forbidden)
+                else "Dinero refused the token right after it was renewed"
+            )
+            assert session is not None  # only a call is refused
+            await connections.mark_needs_reconnect(
+                poster.pool, session.connection_id, reason, now=now
+            )
+            return Park(reason)
+        case ValidationFailed():
+            return CannotPost(refusal(exc), code_of(exc))
+        case NotFound() if exc.method != "GET":
+            return CannotPost(refusal(exc), code_of(exc))
+        case ConnectionUnusable():
+            return Park(str(exc))
+        case RefreshUnavailable(retry_at=retry_at):
+            return RetryLater(str(exc), "token_refresh", not_before=retry_at)
+        case DineroError():
+            return RetryLater(str(exc), code_of(exc))
+    return exc
 
 
 def refusal(exc: DineroError) -> str:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
@@ -42,15 +41,7 @@ from gateway.voucher_lines import (
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
 from tenants.posting.attempt import CannotPost
-from tenants.shops.settings import ShopSettings, shop_settings
-
-
-async def posting_settings(pool: Pool, shop_id: UUID) -> ShopSettings:
-    """The shop's settings as a worker posts with them; a shop gone means nothing to post."""
-    shop = await shop_settings(pool, shop_id)
-    if shop is None:
-        raise CannotPost("The shop no longer exists", "shop_missing")
-    return shop
+from tenants.shops.settings import ShopSettings
 
 
 async def draft_for(

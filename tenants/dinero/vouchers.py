@@ -50,7 +50,7 @@ from tenants.dinero.attempt import DineroAttempt
 from tenants.dinero.drafts import VoucherPlan
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
-from tenants.posting.attempt import CannotPost, Park
+from tenants.posting.attempt import CannotPost, Park, posting_settings
 from tenants.posting.outcomes import Outcome, Result
 from tenants.shops.settings import ShopSettings
 
@@ -125,7 +125,7 @@ def _settlement_account_of(voucher: ManualVoucher, *, reversing: bool) -> int | 
 class VoucherAttempt(DineroAttempt):
     async def run(self) -> Result:
         doc = self.doc
-        shop = await drafts.posting_settings(self.p.pool, doc.shop_id)
+        shop = await posting_settings(self.p.pool, doc.shop_id)
         parent = await self.parent("voucher") if doc.parent_id is not None else None
         if shop.connection_id is None or shop.organization_id is None:
             raise Park("The shop is not connected to Dinero")

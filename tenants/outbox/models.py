@@ -80,3 +80,4 @@ class Ready:
 class Due(Ready):
     shop_id: UUID
     organization_id: int | None
+    backend: str

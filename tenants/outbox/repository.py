@@ -210,10 +210,9 @@ async def posted(
     status: str | None,
     version: str | None = None,
 ) -> list[Ready]:
-    """The document is in the books (booked, or left as a draft). Its waiting children
-    (credit notes, payments) become due; enqueue the answer after this returns. `version` is
-    the document's current one in the backend (booking answers it), which a payment on it
-    needs."""
+    """The document is in the books (booked, or a draft). Its waiting children (credit
+    notes, payments) become due; enqueue the answer after this returns. `version` is the
+    document's current one in the books (booking answers it), which a payment on it needs."""
     async with pool.acquire() as conn, conn.transaction():
         await _finish(
             conn,

@@ -16,14 +16,15 @@ from gateway.outages import unavailable_service
 from tenants.outbox import activation
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document, LeaseLost
-from tenants.posting.attempt import Attempt, Backend, RetryLater
+from tenants.posting.attempt import Attempt, RetryLater
+from tenants.posting.backend import Posting
 from tenants.posting.outcomes import Interrupted, Outcome, Result
 
 log = logging.getLogger(__name__)
 
 
 async def post_document(
-    backend: Backend, document_id: int, *, now: datetime, metrics: Metrics | None = None
+    backend: Posting, document_id: int, *, now: datetime, metrics: Metrics | None = None
 ) -> Result:
     """One attempt at the document. Never raises for anything the backend or the data
     does: every outcome is written to the row and the lease released. Postgres going away

@@ -40,7 +40,7 @@ from tests.tenants.outbox.test_outbox import (
     row,
     shop_on,
 )
-from workers import documents
+from workers import backends, documents
 from workers.settings import WorkerSettings, build_worker
 
 
@@ -96,9 +96,9 @@ def test_the_worker_posts_at_dineros_pace_unless_a_test_sets_another(
     ctx: dict[str, Any], settings: Settings, vault: Vault, http: httpx.AsyncClient
 ) -> None:
     worker_ctx = {**ctx, "settings": settings, "vault": vault, "http": http, "worker_id": "w"}
-    production = documents.poster_from(worker_ctx)
-    pace = documents.Pace(dinero_limit=1000, budget=950, backoff_base=timedelta(seconds=1))
-    quick = documents.poster_from({**worker_ctx, "pace": pace})
+    production = backends.poster_from(worker_ctx)
+    pace = backends.Pace(dinero_limit=1000, budget=950, backoff_base=timedelta(seconds=1))
+    quick = backends.poster_from({**worker_ctx, "pace": pace})
 
     assert (production.budget.limit, production.backoff_base) == (95, timedelta(seconds=30))
     assert production.rate_limit_pause is None

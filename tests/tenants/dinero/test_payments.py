@@ -23,10 +23,11 @@ from gateway.orders import parse_event
 from gateway.vault import Vault
 from sandbox.entries import CREDIT_NOTE, INVOICE, DocumentKind
 from sandbox.state import Faults
-from tenants.dinero import payment_status, payments
+from tenants.dinero import payment_status
 from tenants.dinero.poster import Poster
 from tenants.orders import ingest as orders
 from tenants.outbox import repository as outbox
+from tenants.posting import payments as posting_payments
 from tenants.posting.outcomes import Outcome
 from tests.conftest import Call
 from tests.live import LiveSandbox
@@ -323,7 +324,7 @@ async def test_payments_switched_off_before_posting_are_cancelled(
         "SELECT message FROM events WHERE document_id = $1 ORDER BY id DESC LIMIT 1",
         payment["id"],
     )
-    assert message == payments.SWITCHED_OFF
+    assert message == posting_payments.switched_off("Dinero")
 
 
 # --- exactly once, and what Dinero refuses --------------------------------------------------
