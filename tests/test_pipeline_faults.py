@@ -98,7 +98,7 @@ from tests.pipeline_books import (
 from tests.tenants.dinero.connections.test_connections import connect
 from tests.web.test_accounts import CSRF, login
 from web.app import create_app
-from workers import documents
+from workers import backends
 from workers.backends import Pace
 from workers.settings import build_worker
 
@@ -691,7 +691,7 @@ async def confirm(worker: Worker, pool: Pool) -> dict[str, int]:
     deadline = time.monotonic() + WINDOW + 10
     while True:
         later = datetime.now(UTC) + payment_status.CONFIRM_AFTER
-        run = await documents.confirm_payments(worker.ctx, now=later)
+        run = await backends.confirm_payments(worker.ctx, now=later)
         counts = {k: counts.get(k, 0) + v for k, v in run.items() if k != "skipped"}
         counts["skipped"] = run["skipped"]
         if not run["skipped"] or time.monotonic() > deadline:

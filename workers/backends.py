@@ -1,23 +1,30 @@
 """The accounting systems documents are posted to, built once per worker and found by the
 name a document's row carries (`documents.backend`): this is where a backend is chosen.
-Dinero is the first; a second adds its builder to `BUILDERS`."""
+Dinero is the first; a second adds its builder to `BUILDERS`. Also Dinero's own cron,
+`documents.confirm_payments` (every `payment_status.CONFIRM_EVERY` seconds, on one worker),
+which asks Dinero whether the invoices and credit notes our payments were registered on
+are paid now (`tenants.dinero.payment_status.confirm_payments`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from gateway.metrics import Metrics
 from gateway.pdf import FetchPolicy
 from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, RateBudget
 from gateway.settings import Settings
+from tenants.dinero import payment_status
 from tenants.dinero.poster import Poster
 from tenants.posting.attempt import BACKOFF_BASE, UNCERTAIN_BASE
 from tenants.posting.backend import Backend
 from tenants.posting.registry import Backends
 from workers.connections import visma_from
+
+log = logging.getLogger(__name__)
 
 DINERO: Final = "dinero"
 
@@ -95,3 +102,11 @@ def backends_from(ctx: dict[str, Any]) -> Backends:
         lease_for=first.lease_for,
         backoff_base=first.backoff_base,
     )
+
+
+async def confirm_payments(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
+    """`documents.confirm_payments`: Dinero's payment status onto registered payments."""
+    counts = await payment_status.confirm_payments(dinero(ctx), now=now or datetime.now(UTC))
+    if counts["confirmed"] or counts["partly_paid"]:
+        log.info("payment confirmation: %s", counts)
+    return counts

@@ -13,9 +13,8 @@ few per organisation at a time, and only while arq's queue is short. So a shop w
 backlog of thousands neither buries another shop's order in arq's FIFO queue nor makes
 workers lease rows only to defer them again.
 
-`documents.confirm_payments` (every `payment_status.CONFIRM_EVERY` seconds, on one worker) asks
-Dinero whether the invoices and credit notes our payments were registered on are paid now
-(`tenants.dinero.payment_status.confirm_payments`).
+(`documents.confirm_payments`, which asks Dinero whether what our payments were registered on
+is paid now, is Dinero's own: `workers.backends`.)
 """
 
 from __future__ import annotations
@@ -25,14 +24,12 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from gateway.queue import QUEUE_NAME
-from tenants.dinero import payment_status
 from tenants.outbox import activation, sweeps
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Due
 from tenants.posting import service as posting
 from tenants.posting.outcomes import Interrupted
 from tenants.posting.registry import Backends
-from workers import backends
 from workers.backends import backends_from
 
 log = logging.getLogger(__name__)
@@ -123,12 +120,3 @@ async def within_budget(backends: Backends, due: list[Due], *, within: float) ->
             allowance[key] -= 1
             chosen.append(document)
     return chosen
-
-
-async def confirm_payments(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
-    """`documents.confirm_payments`: Dinero's payment status onto registered payments."""
-    poster = backends.dinero(ctx)  # Dinero's own question
-    counts = await payment_status.confirm_payments(poster, now=now or datetime.now(UTC))
-    if counts["confirmed"] or counts["partly_paid"]:
-        log.info("payment confirmation: %s", counts)
-    return counts

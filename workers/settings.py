@@ -99,7 +99,7 @@ class WorkerSettings:
             timeout=60,
         ),
         cron(
-            outage_tolerant(documents.confirm_payments),
+            outage_tolerant(backends.confirm_payments),
             name=queue.CONFIRM_PAYMENTS,
             second=set(range(5, 60, payment_status.CONFIRM_EVERY)),
             unique=True,

@@ -62,7 +62,13 @@ class DineroBooks:
         self._poster = poster
         self.session = session
         self._now = now
-        self._payments = DineroPayments(session)
+        self._payment_calls: DineroPayments | None = None
+
+    @property
+    def _payments(self) -> DineroPayments:
+        if self._payment_calls is None:
+            self._payment_calls = DineroPayments(self.session)
+        return self._payment_calls
 
     @property
     def organization_id(self) -> int:

@@ -57,7 +57,7 @@ async def post_document(
 
 async def _cut_short(attempt: Attempt, document: Document, exc: Exception) -> Result:
     """Postgres or Redis went away in the middle of the attempt, which may have reached
-    Dinero: a retry that looks in Dinero first, quietly (an outage is no fault of the
+    the books: a retry that looks in them first, quietly (an outage is no fault of the
     document's, and the worker logs it once). When Postgres cannot take even that,
     `Interrupted`, for the worker to end the lease once it is back."""
     service = unavailable_service(exc)
