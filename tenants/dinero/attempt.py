@@ -1,8 +1,7 @@
-"""What every Dinero attempt shares: the worker's resources (`Resources`; `poster.Poster`
+"""What every attempt in Dinero shares: the worker's resources (`Resources`; `poster.Poster`
 adds the attempts and is posting's `Backend` for Dinero), the conversation with one
 organisation (call budget and 401 policy, `tenants.dinero.session`), the booking lock, and
-what Dinero's failures mean for the row (`classify`, for `DineroAttempt` and for
-`books.DineroBooks`):
+what Dinero's failures mean for the row (`classify`, which `books.DineroBooks` answers):
 
 an empty call budget or a 429 defers without counting a failure; a 5xx, a lost answer or an
 unreachable Visma backs off with jitter and counts one; a 400 stops the document as `failed`
@@ -14,16 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, TypeVar
+from typing import Final
 from uuid import UUID
 
 import httpx
 
 from gateway.db import Pool
-from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import (
     DineroError,
     Forbidden,
@@ -42,20 +40,15 @@ from gateway.vault import Vault
 from tenants.dinero.connections import service as connections
 from tenants.dinero.connections.service import ConnectionUnusable, RefreshUnavailable
 from tenants.dinero.session import BudgetExhausted, ConnectionRejected, DineroSession
-from tenants.outbox.models import Document
 from tenants.posting.attempt import (
     BACKOFF_BASE,
     LEASE_FOR,
     UNCERTAIN_BASE,
-    Attempt,
     CannotPost,
     Defer,
     Park,
     RetryLater,
 )
-from tenants.shops.settings import ShopSettings
-
-T = TypeVar("T")
 
 BUSY_LOCK_DELAY: Final = timedelta(seconds=1)
 NOT_PRO: Final = "The Dinero organisation needs Dinero Pro to be used through the API"
@@ -117,37 +110,6 @@ def session_for(
         on_call=poster.on_call,
         metrics=poster.metrics,
     )
-
-
-class DineroAttempt(Attempt):
-    """An attempt that talks to one Dinero organisation. Subclasses implement `run`."""
-
-    def __init__(self, poster: Resources, document: Document, now: datetime) -> None:
-        super().__init__(poster, document, now)
-        self.p = poster
-        self.session: DineroSession | None = None
-        self.organization_id = 0
-
-    def open_session(self, shop: ShopSettings, organization_id: int) -> None:
-        if shop.connection_id is None:
-            raise Park("The shop is not connected to Dinero")
-        self.organization_id = organization_id
-        self.session = session_for(
-            self.p, connection_id=shop.connection_id, organization_id=organization_id, now=self.now
-        )
-
-    def api(self) -> DineroSession:
-        assert self.session is not None
-        return self.session
-
-    async def call(self, request: Callable[[DineroClient], Awaitable[T]]) -> T:
-        return await self.api().call(request)
-
-    def booking(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return booking(self.p, self.organization_id, self.now)
-
-    async def classify(self, exc: Exception) -> Exception:
-        return await classify(self.p, self.session, exc, self.now)
 
 
 @contextlib.asynccontextmanager

@@ -1,6 +1,7 @@
 """One Dinero organisation's books, as posting's steps speak to them (`Books` in
 `tenants.posting.backend`): Dinero's calls for invoices and credit notes (payments:
-`tenants.dinero.payments`), and Dinero's answers in posting's words.
+`tenants.dinero.payments`; manual vouchers: `tenants.dinero.vouchers`), and Dinero's answers
+in posting's words.
 
 Dinero's ways, behind the operations: a document's id is the `Guid` we create it with, its
 version the `Timestamp` booking sends back; "find again" is a read by that `Guid` (a 404 is
@@ -26,15 +27,18 @@ from tenants.dinero import contacts, drafts
 from tenants.dinero.attempt import Resources, booking, classify, code_of, refusal
 from tenants.dinero.payments import DineroPayments
 from tenants.dinero.session import DineroSession
+from tenants.dinero.vouchers import DineroVouchers
 from tenants.outbox.models import Document
 from tenants.posting.backend import (
     Exists,
     InBooks,
+    Kind,
     Payment,
     PaymentInBooks,
     Refused,
     SalesKind,
     StaleVersion,
+    VoucherPlan,
 )
 from tenants.shops.settings import ShopSettings
 
@@ -65,6 +69,10 @@ class DineroBooks:
         self._payment_calls: DineroPayments | None = None
 
     @property
+    def _vouchers(self) -> DineroVouchers:
+        return DineroVouchers(self.session, self._now)
+
+    @property
     def _payments(self) -> DineroPayments:
         if self._payment_calls is None:
             self._payment_calls = DineroPayments(self.session)
@@ -78,7 +86,9 @@ class DineroBooks:
     def system(self) -> str:
         return SYSTEM
 
-    def says_booked(self, status: str | None) -> bool:
+    def says_booked(self, status: str | None, kind: Kind) -> bool:
+        if kind == "voucher":
+            return status is not None and status.lower() == "booked"
         return status is not None and status != "Draft"
 
     async def _call(self, request: Callable[[DineroClient], Awaitable[T]]) -> T:
@@ -125,22 +135,26 @@ class DineroBooks:
             raise Refused(refusal(exc), code_of(exc), names_contact=names_contact) from exc
         return InBooks(made.guid, made.timestamp, "Draft", None, None, booked=False)
 
-    async def read(self, kind: SalesKind, backend_id: UUID) -> InBooks:
+    async def read(self, kind: Kind, backend_id: UUID) -> InBooks:
         org = self.organization_id
+        if kind == "voucher":
+            return await self._vouchers.read(backend_id)
         if kind == "invoice":
             found: SalesDocument = await self._call(lambda c: c.get_invoice(org, backend_id))
         else:
             found = await self._call(lambda c: c.get_credit_note(org, backend_id))
         return in_books(found)
 
-    async def find(self, kind: SalesKind, backend_id: UUID) -> InBooks | None:
+    async def find(self, kind: Kind, backend_id: UUID) -> InBooks | None:
         try:
             return await self.read(kind, backend_id)
         except NotFound:
             return None
 
-    async def book(self, kind: SalesKind, backend_id: UUID, version: str) -> InBooks:
+    async def book(self, kind: Kind, backend_id: UUID, version: str) -> InBooks:
         org = self.organization_id
+        if kind == "voucher":
+            return await self._vouchers.book(backend_id, version)
         try:
             if kind == "invoice":
                 booked: SalesDocument = await self._call(
@@ -167,6 +181,23 @@ class DineroBooks:
             raise NotImplementedError("Dinero's credit notes are not listed by reference here")
         found = await self._call(lambda c: c.find_invoices(org, external_reference=reference))
         return [summary.guid for summary in found]
+
+    async def voucher_plan(self, document: Document, shop: ShopSettings) -> VoucherPlan:
+        return await drafts.voucher_for(self._poster.pool, document, shop, now=self._now)
+
+    async def find_attachment(self, name: str) -> str | None:
+        return await self._vouchers.find_attachment(name)
+
+    async def upload_attachment(self, name: str, content: bytes) -> str:
+        return await self._vouchers.upload(name, content)
+
+    async def voucher_of_attachment(
+        self, attachment: str, reference: str, *, reversing: bool
+    ) -> tuple[InBooks, int | None] | None:
+        return await self._vouchers.of_attachment(attachment, reference, reversing=reversing)
+
+    async def create_voucher(self, plan: VoucherPlan, attachment: str, reference: str) -> InBooks:
+        return await self._vouchers.create(plan, attachment, reference)
 
     async def find_payment(self, parent: Document, reference: str) -> PaymentInBooks | None:
         return await self._payments.find(parent, reference)

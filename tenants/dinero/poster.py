@@ -1,6 +1,6 @@
 """Dinero as posting's backend: the worker's resources, the attempt each kind of document
-takes (posting's steps for invoices, credit notes and payments, through `books.DineroBooks`;
-Dinero's own attempt for manual `vouchers`), and the call budget the sweeper asks."""
+takes (posting's steps, through `books.DineroBooks`), and the call budget the sweeper
+asks."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Final
 from gateway.ratelimit import BudgetKey
 from tenants.dinero.attempt import Resources, session_for
 from tenants.dinero.books import SYSTEM, DineroBooks
-from tenants.dinero.vouchers import VoucherAttempt
 from tenants.outbox.models import Document
 from tenants.posting.attempt import Attempt, Park
 from tenants.posting.payments import PaymentAttempt
 from tenants.posting.sales import SalesAttempt
+from tenants.posting.vouchers import VoucherAttempt
 from tenants.shops.settings import ShopSettings
 
 # A new customer's invoice takes three calls (contact, invoice, booking); a returning one's

@@ -23,7 +23,7 @@ The words a backend answers in, where a step reacts to them:
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol
@@ -31,11 +31,14 @@ from uuid import UUID
 
 from gateway.accounting import DocumentDraft
 from gateway.orders import Customer, Order
+from gateway.pdf import FetchPolicy
+from gateway.voucher_lines import VoucherDraft
 from tenants.outbox.models import Document
 from tenants.posting.attempt import Attempt, CannotPost, Context, RetryLater
 from tenants.shops.settings import ShopSettings
 
 SalesKind = Literal["invoice", "credit_note"]
+Kind = Literal["invoice", "credit_note", "voucher"]
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,35 @@ class Refused(CannotPost):
         self.names_contact = names_contact
 
 
+class AttachmentNotReady(Exception):
+    """The books do not know a file just uploaded yet (it may take a second)."""
+
+
 class Exists(Exception):
     """A create the books refused because a document with our id is there already."""
+
+
+@dataclass(frozen=True)
+class PdfSource:
+    """Where a voucher's attachment comes from: the shop's PDF by URL or inline, or the
+    receipt the gateway rendered (exactly one)."""
+
+    url: str | None = None
+    inline: str | None = field(default=None, repr=False)  # base64
+    receipt: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class VoucherPlan:
+    """A voucher document as it will go to the books: the order, its lines and its PDF."""
+
+    order: Order
+    voucher: VoucherDraft
+    pdf: PdfSource
+
+    @property
+    def settlement_account(self) -> int:
+        return self.voucher.settlement_account
 
 
 @dataclass(frozen=True)
@@ -102,8 +132,9 @@ class Books(Protocol):
         """The accounting system's name, as the owner's messages say it ("Dinero")."""
         ...
 
-    def says_booked(self, status: str | None) -> bool:
-        """Whether a status the books answered (stored as `backend_status`) is booked."""
+    def says_booked(self, status: str | None, kind: Kind) -> bool:
+        """Whether a status the books answered for a document of that kind (stored as
+        `backend_status`) is booked."""
         ...
 
     async def draft(self, document: Document, shop: ShopSettings) -> tuple[Order, DocumentDraft]:
@@ -132,16 +163,16 @@ class Books(Protocol):
         """Creates the document (a draft) with our id; raises `Exists` or `Refused`."""
         ...
 
-    async def read(self, kind: SalesKind, backend_id: UUID) -> InBooks:
+    async def read(self, kind: Kind, backend_id: UUID) -> InBooks:
         """The document as the books have it now; raises when they do not have it."""
         ...
 
-    async def find(self, kind: SalesKind, backend_id: UUID) -> InBooks | None:
+    async def find(self, kind: Kind, backend_id: UUID) -> InBooks | None:
         """The document, or None when the books do not know it: "find again" after a lost
         answer."""
         ...
 
-    async def book(self, kind: SalesKind, backend_id: UUID, version: str) -> InBooks:
+    async def book(self, kind: Kind, backend_id: UUID, version: str) -> InBooks:
         """Books the draft at `version`; raises `StaleVersion` or `Refused`."""
         ...
 
@@ -151,6 +182,30 @@ class Books(Protocol):
 
     async def listed(self, kind: SalesKind, reference: str) -> list[UUID]:
         """The ids of the documents listed under our reference (deleted drafts are not)."""
+        ...
+
+    async def voucher_plan(self, document: Document, shop: ShopSettings) -> VoucherPlan:
+        """The voucher's lines, the account its money side goes to, and its PDF."""
+        ...
+
+    async def find_attachment(self, name: str) -> str | None:
+        """A file of that name uploaded lately and attached to nothing: a lost upload's."""
+        ...
+
+    async def upload_attachment(self, name: str, content: bytes) -> str:
+        """Uploads the voucher's PDF; its id in the books."""
+        ...
+
+    async def voucher_of_attachment(
+        self, attachment: str, reference: str, *, reversing: bool
+    ) -> tuple[InBooks, int | None] | None:
+        """The voucher a lost create made (attached to our file, with our reference), and
+        the account its money side went to as the books hold it."""
+        ...
+
+    async def create_voucher(self, plan: VoucherPlan, attachment: str, reference: str) -> InBooks:
+        """Creates the voucher with its attachment; raises `Refused` or
+        `AttachmentNotReady`."""
         ...
 
     async def find_payment(self, parent: Document, reference: str) -> PaymentInBooks | None:
@@ -200,6 +255,16 @@ class Backend(Posting, Protocol):
     @property
     def system(self) -> str:
         """The accounting system's name, as the owner's messages say it ("Dinero")."""
+        ...
+
+    @property
+    def uncertain_base(self) -> timedelta:
+        """The wait before looking again after a lost answer."""
+        ...
+
+    @property
+    def pdf_policy(self) -> FetchPolicy | None:
+        """Where a voucher's PDF may be fetched from; None: the production policy."""
         ...
 
     def organisation(self, shop: ShopSettings) -> int:

@@ -83,7 +83,7 @@ class PaymentAttempt(Attempt):
             organization_id=organization_id, settlement_account=account, uncertain=True
         )
         version = parent.backend_version
-        if not self.books.says_booked(parent.backend_status) or not version:
+        if not self.books.says_booked(parent.backend_status, _kind(parent)) or not version:
             version = await self._fresh_version(parent)
         payment = Payment(
             amount=doc.amount,
@@ -131,8 +131,7 @@ class PaymentAttempt(Attempt):
         """The parent's current version, read from the books; a parent that is (still) a
         draft there takes no payment."""
         assert parent.backend_id is not None  # `parent` checked it
-        kind: SalesKind = "invoice" if parent.kind == "invoice" else "credit_note"
-        version = await self.books.payable_version(kind, parent.backend_id)
+        version = await self.books.payable_version(_kind(parent), parent.backend_id)
         if version is None:
             what, books = self._parent_label, self.books.system
             raise CannotPost(
@@ -159,6 +158,10 @@ class PaymentAttempt(Attempt):
         paid_at = self.doc.payload.get("paid_at")
         moment = datetime.fromisoformat(paid_at) if isinstance(paid_at, str) else self.now
         return copenhagen_date(moment)
+
+
+def _kind(parent: Document) -> SalesKind:
+    return "invoice" if parent.kind == "invoice" else "credit_note"
 
 
 def deposit_account(shop: ShopSettings, method: object) -> int:

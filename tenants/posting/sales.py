@@ -45,6 +45,7 @@ from tenants.posting.backend import (
     Books,
     Exists,
     InBooks,
+    Kind,
     Refused,
     SalesKind,
     StaleVersion,
@@ -87,7 +88,7 @@ class SalesAttempt(Attempt):
         credits: UUID | None = None
         if parent is not None:
             assert parent.backend_id is not None  # `parent` checked
-            parent_booked = self.books.says_booked(parent.backend_status)
+            parent_booked = self.books.says_booked(parent.backend_status, "invoice")
             if not parent_booked:
                 live = await self.books.find("invoice", parent.backend_id)
                 parent_booked = live is not None and live.booked
@@ -104,7 +105,7 @@ class SalesAttempt(Attempt):
         if not draft.show_lines_incl_vat and created.total is None:
             created = await self.books.read(self.kind, created.id)
         self._check_total(created, draft, booked=False)
-        booked = await self._book(created)
+        booked = await book(self.books, self.kind, created)
         self._check_total(booked, draft, booked=True)
         return await self._posted(booked)
 
@@ -123,7 +124,7 @@ class SalesAttempt(Attempt):
     async def _create(self, draft: DocumentDraft, contact: UUID, credits: UUID | None) -> InBooks:
         doc = self.doc
         if doc.backend_id is not None and not doc.uncertain:
-            booked = self.books.says_booked(doc.backend_status)
+            booked = self.books.says_booked(doc.backend_status, self.kind)
             return InBooks(
                 doc.backend_id, doc.backend_version, doc.backend_status, None, None, booked
             )
@@ -156,31 +157,6 @@ class SalesAttempt(Attempt):
         if found.total is not None:
             self._check_total(found, draft, booked=found.booked)
         return found
-
-    async def _book(self, current: InBooks) -> InBooks:
-        """Books under the organisation's booking lock, so numbers are taken one at a time."""
-        async with self.books.booking():
-            try:
-                return await self._book_call(current.id, current.version)
-            except StaleVersion:
-                fresh = await self.books.read(self.kind, current.id)
-                if fresh.booked:
-                    return fresh
-                return await self._book_call(fresh.id, fresh.version)
-            except Refused:
-                # Perhaps booked already, by an attempt whose answer was lost.
-                fresh = await self.books.read(self.kind, current.id)
-                if fresh.booked:
-                    return fresh
-                raise
-
-    async def _book_call(self, backend_id: UUID, version: str | None) -> InBooks:
-        if not version:
-            fresh = await self.books.read(self.kind, backend_id)
-            if fresh.booked:
-                return fresh
-            version = fresh.version or ""
-        return await self.books.book(self.kind, backend_id, version)
 
     async def _cancel_draft(self, parent: Document, live: InBooks | None) -> Result:
         """The order was cancelled and its invoice is still a draft in the books: delete the
@@ -234,3 +210,31 @@ class SalesAttempt(Attempt):
                 now=self.now,
             )
         return result
+
+
+async def book(books: Books, kind: Kind, current: InBooks) -> InBooks:
+    """Books under the organisation's booking lock, so numbers are taken one at a time; a
+    stale version is read afresh and booked once more, and a refusal read back (perhaps an
+    attempt whose answer was lost booked it already)."""
+    async with books.booking():
+        try:
+            return await _book_call(books, kind, current.id, current.version)
+        except StaleVersion:
+            fresh = await books.read(kind, current.id)
+            if fresh.booked:
+                return fresh
+            return await _book_call(books, kind, fresh.id, fresh.version)
+        except Refused:
+            fresh = await books.read(kind, current.id)
+            if fresh.booked:
+                return fresh
+            raise
+
+
+async def _book_call(books: Books, kind: Kind, backend_id: UUID, version: str | None) -> InBooks:
+    if not version:
+        fresh = await books.read(kind, backend_id)
+        if fresh.booked:
+            return fresh
+        version = fresh.version or ""
+    return await books.book(kind, backend_id, version)

@@ -26,8 +26,8 @@ from tenants.shops import repository as shops
 from tests.factories import make_shop
 from tests.live import LiveSandbox
 from tests.tenants.dinero.connections.test_connections import connect
-from tests.tenants.dinero.test_payments import ACCOUNTS, ingest, paid, post_all
 from tests.tenants.outbox.test_outbox import make_document, make_order, order_body
+from tests.tenants.posting.test_payments import ACCOUNTS, ingest, paid, post_all
 from tests.tenants.posting.test_posting import post, stored
 
 pytestmark = pytest.mark.usefixtures("no_faults_left")

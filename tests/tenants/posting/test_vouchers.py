@@ -27,9 +27,10 @@ from gateway.vault import Vault
 from sandbox.chart import SALES_VAT_ACCOUNT
 from sandbox.state import Faults
 from tenants.dinero.poster import Poster
-from tenants.dinero.vouchers import _owes_settlement, _settlement_account_of
+from tenants.dinero.vouchers import _settlement_account_of
 from tenants.outbox.models import Document
 from tenants.posting.outcomes import Outcome
+from tenants.posting.vouchers import owes_settlement
 from tenants.shops.settings import ShopSettings
 from tests.conftest import Call
 from tests.gateway.test_pdf import PDF, Host, pdf_host_app
@@ -721,7 +722,7 @@ def test_a_payment_voucher_is_owed_by_what_the_voucher_was_balanced_against() ->
     payment = cast(Document, SimpleNamespace(payload={"settlement": True}))
     on_receivable = cast(Document, SimpleNamespace(settlement_account=RECEIVABLE))
     on_card = cast(Document, SimpleNamespace(settlement_account=CLEARING))
-    assert _owes_settlement(payment, on_receivable, shop)
-    assert not _owes_settlement(payment, on_card, shop)
+    assert owes_settlement(payment, on_receivable, shop)
+    assert not owes_settlement(payment, on_card, shop)
     reversal = cast(Document, SimpleNamespace(payload={"refund_id": 1}))
-    assert _owes_settlement(reversal, on_card, shop)
+    assert owes_settlement(reversal, on_card, shop)
