@@ -431,8 +431,8 @@ ORDER BY 1
 # One invoice (or voucher) per order, its state following the shop's connection. $1 = now.
 _DOCUMENTS: Final = """
 INSERT INTO documents (id, shop_id, order_id, kind, organization_id, state, step, mode,
-                       payload, currency, amount, client_guid, dinero_guid,
-                       external_reference, dinero_number, dinero_status, attempts, failures,
+                       payload, currency, amount, client_guid, backend_id,
+                       external_reference, backend_number, backend_status, attempts, failures,
                        next_attempt_at, last_error, last_error_code, created_at, updated_at,
                        posted_at)
 OVERRIDING SYSTEM VALUE
@@ -500,7 +500,7 @@ _EVENTS: Final = """
 INSERT INTO events (shop_id, document_id, kind, level, message, data, created_at)
 SELECT shop_id, id, 'document.' || state,
        CASE state WHEN 'posted' THEN 'info' WHEN 'failed' THEN 'error' ELSE 'warning' END,
-       CASE state WHEN 'posted' THEN 'Booked in Dinero as invoice ' || coalesce(dinero_number, 0)
+       CASE state WHEN 'posted' THEN 'Booked in Dinero as invoice ' || coalesce(backend_number, 0)
                   ELSE last_error END,
        jsonb_build_object('document_id', id), updated_at
 FROM documents

@@ -182,7 +182,7 @@ async def check_settled(env: Env, shop: Shop) -> None:
     """Every order's invoice booked and its payment, the order's total, confirmed "Paid"
     by Dinero's status, and Dinero holding exactly one payment per invoice."""
     rows = await env.pool.fetch(
-        "SELECT kind, state, dinero_status, amount FROM documents WHERE shop_id = $1",
+        "SELECT kind, state, backend_status, amount FROM documents WHERE shop_id = $1",
         shop.ingest.id,
     )
     invoices = [r for r in rows if r["kind"] == "invoice"]
@@ -191,7 +191,7 @@ async def check_settled(env: Env, shop: Shop) -> None:
         dict(r)
         for r in rows
         if r["state"] != "posted"
-        or (r["kind"] == "payment" and (r["dinero_status"] != "Paid" or r["amount"] != TOTAL))
+        or (r["kind"] == "payment" and (r["backend_status"] != "Paid" or r["amount"] != TOTAL))
     ]
     answer = await env.http.get(
         f"{env.sandbox}/_sandbox/organizations/{shop.organization_id}/payments"

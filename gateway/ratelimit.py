@@ -113,7 +113,7 @@ class RateBudget:
         metrics: Metrics | None = None,
     ) -> None:
         # `dinero_limit` is the server's limit. Only a test against a sandbox whose limit it
-        # raised passes another (see `workers.documents.Pace`); Dinero's own is the default.
+        # raised passes another (see `workers.backends.Pace`); Dinero's own is the default.
         if not 0 < limit <= dinero_limit or window <= 0:
             raise ValueError(f"a budget needs 1-{dinero_limit} calls in a positive window")
         self._redis = redis

@@ -180,7 +180,7 @@ async def check_books(
     for order in planned:
         documents = await pool.fetch(
             "SELECT d.kind, d.seq, d.source_ref, d.external_reference, d.state, d.step, "
-            "d.dinero_status, d.settlement_account, d.amount, d.file_name FROM documents d "
+            "d.backend_status, d.settlement_account, d.amount, d.file_name FROM documents d "
             "JOIN orders o ON o.id = d.order_id WHERE o.shop_id = $1 AND o.external_id = $2",
             order.shop.id,
             order.external_id,
@@ -309,7 +309,7 @@ def check_invoice_order(
         # Nothing remains to be paid (or paid back), as Dinero sees it, and the gateway
         # says so because Dinero did.
         assert document["PaymentStatus"] == PAID, f"{where}, {source}"
-        assert (row["state"], row["dinero_status"]) == ("posted", PAID), f"{where}, {source}"
+        assert (row["state"], row["backend_status"]) == ("posted", PAID), f"{where}, {source}"
         assert (row["amount"], row["settlement_account"]) == (total, account), where
 
 
@@ -391,7 +391,7 @@ def check_voucher(
     """One booked voucher with its PDF, balanced, moving `total` on one of `accounts`: in
     (debit) for the order's own voucher, out (credit) for a reversing one."""
     assert voucher["Status"] == "Booked", where
-    assert (row["state"], row["step"], row["dinero_status"]) == ("posted", "booked", "Booked")
+    assert (row["state"], row["step"], row["backend_status"]) == ("posted", "booked", "Booked")
     assert voucher["FileGuid"], where
     assert voucher["FileName"] == row["file_name"] == f"{row['external_reference']}.pdf", where
     account = row["settlement_account"]

@@ -62,6 +62,12 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("tenants/posting/attempt.py", "import tenants.dinero.poster", "no import cycles"),
         ("web/ingest.py", "from workers import settings", "only the CLI composes them all"),
         ("tenants/outbox/repository.py", "from sandbox import state", "never imports a sandbox"),
+        (
+            "tenants/posting/sales.py",
+            "from gateway.dinero import errors",
+            "never to Dinero by name",
+        ),
+        ("tenants/outbox/sweeps.py", "import tenants.dinero.books", "never to Dinero by name"),
         ("sandbox/state.py", "import tenants.shops.repository", "the sandboxes stand apart"),
         (
             "tenants/accounts/users.py",

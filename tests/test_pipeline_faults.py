@@ -40,7 +40,7 @@ shop's invoice (`order.invoice` with `pdf_base64`).
 Time. Dinero allows 100 calls a minute per organisation (our budget: 95 per 62 s), so the
 ~600 documents here would take minutes at the real limit. This test raises the sandbox's
 limit to 1,000 a minute (`/_sandbox/settings` `rate_limit_per_minute`) and the workers'
-budget with it, and shortens the waits after a failure (`workers.documents.Pace`, which only
+budget with it, and shortens the waits after a failure (`workers.backends.Pace`, which only
 tests pass, in the worker's ctx). The code paths are the production ones; only the numbers
 differ. That the budget keeps under the real limit is shown by `tests/gateway/test_ratelimit.py`,
 `tests/workers/test_documents.py` and `bench/posting.py`, and here as well: apart from the
@@ -98,8 +98,8 @@ from tests.pipeline_books import (
 from tests.tenants.dinero.connections.test_connections import connect
 from tests.web.test_accounts import CSRF, login
 from web.app import create_app
-from workers import documents
-from workers.documents import Pace
+from workers import backends
+from workers.backends import Pace
 from workers.settings import build_worker
 
 log = logging.getLogger(__name__)
@@ -691,15 +691,15 @@ async def confirm(worker: Worker, pool: Pool) -> dict[str, int]:
     deadline = time.monotonic() + WINDOW + 10
     while True:
         later = datetime.now(UTC) + payment_status.CONFIRM_AFTER
-        run = await documents.confirm_payments(worker.ctx, now=later)
+        run = await backends.confirm_payments(worker.ctx, now=later)
         counts = {k: counts.get(k, 0) + v for k, v in run.items() if k != "skipped"}
         counts["skipped"] = run["skipped"]
         if not run["skipped"] or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.5)
     left = await pool.fetch(
-        "SELECT id, shop_id, source_ref, dinero_status FROM documents "
-        "WHERE kind = 'payment' AND state = 'posted' AND dinero_status = 'Registered'"
+        "SELECT id, shop_id, source_ref, backend_status FROM documents "
+        "WHERE kind = 'payment' AND state = 'posted' AND backend_status = 'Registered'"
     )
     assert not left, (counts, [dict(row) for row in left])
     return counts

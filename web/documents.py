@@ -154,7 +154,7 @@ _CSV_COLUMNS: Final = (
     "mode",
     "amount",
     "currency",
-    "dinero_number",
+    "backend_number",
     "payment_status",
     "last_problem",
 )
@@ -190,7 +190,7 @@ async def document_export(request: Request) -> Response:
                         d.mode,
                         str(d.amount),
                         d.currency,
-                        "" if d.dinero_number is None else str(d.dinero_number),
+                        "" if d.backend_number is None else str(d.backend_number),
                         d.payment_status or "",
                         d.last_error or "",
                     )

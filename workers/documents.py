@@ -1,6 +1,7 @@
 """The posting job and the sweeper cron.
 
-`documents.post` takes a document id and makes one attempt at it (`tenants.posting.service`); arq
+`documents.post` takes a document id and makes one attempt at it (`tenants.posting.service`),
+through the backend its row names (`workers.backends`); arq
 may run it twice, or for a row that is no longer due, and both are harmless: the attempt
 starts by leasing the row. `documents.sweep` runs every two seconds on one worker (arq's
 `unique` cron) and is what makes the queue trustworthy: it enqueues every due row that is
@@ -12,41 +13,29 @@ few per organisation at a time, and only while arq's queue is short. So a shop w
 backlog of thousands neither buries another shop's order in arq's FIFO queue nor makes
 workers lease rows only to defer them again.
 
-`documents.confirm_payments` (every `payment_status.CONFIRM_EVERY` seconds, on one worker) asks
-Dinero whether the invoices and credit notes our payments were registered on are paid now
-(`tenants.dinero.payment_status.confirm_payments`).
+(`documents.confirm_payments`, which asks Dinero whether what our payments were registered on
+is paid now, is Dinero's own: `workers.backends`.)
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
-from gateway.metrics import Metrics
-from gateway.pdf import FetchPolicy
 from gateway.queue import QUEUE_NAME
-from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, BudgetKey, RateBudget
-from gateway.settings import Settings
-from tenants.dinero import payment_status
-from tenants.dinero.poster import Poster
 from tenants.outbox import activation, sweeps
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Due
 from tenants.posting import service as posting
-from tenants.posting.attempt import BACKOFF_BASE, UNCERTAIN_BASE
 from tenants.posting.outcomes import Interrupted
-from workers.connections import visma_from
+from tenants.posting.registry import Backends
+from workers.backends import backends_from
 
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY: Final = 2  # seconds
 SWEEP_LIMIT: Final = 1000
-# A new customer's invoice takes three calls (contact, invoice, booking); a returning one's
-# two. Counting three starts no more documents than the budget can finish; slots left over
-# are seen free by the next sweep, two seconds later.
-CALLS_PER_DOCUMENT: Final = 3
 # However much budget an organisation has, no more of its documents per sweep than this: a
 # window's worth at once would fill every worker's slots with one organisation's calls, and
 # another shop's order would queue behind them. Eight every two seconds is still five times
@@ -59,64 +48,14 @@ PER_SHOP: Final = PER_ORGANIZATION
 QUEUE_TARGET: Final = 300
 
 
-@dataclass(frozen=True)
-class Pace:
-    """How fast posting may go and how long it waits after a failure. Production runs on
-    the defaults: Dinero's limit, our budget under it, the real back-off. A test passes
-    another in the worker's `ctx["pace"]` to post hundreds of documents through a sandbox
-    whose limit it raised to match (`/_sandbox/settings` `rate_limit_per_minute`), with
-    the same code paths and shorter waits."""
-
-    dinero_limit: int = DINERO_LIMIT
-    budget: int = BUDGET
-    backoff_base: timedelta = BACKOFF_BASE
-    uncertain_base: timedelta = UNCERTAIN_BASE
-    rate_limit_pause: float | None = None
-
-
-def poster_from(ctx: dict[str, Any]) -> Poster:
-    settings: Settings = ctx["settings"]
-    redis = ctx["redis"]
-    pace: Pace = ctx.get("pace") or Pace()
-    metrics: Metrics | None = ctx.get("metrics")
-    return Poster(
-        pool=ctx["pool"],
-        vault=ctx["vault"],
-        visma=ctx.get("visma") or visma_from(ctx),
-        http=ctx["http"],
-        budget=RateBudget(
-            redis, limit=pace.budget, dinero_limit=pace.dinero_limit, metrics=metrics
-        ),
-        bookings=BookingLock(redis),
-        api_url=settings.dinero_api_url,
-        client_id=settings.dinero_client_id,
-        worker_id=ctx["worker_id"],
-        backoff_base=pace.backoff_base,
-        uncertain_base=pace.uncertain_base,
-        rate_limit_pause=pace.rate_limit_pause,
-        pdf_policy=ctx.get("pdf_policy") or _pdf_policy(settings),
-        metrics=metrics,
-    )
-
-
-def _pdf_policy(settings: Settings) -> FetchPolicy | None:
-    """Production fetches a shop's PDF over https from public addresses only (None: the
-    strict default). On a developer's machine the demo shop may serve it over http from
-    this very machine; private networks stay refused everywhere."""
-    if settings.env == "development":
-        return FetchPolicy(allow_http=True, allow_loopback=True)
-    return None
-
-
 async def post(ctx: dict[str, Any], document_id: int) -> str:
     """`documents.post`: one attempt at the document. One that an outage interrupts has
     its lease ended by the next sweep that reaches Postgres, so it does not wait out
     `LEASE_FOR`; the outage itself is raised on, for the worker to wait out. (Not ended
     here: a pool whose server is going away may hand out a connection mid-breakdown.)"""
-    poster: Poster = ctx.get("poster") or poster_from(ctx)
     try:
         result = await posting.post_document(
-            poster, document_id, now=datetime.now(UTC), metrics=ctx.get("metrics")
+            backends_from(ctx), document_id, now=datetime.now(UTC), metrics=ctx.get("metrics")
         )
     except Interrupted as interrupted:
         interrupted_leases: set[tuple[int, str]] = ctx.setdefault("interrupted", set())
@@ -133,14 +72,13 @@ async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str
     activated yet (so they take no one's turn), and enqueues what is due."""
     now = now or datetime.now(UTC)
     pool = ctx["pool"]
-    poster: Poster = ctx.get("poster") or poster_from(ctx)
     await _end_interrupted_leases(ctx, now=now)
     recovered = await sweeps.recover_expired_leases(pool, now=now)
     requeued = await sweeps.requeue_reconnected(pool, now=now)
     released = await sweeps.release_orphans(pool, now=now)
     held = await activation.hold_inactive(pool, now=now)
     due = await sweeps.due_for_sweep(pool, now=now, limit=SWEEP_LIMIT, per_shop=PER_SHOP)
-    chosen = await within_budget(poster.budget, poster.client_id, due, within=SWEEP_EVERY + 1)
+    chosen = await within_budget(backends_from(ctx), due, within=SWEEP_EVERY + 1)
     room = max(0, QUEUE_TARGET - await ctx["redis"].zcard(QUEUE_NAME))
     enqueued = await outbox.enqueue(ctx["redis"], [*released, *chosen[:room]])
     counts = {
@@ -164,30 +102,21 @@ async def _end_interrupted_leases(ctx: dict[str, Any], *, now: datetime | None =
         leases -= taken
 
 
-async def within_budget(
-    budget: RateBudget, client_id: str, due: list[Due], *, within: float
-) -> list[Due]:
-    """The due documents each organisation's budget can start on before the next sweep (at
-    most `PER_ORGANIZATION`), in the order given. A document of a shop without a connection
-    costs no call (it is parked), so it always goes."""
-    allowance: dict[int, int] = {}
-    for organization_id in {d.organization_id for d in due if d.organization_id is not None}:
-        free = await budget.free_slots(BudgetKey(client_id, organization_id), within=within)
-        allowance[organization_id] = min(free // CALLS_PER_DOCUMENT, PER_ORGANIZATION)
+async def within_budget(backends: Backends, due: list[Due], *, within: float) -> list[Due]:
+    """The due documents each organisation's call budget (its backend's) can start on
+    before the next sweep (at most `PER_ORGANIZATION`), in the order given. A document of a
+    shop without a connection costs no call (it is parked), so it always goes."""
+    allowance: dict[tuple[str, int], int] = {}
+    for key in {(d.backend, d.organization_id) for d in due if d.organization_id is not None}:
+        room = await backends.room(key[0], key[1], within=within)
+        allowance[key] = min(room, PER_ORGANIZATION)
     chosen = []
     for document in due:
         if document.organization_id is None:
             chosen.append(document)
-        elif allowance[document.organization_id] > 0:
-            allowance[document.organization_id] -= 1
+            continue
+        key = (document.backend, document.organization_id)
+        if allowance[key] > 0:
+            allowance[key] -= 1
             chosen.append(document)
     return chosen
-
-
-async def confirm_payments(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
-    """`documents.confirm_payments`: Dinero's payment status onto registered payments."""
-    poster: Poster = ctx.get("poster") or poster_from(ctx)
-    counts = await payment_status.confirm_payments(poster, now=now or datetime.now(UTC))
-    if counts["confirmed"] or counts["partly_paid"]:
-        log.info("payment confirmation: %s", counts)
-    return counts

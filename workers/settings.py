@@ -25,7 +25,7 @@ from gateway.queue import QUEUE_NAME, redis_settings
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tenants.dinero import payment_status
-from workers import connections, documents, mail, sources, system
+from workers import backends, connections, documents, mail, sources, system
 from workers.steady import SteadyWorker, outage_tolerant
 
 MAX_JOBS = 20
@@ -46,7 +46,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["vault"] = Vault(settings.token_keys)
     ctx["metrics"] = Metrics(ctx["redis"])
     ctx["visma"] = connections.visma_from(ctx)
-    ctx["poster"] = documents.poster_from(ctx)
+    ctx["poster"] = backends.poster_from(ctx)
+    ctx["backends"] = backends.backends_from(ctx)
     if settings.smtp is None:
         logging.getLogger("workers.mail").warning(
             "mail is off (no GATEWAY_SMTP_URL): alerts wait in the outbox, none is sent"
@@ -98,7 +99,7 @@ class WorkerSettings:
             timeout=60,
         ),
         cron(
-            outage_tolerant(documents.confirm_payments),
+            outage_tolerant(backends.confirm_payments),
             name=queue.CONFIRM_PAYMENTS,
             second=set(range(5, 60, payment_status.CONFIRM_EVERY)),
             unique=True,

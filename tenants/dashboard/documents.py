@@ -31,7 +31,7 @@ class DocumentRow:
     mode: str
     currency: str
     amount: Decimal
-    dinero_number: int | None
+    backend_number: int | None
     last_error: str | None
     created_at: datetime
     order_number: str
@@ -64,11 +64,11 @@ class DocumentPage:
 
 
 _ROW_COLUMNS: Final = (
-    "d.id, d.kind, d.state, d.mode, d.currency, d.amount, d.dinero_number, d.last_error, "
+    "d.id, d.kind, d.state, d.mode, d.currency, d.amount, d.backend_number, d.last_error, "
     "d.created_at, o.number AS order_number, o.external_id AS order_external_id, "
-    "CASE WHEN d.kind = 'payment' THEN d.dinero_status "
+    "CASE WHEN d.kind = 'payment' THEN d.backend_status "
     "WHEN d.kind IN ('invoice', 'credit_note') THEN "
-    "(SELECT p.dinero_status FROM documents p WHERE p.parent_id = d.id "
+    "(SELECT p.backend_status FROM documents p WHERE p.parent_id = d.id "
     "AND p.shop_id = d.shop_id AND p.kind = 'payment' AND p.state <> 'cancelled' LIMIT 1) "
     "END AS payment_status"
 )
@@ -205,8 +205,8 @@ class Related:
     id: int
     kind: str
     state: str
-    dinero_number: int | None
-    dinero_status: str | None
+    backend_number: int | None
+    backend_status: str | None
     amount: Decimal
     currency: str
 
@@ -230,9 +230,9 @@ class DocumentDetail:
     currency: str
     amount: Decimal
     client_guid: UUID
-    dinero_guid: UUID | None
-    dinero_number: int | None
-    dinero_status: str | None
+    backend_id: UUID | None
+    backend_number: int | None
+    backend_status: str | None
     organization_id: int | None  # the Dinero organisation it went to (fixed at its first step)
     external_reference: str
     attempts: int
@@ -268,7 +268,7 @@ class DocumentDetail:
         documents its address as app.dinero.dk/ followed by the organisation id; a link to
         one document inside it is not documented, so the page names its number next to
         this link instead."""
-        if self.organization_id is None or self.dinero_guid is None:
+        if self.organization_id is None or self.backend_id is None:
             return None
         return f"{DINERO_APP_URL}/{self.organization_id}"
 
@@ -301,7 +301,7 @@ async def document_detail(
     row = await conn.fetchrow(
         """
         SELECT d.id, d.kind, d.seq, d.state, d.step, d.mode, d.currency, d.amount,
-               d.client_guid, d.dinero_guid, d.dinero_number, d.dinero_status,
+               d.client_guid, d.backend_id, d.backend_number, d.backend_status,
                d.organization_id, d.external_reference, d.attempts, d.failures, d.uncertain,
                d.next_attempt_at,
                d.last_error, d.last_error_code, d.created_at, d.updated_at, d.posted_at,
@@ -318,7 +318,7 @@ async def document_detail(
     if row is None:
         return None
     related = await conn.fetch(
-        "SELECT id, kind, state, dinero_number, dinero_status, amount, currency, "
+        "SELECT id, kind, state, backend_number, backend_status, amount, currency, "
         "id = $3 AS is_parent FROM documents "
         "WHERE shop_id = $1 AND (id = $3 OR parent_id = $2) ORDER BY id",
         shop_id,

@@ -121,7 +121,7 @@ class TestOrder:
     document_id: int
     order_number: str
     state: str
-    dinero_number: int | None
+    backend_number: int | None
     sent_at: datetime
 
 
@@ -138,10 +138,10 @@ async def setup(conn: Connection | Pool, shop_id: UUID) -> Setup:
     (before activation): the search walks the shop's events back to the latest one."""
     row = await conn.fetchrow(
         """
-        SELECT s.activated_at, t.document_id, t.order_number, t.state, t.dinero_number,
+        SELECT s.activated_at, t.document_id, t.order_number, t.state, t.backend_number,
                t.sent_at
         FROM shops s LEFT JOIN LATERAL (
-            SELECT d.id AS document_id, o.number AS order_number, d.state, d.dinero_number,
+            SELECT d.id AS document_id, o.number AS order_number, d.state, d.backend_number,
                    e.created_at AS sent_at
             FROM events e
             JOIN documents d ON d.id = e.document_id AND d.shop_id = e.shop_id
@@ -162,7 +162,7 @@ async def setup(conn: Connection | Pool, shop_id: UUID) -> Setup:
             document_id=row["document_id"],
             order_number=row["order_number"],
             state=row["state"],
-            dinero_number=row["dinero_number"],
+            backend_number=row["backend_number"],
             sent_at=row["sent_at"],
         )
     return Setup(activated_at=row["activated_at"], test_order=test)

@@ -1,7 +1,7 @@
-"""What every Dinero attempt shares: the worker's resources (`Resources`; `poster.Poster`
+"""What every attempt in Dinero shares: the worker's resources (`Resources`; `poster.Poster`
 adds the attempts and is posting's `Backend` for Dinero), the conversation with one
-organisation (call budget and 401 policy, `tenants.dinero.session`), and what Dinero's
-failures mean for the row (`DineroAttempt.classify`):
+organisation (call budget and 401 policy, `tenants.dinero.session`), the booking lock, and
+what Dinero's failures mean for the row (`classify`, which `books.DineroBooks` answers):
 
 an empty call budget or a 429 defers without counting a failure; a 5xx, a lost answer or an
 unreachable Visma backs off with jitter and counts one; a 400 stops the document as `failed`
@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, TypeVar
+from typing import Final
 from uuid import UUID
 
 import httpx
 
 from gateway.db import Pool
-from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import (
     DineroError,
     Forbidden,
@@ -41,20 +40,15 @@ from gateway.vault import Vault
 from tenants.dinero.connections import service as connections
 from tenants.dinero.connections.service import ConnectionUnusable, RefreshUnavailable
 from tenants.dinero.session import BudgetExhausted, ConnectionRejected, DineroSession
-from tenants.outbox.models import Document
 from tenants.posting.attempt import (
     BACKOFF_BASE,
     LEASE_FOR,
     UNCERTAIN_BASE,
-    Attempt,
     CannotPost,
     Defer,
     Park,
     RetryLater,
 )
-from tenants.shops.settings import ShopSettings
-
-T = TypeVar("T")
 
 BUSY_LOCK_DELAY: Final = timedelta(seconds=1)
 NOT_PRO: Final = "The Dinero organisation needs Dinero Pro to be used through the API"
@@ -62,7 +56,7 @@ NOT_PRO: Final = "The Dinero organisation needs Dinero Pro to be used through th
 
 @dataclass(frozen=True)
 class Resources:
-    """What posting needs from its process: built once per worker (`workers.documents`)."""
+    """What posting needs from its process: built once per worker (`workers.backends`)."""
 
     pool: Pool
     vault: Vault
@@ -80,14 +74,14 @@ class Resources:
     budget_wait: float = 1.0
     booking_wait: float = 5.0
     lease_for: timedelta = LEASE_FOR
-    # The waits after a failure. Only tests shorten them (`workers.documents.Pace`).
+    # The waits after a failure. Only tests shorten them (`workers.backends.Pace`).
     backoff_base: timedelta = BACKOFF_BASE
     uncertain_base: timedelta = UNCERTAIN_BASE
     # How long a 429 holds the organisation's budget; None: what the answer says, or the
     # client's default when it says nothing (Dinero documents no Retry-After).
     rate_limit_pause: float | None = None
     # Where a voucher's PDF may be fetched from; None: the production policy. Tests and
-    # `gateway dev` loosen it, to serve a PDF from this machine (`workers.documents`).
+    # `gateway dev` loosen it, to serve a PDF from this machine (`workers.backends`).
     pdf_policy: FetchPolicy | None = None
 
 
@@ -118,81 +112,61 @@ def session_for(
     )
 
 
-class DineroAttempt(Attempt):
-    """An attempt that talks to one Dinero organisation. Subclasses implement `run`."""
+@contextlib.asynccontextmanager
+async def booking(poster: Resources, organization_id: int, now: datetime) -> AsyncIterator[None]:
+    """The organisation's booking lock, so numbers are taken one at a time. A lock busy for
+    longer than the poster waits defers the attempt."""
+    token = await poster.bookings.acquire(organization_id, wait=poster.booking_wait)
+    if token is None:
+        raise Defer(now + BUSY_LOCK_DELAY * random.uniform(1, 2))
+    try:
+        yield
+    finally:
+        await poster.bookings.release(organization_id, token)
 
-    def __init__(self, poster: Resources, document: Document, now: datetime) -> None:
-        super().__init__(poster, document, now)
-        self.p = poster
-        self.session: DineroSession | None = None
-        self.organization_id = 0
 
-    def open_session(self, shop: ShopSettings, organization_id: int) -> None:
-        if shop.connection_id is None:
-            raise Park("The shop is not connected to Dinero")
-        self.organization_id = organization_id
-        self.session = session_for(
-            self.p, connection_id=shop.connection_id, organization_id=organization_id, now=self.now
-        )
-
-    def api(self) -> DineroSession:
-        assert self.session is not None
-        return self.session
-
-    async def call(self, request: Callable[[DineroClient], Awaitable[T]]) -> T:
-        return await self.api().call(request)
-
-    @contextlib.asynccontextmanager
-    async def booking(self) -> AsyncIterator[None]:
-        """The organisation's booking lock, so numbers are taken one at a time. A lock busy
-        for longer than the poster waits defers the attempt."""
-        org = self.organization_id
-        token = await self.p.bookings.acquire(org, wait=self.p.booking_wait)
-        if token is None:
-            raise Defer(self.now + BUSY_LOCK_DELAY * random.uniform(1, 2))
-        try:
-            yield
-        finally:
-            await self.p.bookings.release(org, token)
-
-    async def classify(self, exc: Exception) -> Exception:
-        """What a failure of Dinero's, Visma's or the session's means for the row."""
-        now = self.now
-        match exc:
-            case BudgetExhausted(wait=wait):
-                return Defer(now + timedelta(seconds=wait + random.uniform(0, 0.5)))
-            case RateLimited(retry_after=retry_after):
-                if self.p.rate_limit_pause is not None:
-                    retry_after = self.p.rate_limit_pause
-                await self.api().rate_limited(retry_after)
-                return Defer(now + timedelta(seconds=retry_after + random.uniform(0, 1)))
-            case TimestampOutdated():  # outdated again right after a fresh read
-                return RetryLater(str(exc), code_of(exc))
-            case Uncertain():
-                return RetryLater(str(exc), "uncertain", base=self.p.uncertain_base, uncertain=True)
-            case Forbidden() if exc.not_pro:
-                return CannotPost(NOT_PRO, "not_pro")
-            case Forbidden() | ConnectionRejected():
-                reason = (
-                    "Dinero refused access to the organisation"
-                    if isinstance(exc, Forbidden)
-                    else "Dinero refused the token right after it was renewed"
-                )
-                await connections.mark_needs_reconnect(
-                    self.p.pool, self.api().connection_id, reason, now=now
-                )
-                return Park(reason)
-            case ValidationFailed():
-                return CannotPost(refusal(exc), code_of(exc))
-            case NotFound() if exc.method != "GET":
-                return CannotPost(refusal(exc), code_of(exc))
-            case ConnectionUnusable():
-                return Park(str(exc))
-            case RefreshUnavailable(retry_at=retry_at):
-                return RetryLater(str(exc), "token_refresh", not_before=retry_at)
-            case DineroError():
-                return RetryLater(str(exc), code_of(exc))
-        return exc
+async def classify(
+    poster: Resources, session: DineroSession | None, exc: Exception, now: datetime
+) -> Exception:
+    """What a failure of Dinero's, Visma's or the session's means for the row (`session`:
+    the attempt's, once it has one)."""
+    match exc:
+        case BudgetExhausted(wait=wait):
+            return Defer(now + timedelta(seconds=wait + random.uniform(0, 0.5)))
+        case RateLimited(retry_after=retry_after):
+            if poster.rate_limit_pause is not None:
+                retry_after = poster.rate_limit_pause
+            assert session is not None  # only a call answers 429
+            await session.rate_limited(retry_after)
+            return Defer(now + timedelta(seconds=retry_after + random.uniform(0, 1)))
+        case TimestampOutdated():  # outdated again right after a fresh read
+            return RetryLater(str(exc), code_of(exc))
+        case Uncertain():
+            return RetryLater(str(exc), "uncertain", base=poster.uncertain_base, uncertain=True)
+        case Forbidden() if exc.not_pro:
+            return CannotPost(NOT_PRO, "not_pro")
+        case Forbidden() | ConnectionRejected():
+            reason = (
+                "Dinero refused access to the organisation"
+                if isinstance(exc, Forbidden)
+                else "Dinero refused the token right after it was renewed"
+            )
+            assert session is not None  # only a call is refused
+            await connections.mark_needs_reconnect(
+                poster.pool, session.connection_id, reason, now=now
+            )
+            return Park(reason)
+        case ValidationFailed():
+            return CannotPost(refusal(exc), code_of(exc))
+        case NotFound() if exc.method != "GET":
+            return CannotPost(refusal(exc), code_of(exc))
+        case ConnectionUnusable():
+            return Park(str(exc))
+        case RefreshUnavailable(retry_at=retry_at):
+            return RetryLater(str(exc), "token_refresh", not_before=retry_at)
+        case DineroError():
+            return RetryLater(str(exc), code_of(exc))
+    return exc
 
 
 def refusal(exc: DineroError) -> str:

@@ -9,11 +9,9 @@ attachment: the shop's PDF, or a receipt from `gateway.receipt`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
@@ -42,15 +40,8 @@ from gateway.voucher_lines import (
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
 from tenants.posting.attempt import CannotPost
-from tenants.shops.settings import ShopSettings, shop_settings
-
-
-async def posting_settings(pool: Pool, shop_id: UUID) -> ShopSettings:
-    """The shop's settings as a worker posts with them; a shop gone means nothing to post."""
-    shop = await shop_settings(pool, shop_id)
-    if shop is None:
-        raise CannotPost("The shop no longer exists", "shop_missing")
-    return shop
+from tenants.posting.backend import PdfSource, VoucherPlan
+from tenants.shops.settings import ShopSettings
 
 
 async def draft_for(
@@ -118,29 +109,6 @@ async def _refund(pool: Pool, document: Document) -> dict[str, Any]:
 
 
 # --- vouchers --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PdfSource:
-    """Where a voucher's attachment comes from: the shop's PDF by URL or inline, or the
-    receipt the gateway rendered (exactly one)."""
-
-    url: str | None = None
-    inline: str | None = field(default=None, repr=False)  # base64
-    receipt: bytes | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class VoucherPlan:
-    """A voucher document as it will go to Dinero: the order, its lines and its PDF."""
-
-    order: Order
-    voucher: VoucherDraft
-    pdf: PdfSource
-
-    @property
-    def settlement_account(self) -> int:
-        return self.voucher.settlement_account
 
 
 async def _stored_order(pool: Pool, document: Document) -> asyncpg.Record:

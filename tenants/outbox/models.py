@@ -28,6 +28,7 @@ class Document:
     source_ref: str | None
     parent_id: int | None
     organization_id: int | None
+    backend: str  # which accounting system: the key of the workers' registry
     state: str
     step: str
     mode: str
@@ -35,12 +36,12 @@ class Document:
     currency: str
     amount: Decimal
     client_guid: UUID
-    dinero_guid: UUID | None
+    backend_id: UUID | None  # the backend's id for it (Dinero's Guid)
     external_reference: str
     contact_guid: UUID | None
-    dinero_timestamp: str | None
-    dinero_number: int | None
-    dinero_status: str | None
+    backend_version: str | None  # sent back to book or pay it (Dinero's Timestamp)
+    backend_number: int | None
+    backend_status: str | None
     file_guid: str | None
     file_name: str | None
     settlement_account: int | None
@@ -79,3 +80,4 @@ class Ready:
 class Due(Ready):
     shop_id: UUID
     organization_id: int | None
+    backend: str

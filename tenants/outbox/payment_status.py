@@ -38,7 +38,7 @@ async def registered_payments(pool: Pool, *, limit: int) -> list[Registered]:
                asked_at
         FROM (
             SELECT d.id, d.organization_id, c.id AS connection_id, p.kind AS parent_kind,
-                   p.dinero_guid AS parent_guid, d.posted_at,
+                   p.backend_id AS parent_guid, d.posted_at,
                    greatest(d.posted_at, d.next_attempt_at) AS asked_at,
                    row_number() OVER (PARTITION BY d.organization_id
                                       ORDER BY d.posted_at) AS place
@@ -47,8 +47,8 @@ async def registered_payments(pool: Pool, *, limit: int) -> list[Registered]:
             JOIN shops s ON s.id = d.shop_id
             JOIN dinero_connections c ON c.id = s.connection_id
                 AND c.organization_id = d.organization_id AND c.status = 'active'
-            WHERE d.kind = 'payment' AND d.state = 'posted' AND d.dinero_status = $1
-              AND p.dinero_guid IS NOT NULL
+            WHERE d.kind = 'payment' AND d.state = 'posted' AND d.backend_status = $1
+              AND p.backend_id IS NOT NULL
         ) AS registered
         WHERE place <= $2
         ORDER BY posted_at
@@ -67,10 +67,10 @@ async def store_statuses(pool: Pool, statuses: list[tuple[int, str]], *, now: da
     rows = await pool.fetch(
         """
         WITH updated AS (
-            UPDATE documents d SET dinero_status = u.status, updated_at = $4
+            UPDATE documents d SET backend_status = u.status, updated_at = $4
             FROM unnest($1::bigint[], $2::text[]) AS u(id, status)
             WHERE d.id = u.id AND d.kind = 'payment' AND d.state = 'posted'
-              AND d.dinero_status = $3
+              AND d.backend_status = $3
             RETURNING d.id, d.shop_id, d.source_ref, u.status
         )
         INSERT INTO events (shop_id, document_id, kind, level, message, data, created_at)
@@ -99,8 +99,8 @@ async def store_partly_paid(
     what = "invoice" if payment.parent_kind == "invoice" else "credit note"
     async with pool.acquire() as conn, conn.transaction():
         shop_id = await conn.fetchval(
-            "UPDATE documents SET dinero_status = 'Booked', updated_at = $3 "
-            "WHERE id = $1 AND state = 'posted' AND dinero_status = $2 RETURNING shop_id",
+            "UPDATE documents SET backend_status = 'Booked', updated_at = $3 "
+            "WHERE id = $1 AND state = 'posted' AND backend_status = $2 RETURNING shop_id",
             payment.id,
             REGISTERED,
             now,
@@ -124,7 +124,7 @@ async def mark_asked(pool: Pool, payment_ids: list[int], *, now: datetime) -> No
     `next_attempt_at`, unused once it is posted, says when it was last asked about."""
     await pool.execute(
         "UPDATE documents SET next_attempt_at = $2 WHERE id = ANY($1::bigint[]) "
-        "AND dinero_status = $3",
+        "AND backend_status = $3",
         payment_ids,
         now,
         REGISTERED,

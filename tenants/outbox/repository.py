@@ -107,10 +107,10 @@ _STEP_FIELDS: Final = frozenset(
         "step",
         "organization_id",
         "contact_guid",
-        "dinero_guid",
-        "dinero_timestamp",
-        "dinero_status",
-        "dinero_number",
+        "backend_id",
+        "backend_version",
+        "backend_status",
+        "backend_number",
         "uncertain",
         "file_guid",
         "file_name",
@@ -120,7 +120,7 @@ _STEP_FIELDS: Final = frozenset(
 
 
 async def record_step(pool: Pool, document: Document, *, now: datetime, **fields: Any) -> Document:
-    """Writes what a step learned (`step`, `contact_guid`, `dinero_guid`, ...) before the
+    """Writes what a step learned (`step`, `contact_guid`, `backend_id`, ...) before the
     next step starts, and answers the row as it now is."""
     unknown = set(fields) - _STEP_FIELDS
     if unknown or not fields:
@@ -208,20 +208,20 @@ async def posted(
     step: str,
     number: int | None,
     status: str | None,
-    timestamp: str | None = None,
+    version: str | None = None,
 ) -> list[Ready]:
-    """The document is in Dinero (booked, or left as a draft). Its waiting children (credit
-    notes, payments) become due; enqueue the answer after this returns. `timestamp` is the
-    document's current one in Dinero (booking answers it), which a payment on it needs."""
+    """The document is in the books (booked, or a draft). Its waiting children (credit
+    notes, payments) become due; enqueue the answer after this returns. `version` is the
+    document's current one in the books (booking answers it), which a payment on it needs."""
     async with pool.acquire() as conn, conn.transaction():
         await _finish(
             conn,
             document,
             now=now,
-            sets="state = 'posted', posted_at = $3, step = $4, dinero_number = $5, "
-            "dinero_status = $6, dinero_timestamp = coalesce($7, dinero_timestamp), "
+            sets="state = 'posted', posted_at = $3, step = $4, backend_number = $5, "
+            "backend_status = $6, backend_version = coalesce($7, backend_version), "
             "uncertain = false, last_error = NULL, last_error_code = NULL",
-            args=(step, number, status, timestamp),
+            args=(step, number, status, version),
         )
         label = events.label(document)
         if document.kind == "payment":
@@ -230,7 +230,7 @@ async def posted(
             message = f"{label} booked as number {number}"
         else:
             message = f"{label} left as a draft"
-        data = {"number": number, "status": status, "guid": str(document.dinero_guid)}
+        data = {"number": number, "status": status, "guid": str(document.backend_id)}
         await event(conn, document, "document.posted", "info", message, data, now=now)
         rows = await conn.fetch(
             "UPDATE documents SET state = 'queued', next_attempt_at = $2, updated_at = $2 "

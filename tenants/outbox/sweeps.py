@@ -24,14 +24,14 @@ async def due_for_sweep(pool: Pool, *, now: datetime, limit: int, per_shop: int)
     rows = await pool.fetch(
         """
         WITH picked AS (
-            SELECT d.id, d.attempts, s.id AS shop_id,
+            SELECT d.id, d.attempts, d.backend, s.id AS shop_id,
                 coalesce(d.organization_id, c.organization_id) AS organization_id,
                 row_number() OVER (PARTITION BY s.id ORDER BY d.next_attempt_at, d.id)
                     AS shop_rank
             FROM shops s
             LEFT JOIN dinero_connections c ON c.id = s.connection_id
             CROSS JOIN LATERAL (
-                SELECT id, attempts, organization_id, next_attempt_at FROM documents
+                SELECT id, attempts, backend, organization_id, next_attempt_at FROM documents
                 WHERE shop_id = s.id AND state = 'queued' AND next_attempt_at <= $1
                     AND (lease_expires_at IS NULL OR lease_expires_at < $1)
                 ORDER BY next_attempt_at, id
@@ -42,7 +42,7 @@ async def due_for_sweep(pool: Pool, *, now: datetime, limit: int, per_shop: int)
                 PARTITION BY organization_id ORDER BY shop_rank, shop_id) AS round
             FROM picked
         )
-        SELECT id, attempts, shop_id, organization_id FROM dealt
+        SELECT id, attempts, shop_id, organization_id, backend FROM dealt
         ORDER BY round, organization_id NULLS LAST, shop_id
         LIMIT $2
         """,
@@ -50,7 +50,9 @@ async def due_for_sweep(pool: Pool, *, now: datetime, limit: int, per_shop: int)
         limit,
         per_shop,
     )
-    return [Due(r["id"], r["attempts"], r["shop_id"], r["organization_id"]) for r in rows]
+    return [
+        Due(r["id"], r["attempts"], r["shop_id"], r["organization_id"], r["backend"]) for r in rows
+    ]
 
 
 async def recover_expired_leases(pool: Pool, *, now: datetime) -> int:

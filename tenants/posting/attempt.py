@@ -1,8 +1,9 @@
 """One attempt at one document, whatever accounting system it goes to: what every kind of
 document and every backend shares.
 
-An attempt walks its backend's steps (`tenants.dinero` for Dinero), writing each step's
-result to the row before the next starts, and ends in `settle`, which turns whatever stopped
+An attempt walks its kind's steps (`tenants.posting.sales`) or its backend's own, through
+the backend's operations (`tenants.posting.backend`), writing each step's result to the row
+before the next starts, and ends in `settle`, which turns whatever stopped
 it into the row's next state. A backend says what its own failures mean (`classify`) in this
 module's words:
 
@@ -23,11 +24,13 @@ import random
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
+from uuid import UUID
 
 from gateway.db import Pool
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document, LeaseLost
 from tenants.posting.outcomes import Outcome, Result
+from tenants.shops.settings import ShopSettings, shop_settings
 
 log = logging.getLogger(__name__)
 
@@ -110,22 +113,12 @@ class Context(Protocol):
     def backoff_base(self) -> timedelta: ...
 
 
-class Backend(Context, Protocol):
-    """The accounting-system boundary: one worker's way into the system documents go to.
-    Posting owns the outbox's side of an attempt (the lease, the steps' records, how it
-    ends); a backend owns everything about its system: which calls a kind of document
-    takes, how a lost answer is found again, its call budget, and what its failures mean
-    (`Attempt.classify`). Dinero is the first (`tenants.dinero.poster.Poster`); a second
-    adds a folder beside it, and posting and the outbox stay as they are."""
-
-    @property
-    def worker_id(self) -> str: ...
-    @property
-    def lease_for(self) -> timedelta: ...
-
-    def attempt(self, document: Document, now: datetime) -> Attempt:
-        """The attempt this backend makes at a document of its kind."""
-        ...
+async def posting_settings(pool: Pool, shop_id: UUID) -> ShopSettings:
+    """The shop's settings as a worker posts with them; a shop gone means nothing to post."""
+    shop = await shop_settings(pool, shop_id)
+    if shop is None:
+        raise CannotPost("The shop no longer exists", "shop_missing")
+    return shop
 
 
 class Attempt:
@@ -158,7 +151,7 @@ class Attempt:
             raise CannotPost(f"The {what} this {label(doc)} is for no longer exists", "no_parent")
         if parent.state == "cancelled":
             raise CancelledParent(f"The {what} was cancelled, so is this {label(doc)}")
-        if parent.state != "posted" or parent.dinero_guid is None:
+        if parent.state != "posted" or parent.backend_id is None:
             raise Wait()
         return parent
 
@@ -169,18 +162,18 @@ class Attempt:
         doc = self.doc
         if parent is not None and parent.organization_id != connected:
             raise CannotPost(
-                f"Its {label(parent)} was posted to Dinero organisation "
+                f"Its {label(parent)} was posted to organisation "
                 f"{parent.organization_id}, but the shop is now connected to {connected}. "
                 f"Connect the shop to {parent.organization_id} again to post this "
-                f"{label(doc)}, or enter it by hand in Dinero.",
+                f"{label(doc)}, or enter it by hand in the books.",
                 "organization_moved",
             )
         if doc.organization_id is None or doc.organization_id == connected:
             return connected
-        begun = doc.step not in ("new", "contact") or doc.uncertain or doc.dinero_guid is not None
+        begun = doc.step not in ("new", "contact") or doc.uncertain or doc.backend_id is not None
         if begun:
             raise CannotPost(
-                f"This document was begun in Dinero organisation {doc.organization_id}, but "
+                f"This document was begun in organisation {doc.organization_id}, but "
                 f"the shop is now connected to {connected}. Connect the shop to "
                 f"{doc.organization_id} again to finish it, or create it by hand.",
                 "organization_moved",
@@ -193,7 +186,7 @@ class Attempt:
         self.doc = await outbox.record_step(self.context.pool, self.doc, now=self.now, **fields)
 
     async def posted(
-        self, *, step: str, number: int | None, status: str | None, timestamp: str | None
+        self, *, step: str, number: int | None, status: str | None, version: str | None
     ) -> Result:
         released = await outbox.posted(
             self.context.pool,
@@ -202,7 +195,7 @@ class Attempt:
             step=step,
             number=number,
             status=status,
-            timestamp=timestamp,
+            version=version,
         )
         return Result(Outcome.POSTED, tuple(released))
 

@@ -28,9 +28,9 @@ class Result:
 
 class Interrupted(Exception):
     """Postgres or Redis went away in the middle of an attempt (the error is the cause).
-    The attempt may have reached Dinero, so it cannot be settled; its lease is ended
+    The attempt may have reached the books, so it cannot be settled; its lease is ended
     instead (`tenants.outbox.repository.end_leases`), once Postgres answers, so the sweeper
-    hands the document on (to be checked in Dinero first) without waiting out the lease."""
+    hands the document on (to be checked in the books first) without waiting out the lease."""
 
     def __init__(self, document_id: int, lease_owner: str) -> None:
         super().__init__(f"document {document_id}: interrupted by an outage")

@@ -16,14 +16,15 @@ from gateway.outages import unavailable_service
 from tenants.outbox import activation
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document, LeaseLost
-from tenants.posting.attempt import Attempt, Backend, RetryLater
+from tenants.posting.attempt import Attempt, RetryLater
+from tenants.posting.backend import Posting
 from tenants.posting.outcomes import Interrupted, Outcome, Result
 
 log = logging.getLogger(__name__)
 
 
 async def post_document(
-    backend: Backend, document_id: int, *, now: datetime, metrics: Metrics | None = None
+    backend: Posting, document_id: int, *, now: datetime, metrics: Metrics | None = None
 ) -> Result:
     """One attempt at the document. Never raises for anything the backend or the data
     does: every outcome is written to the row and the lease released. Postgres going away
@@ -56,7 +57,7 @@ async def post_document(
 
 async def _cut_short(attempt: Attempt, document: Document, exc: Exception) -> Result:
     """Postgres or Redis went away in the middle of the attempt, which may have reached
-    Dinero: a retry that looks in Dinero first, quietly (an outage is no fault of the
+    the books: a retry that looks in them first, quietly (an outage is no fault of the
     document's, and the worker logs it once). When Postgres cannot take even that,
     `Interrupted`, for the worker to end the lease once it is back."""
     service = unavailable_service(exc)

@@ -70,7 +70,7 @@ async def test_an_unactivated_shops_real_order_waits_and_posts_after_activate(
         what="the waiting order is booked after Activate",
     )
     booked = [i for i in await stack.invoices(ORGANIZATION) if i["Status"] != "Draft"]
-    assert [(i["Guid"], i["Number"]) for i in booked] == [(str(posted["dinero_guid"]), 1)]
+    assert [(i["Guid"], i["Number"]) for i in booked] == [(str(posted["backend_id"]), 1)]
     assert (
         await pool.fetchval(
             "SELECT count(*) FROM events WHERE document_id = $1 AND kind = 'document.posted'",

@@ -93,7 +93,7 @@ async def test_an_owner_connects_loses_the_grant_and_reconnects(
     )
     timings.record("parked invoice posted after Reconnect", time.monotonic() - reconnect_at)
     [invoice] = await stack.invoices(ORGANIZATION)
-    assert invoice["Guid"] == str(posted["dinero_guid"])
+    assert invoice["Guid"] == str(posted["backend_id"])
 
 
 async def test_the_shop_page_speaks_danish_to_a_danish_browser(

@@ -225,7 +225,7 @@ async def test_a_payment_shows_its_amount_account_and_dinero_status(
     shop, _ = await owner_of_shop(client, pool, vault)
     order = await make_order(pool, shop.id)
     invoice = await make_document(pool, shop.id, order)
-    await settle(pool, invoice, state="posted", posted_at=datetime.now(UTC), dinero_number=17)
+    await settle(pool, invoice, state="posted", posted_at=datetime.now(UTC), backend_number=17)
     payment = await make_document(
         pool,
         shop.id,
@@ -243,7 +243,7 @@ async def test_a_payment_shows_its_amount_account_and_dinero_status(
         state="posted",
         posted_at=datetime.now(UTC),
         step="paid",
-        dinero_status="Registered",
+        backend_status="Registered",
         settlement_account=55010,
     )
     url = f"/shops/{shop.id}/documents/{payment}"
@@ -264,7 +264,7 @@ async def test_a_payment_shows_its_amount_account_and_dinero_status(
         ("OverPaid", "Overpaid", "Overbetalt"),
         ("Booked", "Partly paid", "Delvist betalt"),
     ]:
-        await settle(pool, payment, dinero_status=status)
+        await settle(pool, payment, backend_status=status)
         shown = (await client.get(url)).text
         assert f'data-paid="{status}">{label}<' in shown, status
         da = (await client.get(url, headers={"Accept-Language": "da"})).text
@@ -284,11 +284,11 @@ async def test_money_back_on_a_credit_note_reads_as_a_refund(
     shop, _ = await owner_of_shop(client, pool, vault)
     order = await make_order(pool, shop.id)
     invoice = await make_document(pool, shop.id, order)
-    await settle(pool, invoice, state="posted", posted_at=datetime.now(UTC), dinero_number=17)
+    await settle(pool, invoice, state="posted", posted_at=datetime.now(UTC), backend_number=17)
     note = await make_document(
         pool, shop.id, order, kind="credit_note", seq=1, source_ref="r1", parent_id=invoice
     )
-    await settle(pool, note, state="posted", posted_at=datetime.now(UTC), dinero_number=3)
+    await settle(pool, note, state="posted", posted_at=datetime.now(UTC), backend_number=3)
     back = await make_document(
         pool,
         shop.id,
@@ -306,7 +306,7 @@ async def test_money_back_on_a_credit_note_reads_as_a_refund(
         ("Paid", "Refunded", "Tilbagebetalt"),
         ("Booked", "Partly refunded", "Delvist tilbagebetalt"),
     ]:
-        await settle(pool, back, dinero_status=status)
+        await settle(pool, back, backend_status=status)
         for url in (f"/shops/{shop.id}/documents/{back}", f"/shops/{shop.id}/documents/{note}"):
             assert f'data-paid="{status}">{label}<' in (await client.get(url)).text, (status, url)
         listed = (await client.get(f"/shops/{shop.id}/documents")).text
@@ -358,9 +358,9 @@ async def test_a_voucher_shows_its_attachment_and_the_voucher_reversing_it(
         state="posted",
         posted_at=datetime.now(UTC),
         step="booked",
-        dinero_number=42,
+        backend_number=42,
         organization_id=1001,
-        dinero_guid=uuid4(),
+        backend_id=uuid4(),
         file_guid="f1c2-file-guid",
         file_name="dg-inv-1001.pdf",
         settlement_account=5800,

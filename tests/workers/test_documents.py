@@ -40,7 +40,7 @@ from tests.tenants.outbox.test_outbox import (
     row,
     shop_on,
 )
-from workers import documents
+from workers import backends, documents
 from workers.settings import WorkerSettings, build_worker
 
 
@@ -96,9 +96,9 @@ def test_the_worker_posts_at_dineros_pace_unless_a_test_sets_another(
     ctx: dict[str, Any], settings: Settings, vault: Vault, http: httpx.AsyncClient
 ) -> None:
     worker_ctx = {**ctx, "settings": settings, "vault": vault, "http": http, "worker_id": "w"}
-    production = documents.poster_from(worker_ctx)
-    pace = documents.Pace(dinero_limit=1000, budget=950, backoff_base=timedelta(seconds=1))
-    quick = documents.poster_from({**worker_ctx, "pace": pace})
+    production = backends.poster_from(worker_ctx)
+    pace = backends.Pace(dinero_limit=1000, budget=950, backoff_base=timedelta(seconds=1))
+    quick = backends.poster_from({**worker_ctx, "pace": pace})
 
     assert (production.budget.limit, production.backoff_base) == (95, timedelta(seconds=30))
     assert production.rate_limit_pause is None
@@ -357,7 +357,7 @@ async def test_a_dinero_outage_of_days_loses_nothing(
     await run_worker(settings, sandbox_server)
 
     assert [(await row(pool, i))["state"] for i in ids] == ["posted"] * 3
-    assert sorted([(await row(pool, i))["dinero_number"] for i in ids]) == [1, 2, 3]
+    assert sorted([(await row(pool, i))["backend_number"] for i in ids]) == [1, 2, 3]
 
 
 async def test_a_shop_not_activated_takes_no_turn_and_its_test_order_still_goes(

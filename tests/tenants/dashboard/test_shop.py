@@ -344,7 +344,7 @@ async def test_settlement_facts_of_a_document_and_its_payments(pool: Pool, vault
         amount=Decimal("100.00"),
     )
     await pool.execute(
-        "UPDATE documents SET state = 'posted', posted_at = now(), dinero_status = 'Paid', "
+        "UPDATE documents SET state = 'posted', posted_at = now(), backend_status = 'Paid', "
         "settlement_account = 55020 WHERE id = $1",
         payment,
     )
@@ -352,11 +352,11 @@ async def test_settlement_facts_of_a_document_and_its_payments(pool: Pool, vault
     detail = await shop_documents.document_detail(pool, shop, payment)
     assert detail is not None and detail.parent is not None and detail.parent.id == invoice
     assert (detail.settlement_account, detail.payment_method) == (55020, "mobilepay")
-    assert detail.dinero_status == "Paid" and detail.file_guid is None
+    assert detail.backend_status == "Paid" and detail.file_guid is None
     of_invoice = await shop_documents.document_detail(pool, shop, invoice)
     assert of_invoice is not None and of_invoice.followers == []
     [paid] = of_invoice.payments
-    assert (paid.id, paid.dinero_status, paid.amount, paid.currency) == (
+    assert (paid.id, paid.backend_status, paid.amount, paid.currency) == (
         payment,
         "Paid",
         Decimal("100.00"),
@@ -367,7 +367,7 @@ async def test_settlement_facts_of_a_document_and_its_payments(pool: Pool, vault
     assert statuses == {invoice: "Paid", payment: "Paid"}
     # A cancelled payment (payments turned off before it was sent) pays nothing.
     await pool.execute(
-        "UPDATE documents SET state = 'cancelled', posted_at = NULL, dinero_status = NULL "
+        "UPDATE documents SET state = 'cancelled', posted_at = NULL, backend_status = NULL "
         "WHERE id = $1",
         payment,
     )

@@ -238,10 +238,10 @@ async def test_record_step_writes_only_known_fields(pool: Pool, vault: Vault) ->
     guid = uuid4()
 
     updated = await outbox.record_step(
-        pool, document, now=datetime.now(UTC), step="created", dinero_guid=guid, uncertain=False
+        pool, document, now=datetime.now(UTC), step="created", backend_id=guid, uncertain=False
     )
 
-    assert (updated.step, updated.dinero_guid) == ("created", guid)
+    assert (updated.step, updated.backend_id) == ("created", guid)
     try:
         await outbox.record_step(pool, updated, now=datetime.now(UTC), state="posted")
     except ValueError:
@@ -303,7 +303,7 @@ async def test_posting_releases_the_waiting_children(pool: Pool, vault: Vault) -
     assert sorted(r.id for r in released) == notes
     assert all(r.job_id == f"documents.post:{r.id}:0" for r in released)
     after = await row(pool, invoice)
-    assert (after["state"], after["dinero_number"], after["posted_at"]) == ("posted", 7, now)
+    assert (after["state"], after["backend_number"], after["posted_at"]) == ("posted", 7, now)
     assert {(await row(pool, n))["state"] for n in notes} == {"queued"}
     assert await events(pool, invoice) == ["document.posted"]
 

@@ -26,8 +26,8 @@ from tenants.shops import repository as shops
 from tests.factories import make_shop
 from tests.live import LiveSandbox
 from tests.tenants.dinero.connections.test_connections import connect
-from tests.tenants.dinero.test_payments import ACCOUNTS, ingest, paid, post_all
 from tests.tenants.outbox.test_outbox import make_document, make_order, order_body
+from tests.tenants.posting.test_payments import ACCOUNTS, ingest, paid, post_all
 from tests.tenants.posting.test_posting import post, stored
 
 pytestmark = pytest.mark.usefixtures("no_faults_left")
@@ -103,11 +103,11 @@ async def test_real_orders_wait_for_activation_and_post_once_in_order_after_it(
     assert activated is not None and [r.id for r in activated.released] == invoices
     assert await post_all(poster, pool, shop.id) == [Outcome.POSTED] * 4
     after = await pool.fetch(
-        "SELECT id, state, dinero_number FROM documents WHERE id = ANY($1::bigint[]) ORDER BY id",
+        "SELECT id, state, backend_number FROM documents WHERE id = ANY($1::bigint[]) ORDER BY id",
         invoices,
     )
     # Booked in the order the orders came: numbers follow their age.
-    assert [(r["state"], r["dinero_number"]) for r in after] == [("posted", 1), ("posted", 2)]
+    assert [(r["state"], r["backend_number"]) for r in after] == [("posted", 1), ("posted", 2)]
     booked = [i for i in await stored(http, sandbox_server) if i["Status"] != "Draft"]
     assert sorted(i["Number"] for i in booked) == [1, 2]
     assert len(await stored(http, sandbox_server, "payments")) == 2

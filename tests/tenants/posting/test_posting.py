@@ -127,13 +127,13 @@ async def test_an_invoice_is_created_with_our_guid_and_booked(
 
     assert result.outcome is Outcome.POSTED
     after = await row(pool, document_id)
-    assert (after["state"], after["step"], after["dinero_number"]) == ("posted", "booked", 1)
-    assert (after["dinero_status"], after["organization_id"], after["uncertain"]) == (
+    assert (after["state"], after["step"], after["backend_number"]) == ("posted", "booked", 1)
+    assert (after["backend_status"], after["organization_id"], after["uncertain"]) == (
         "Booked",
         ORG,
         False,
     )
-    assert after["dinero_guid"] == after["client_guid"]
+    assert after["backend_id"] == after["client_guid"]
     assert after["lease_owner"] is None
     [invoice] = await stored(http, sandbox_server)
     assert invoice["Guid"] == str(after["client_guid"])
@@ -161,8 +161,12 @@ async def test_draft_mode_leaves_the_invoice_as_a_draft(
     assert (await post(poster, document_id)).outcome is Outcome.POSTED
 
     after = await row(pool, document_id)
-    assert (after["state"], after["step"], after["dinero_status"]) == ("posted", "created", "Draft")
-    assert after["dinero_number"] is None
+    assert (after["state"], after["step"], after["backend_status"]) == (
+        "posted",
+        "created",
+        "Draft",
+    )
+    assert after["backend_number"] is None
     [invoice] = await stored(http, sandbox_server)
     assert (invoice["Status"], invoice["Number"] or None) == ("Draft", None)
 
@@ -186,7 +190,7 @@ async def test_a_returning_customer_costs_two_calls(
 
     assert shapes(calls) == ["POST invoices", "POST invoices/book"]
     assert (await row(pool, second))["contact_guid"] == (await row(pool, first))["contact_guid"]
-    assert (await row(pool, second))["dinero_number"] == 2
+    assert (await row(pool, second))["backend_number"] == 2
     assert len(sandbox_server.sandbox.ledger(ORG).contacts) == 1
 
 
@@ -372,7 +376,7 @@ async def test_a_lost_create_answer_is_looked_up_by_guid_not_created_again(
     assert shapes(calls) == ["GET invoices", "POST invoices/book"]
     guid = str(after["client_guid"])
     assert [i["Guid"] for i in await stored(http, sandbox_server)].count(guid) == 1
-    assert (await row(pool, document_id))["dinero_number"] == 2
+    assert (await row(pool, document_id))["backend_number"] == 2
 
 
 async def test_a_lost_booking_answer_is_read_back_not_booked_twice(
@@ -407,7 +411,7 @@ async def test_a_lost_booking_answer_is_read_back_not_booked_twice(
 
     assert (await post(poster, document_id)).outcome is Outcome.POSTED
     assert shapes(calls) == ["GET invoices"]
-    assert (await row(pool, document_id))["dinero_number"] == 1
+    assert (await row(pool, document_id))["backend_number"] == 1
     assert [i["Number"] for i in await stored(http, sandbox_server)] == [1]
 
 
@@ -428,7 +432,7 @@ async def test_a_stale_timestamp_is_read_again_and_the_booking_retried_once(
     await post(Poster(**{**poster.__dict__, "booking_wait": 0.0}), document_id)
     await lock.release(ORG, token)
     await pool.execute(
-        "UPDATE documents SET dinero_timestamp = '0000000000000001', "
+        "UPDATE documents SET backend_version = '0000000000000001', "
         "next_attempt_at = now() - interval '1 second' WHERE id = $1",
         document_id,
     )
@@ -438,7 +442,7 @@ async def test_a_stale_timestamp_is_read_again_and_the_booking_retried_once(
 
     assert shapes(calls) == ["POST invoices/book", "GET invoices", "POST invoices/book"]
     assert [status for _, _, status in calls] == [400, 200, 200]
-    assert (await row(pool, document_id))["dinero_number"] == 1
+    assert (await row(pool, document_id))["backend_number"] == 1
 
 
 # --- failures ----------------------------------------------------------------------------------
@@ -743,7 +747,7 @@ async def test_a_credit_note_waits_for_its_invoice_then_credits_it(
     assert shapes(calls) == ["POST sales/creditnotes", "POST sales/creditnotes/book"]
     [credit_note] = await stored(http, sandbox_server, "creditnotes")
     invoice_row = await row(pool, invoice)
-    assert credit_note["CreditNoteFor"] == str(invoice_row["dinero_guid"])
+    assert credit_note["CreditNoteFor"] == str(invoice_row["backend_id"])
     assert credit_note["ContactGuid"] == str(invoice_row["contact_guid"])
     assert (credit_note["Status"], credit_note["Number"]) == ("Booked", 2)
     assert Decimal(str(credit_note["TotalInclVat"])) == Decimal("33.33")
@@ -778,7 +782,7 @@ async def test_partial_and_repeated_refunds_each_get_a_credit_note(
         Decimal("33.33"),
         Decimal("105.66"),
     ]
-    guid = str((await row(pool, invoice))["dinero_guid"])
+    guid = str((await row(pool, invoice))["backend_id"])
     assert {n["CreditNoteFor"] for n in stored_notes} == {guid}
     assert sorted(n["Number"] for n in stored_notes) == [2, 3]
 
@@ -801,7 +805,7 @@ async def test_a_refund_of_a_draft_invoice_stays_a_draft_credit_note(
 
     [credit_note] = await stored(http, sandbox_server, "creditnotes")
     assert (credit_note["Status"], credit_note["CreditNoteFor"]) == ("Draft", None)
-    assert (await row(pool, note))["dinero_status"] == "Draft"
+    assert (await row(pool, note))["backend_status"] == "Draft"
 
 
 async def test_cancelling_a_booked_invoice_credits_it_in_full(
@@ -835,7 +839,7 @@ async def test_cancelling_a_booked_invoice_credits_it_in_full(
     [credit_note] = await stored(http, sandbox_server, "creditnotes")
     assert Decimal(str(credit_note["TotalInclVat"])) == Decimal("128.99")
     assert credit_note["Status"] == "Booked"
-    assert credit_note["CreditNoteFor"] == str((await row(pool, invoice))["dinero_guid"])
+    assert credit_note["CreditNoteFor"] == str((await row(pool, invoice))["backend_id"])
 
 
 async def test_cancelling_an_order_whose_invoice_is_a_draft_deletes_the_draft(

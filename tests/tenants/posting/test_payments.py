@@ -23,10 +23,11 @@ from gateway.orders import parse_event
 from gateway.vault import Vault
 from sandbox.entries import CREDIT_NOTE, INVOICE, DocumentKind
 from sandbox.state import Faults
-from tenants.dinero import payment_status, payments
+from tenants.dinero import payment_status
 from tenants.dinero.poster import Poster
 from tenants.orders import ingest as orders
 from tenants.outbox import repository as outbox
+from tenants.posting import payments as posting_payments
 from tenants.posting.outcomes import Outcome
 from tests.conftest import Call
 from tests.live import LiveSandbox
@@ -141,22 +142,22 @@ async def test_a_paid_order_ends_booked_and_paid_on_the_methods_account(
 
     [invoice] = await documents_of(pool, shop.id, "invoice")
     [payment] = await documents_of(pool, shop.id, "payment")
-    assert (payment["state"], payment["step"], payment["dinero_status"]) == (
+    assert (payment["state"], payment["step"], payment["backend_status"]) == (
         "posted",
         "paid",
         "Registered",
     )
     assert payment["settlement_account"] == 55010
     [stored_payment] = await stored_payments(http, sandbox_server)
-    assert stored_payment["Guid"] == str(payment["dinero_guid"])
-    assert stored_payment["DocumentGuid"] == str(invoice["dinero_guid"])
+    assert stored_payment["Guid"] == str(payment["backend_id"])
+    assert stored_payment["DocumentGuid"] == str(invoice["backend_id"])
     assert Decimal(str(stored_payment["Amount"])) == Decimal("128.99")
     assert stored_payment["DepositAccountNumber"] == 55010
     assert stored_payment["ExternalReference"] == payment["external_reference"]
     assert stored_payment["PaymentDate"].startswith("2026-11-24")
     assert stored_payment["RemainderIsFee"] is False
     assert stored_payment["Description"] == "Betaling, ordre 1001"
-    assert remaining(sandbox_server, invoice["dinero_guid"]) == 0
+    assert remaining(sandbox_server, invoice["backend_id"]) == 0
     # The payment is one call: the booking's timestamp was kept on the invoice's row.
     assert shapes(calls)[-1:] == ["POST invoices/payments"]
     assert shapes(calls).count("POST invoices/payments") == 1
@@ -249,9 +250,9 @@ async def test_a_refund_is_paid_back_on_its_credit_note(
         CREDIT_NOTE,
         Decimal("33.33"),
     )
-    assert on_note["DocumentGuid"] == str(note["dinero_guid"])
+    assert on_note["DocumentGuid"] == str(note["backend_id"])
     assert on_note["Description"] == "Tilbagebetaling, ordre 1001"
-    assert remaining(sandbox_server, note["dinero_guid"], CREDIT_NOTE) == 0
+    assert remaining(sandbox_server, note["backend_id"], CREDIT_NOTE) == 0
 
 
 async def test_an_order_invoiced_before_it_was_paid_gets_its_payment_when_paid(
@@ -277,7 +278,7 @@ async def test_an_order_invoiced_before_it_was_paid_gets_its_payment_when_paid(
     assert recorded.enqueue == (payment["id"],)
     assert await post_all(poster, pool, shop.id) == [Outcome.POSTED]
     [invoice] = await documents_of(pool, shop.id, "invoice")
-    assert remaining(sandbox_server, invoice["dinero_guid"]) == 0
+    assert remaining(sandbox_server, invoice["backend_id"]) == 0
 
 
 # --- switched off ------------------------------------------------------------------------------
@@ -323,7 +324,7 @@ async def test_payments_switched_off_before_posting_are_cancelled(
         "SELECT message FROM events WHERE document_id = $1 ORDER BY id DESC LIMIT 1",
         payment["id"],
     )
-    assert message == payments.SWITCHED_OFF
+    assert message == posting_payments.switched_off("Dinero")
 
 
 # --- exactly once, and what Dinero refuses --------------------------------------------------
@@ -364,7 +365,7 @@ async def test_a_lost_payment_answer_is_read_back_and_not_paid_twice(
     [stored_payment] = await stored_payments(http, sandbox_server)
     final = await row(pool, payment["id"])
     assert (final["state"], final["uncertain"]) == ("posted", False)
-    assert final["dinero_guid"] == UUID(stored_payment["Guid"])
+    assert final["backend_id"] == UUID(stored_payment["Guid"])
     assert remaining(sandbox_server, invoice["client_guid"]) == 0
 
 
@@ -404,7 +405,7 @@ async def test_a_stale_timestamp_is_read_again_and_the_payment_sent_once_more(
     await post(poster, invoice["id"])
     # The invoice changed in Dinero since it was booked (a payment typed in by hand, say).
     await pool.execute(
-        "UPDATE documents SET dinero_timestamp = '0000000000000001' WHERE id = $1", invoice["id"]
+        "UPDATE documents SET backend_version = '0000000000000001' WHERE id = $1", invoice["id"]
     )
     calls.clear()
 
@@ -462,7 +463,7 @@ async def test_a_payment_on_an_invoice_in_another_currency_carries_both_amounts(
     [stored_payment] = await stored_payments(http, sandbox_server)
     assert Decimal(str(stored_payment["Amount"])) == Decimal("128.99")  # in EUR
     assert Decimal(str(stored_payment["AmountInDkk"])) == Decimal("962.27")  # 7.46 DKK a euro
-    assert remaining(sandbox_server, invoice["dinero_guid"]) == 0
+    assert remaining(sandbox_server, invoice["backend_id"]) == 0
 
 
 # --- calls per booked-and-paid invoice -------------------------------------------------------
@@ -536,7 +537,7 @@ async def test_the_confirmation_stores_dineros_status_once_it_says_paid(
     assert counts == {"organizations": 1, "confirmed": 3, "partly_paid": 0, "skipped": 0}
     # One listing per kind of document paid, whatever the number of payments.
     assert sorted(shapes(calls)) == ["GET invoices", "GET sales/creditnotes"]
-    statuses = [p["dinero_status"] for p in await documents_of(pool, shop.id, "payment")]
+    statuses = [p["backend_status"] for p in await documents_of(pool, shop.id, "payment")]
     assert statuses == ["Paid", "Paid", "Paid"]
     calls.clear()
     again = await payment_status.confirm_payments(poster, now=after_a_while())
@@ -560,7 +561,7 @@ async def test_a_partly_paid_invoice_is_read_on_its_own_after_a_while(
     calls.clear()
     soon = await payment_status.confirm_payments(poster, now=after_a_while())
     assert (soon["confirmed"], soon["partly_paid"]) == (0, 0)
-    assert (await row(pool, payment["id"]))["dinero_status"] == "Registered"
+    assert (await row(pool, payment["id"]))["backend_status"] == "Registered"
     assert shapes(calls) == ["GET invoices"]
     calls.clear()
     # Still unpaid, but just asked about: not asked again at every run.
@@ -574,7 +575,7 @@ async def test_a_partly_paid_invoice_is_read_on_its_own_after_a_while(
 
     assert counts["partly_paid"] == 1
     assert shapes(calls) == ["GET invoices", "GET invoices/payments"]
-    assert (await row(pool, payment["id"]))["dinero_status"] == "Booked"
+    assert (await row(pool, payment["id"]))["backend_status"] == "Booked"
     event_row = await pool.fetchrow(
         "SELECT message, data FROM events WHERE document_id = $1 ORDER BY id DESC LIMIT 1",
         payment["id"],
@@ -627,7 +628,7 @@ async def test_the_confirmation_is_a_unique_cron_job_of_the_worker(
 
     assert counts["confirmed"] == 1
     [payment] = await documents_of(pool, shop.id, "payment")
-    assert payment["dinero_status"] == "Paid"
+    assert payment["backend_status"] == "Paid"
 
 
 async def test_a_cancellation_after_a_partial_refund_credits_and_pays_back_the_rest(
@@ -684,7 +685,7 @@ async def test_our_database_failing_after_dinero_answered_does_not_pay_twice(
     failed: list[int] = []
 
     async def blip(pool_: Any, document: Any, *, now: Any, **fields: Any) -> Any:
-        if "dinero_guid" in fields and not failed:  # right after Dinero registered it
+        if "backend_id" in fields and not failed:  # right after Dinero registered it
             failed.append(document.id)
             raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
         return await real(pool_, document, now=now, **fields)

@@ -27,9 +27,10 @@ from gateway.vault import Vault
 from sandbox.chart import SALES_VAT_ACCOUNT
 from sandbox.state import Faults
 from tenants.dinero.poster import Poster
-from tenants.dinero.vouchers import _owes_settlement, _settlement_account_of
+from tenants.dinero.vouchers import _settlement_account_of
 from tenants.outbox.models import Document
 from tenants.posting.outcomes import Outcome
+from tenants.posting.vouchers import owes_settlement
 from tenants.shops.settings import ShopSettings
 from tests.conftest import Call
 from tests.gateway.test_pdf import PDF, Host, pdf_host_app
@@ -143,8 +144,12 @@ async def test_a_voucher_mode_order_is_booked_with_its_pdf(
     assert shapes(calls) == ["POST files", "POST vouchers/manuel", "POST vouchers/manuel/book"]
     after = await row(pool, document_id)
     reference = after["external_reference"]
-    assert (after["state"], after["step"], after["dinero_status"]) == ("posted", "booked", "Booked")
-    assert after["dinero_number"] == 1 and after["organization_id"] == ORG
+    assert (after["state"], after["step"], after["backend_status"]) == (
+        "posted",
+        "booked",
+        "Booked",
+    )
+    assert after["backend_number"] == 1 and after["organization_id"] == ORG
     assert after["file_name"] == f"{reference}.pdf" and after["file_guid"]
     assert after["settlement_account"] == CLEARING  # paid by card
     [voucher] = await stored(http, sandbox_server, "vouchers")
@@ -342,7 +347,7 @@ async def test_draft_mode_leaves_the_voucher_unbooked(
 
     assert shapes(calls) == ["POST files", "POST vouchers/manuel"]
     after = await row(pool, document_id)
-    assert (after["step"], after["dinero_status"], after["dinero_number"]) == (
+    assert (after["step"], after["backend_status"], after["backend_number"]) == (
         "created",
         "Draft",
         None,
@@ -501,7 +506,7 @@ async def test_lost_answers_to_the_upload_and_the_create_make_exactly_one_vouche
     [voucher] = await stored(http, sandbox_server, "vouchers")
     assert voucher["Status"] == "Booked"
     assert len(files(sandbox_server)) == 1
-    assert (await row(pool, document_id))["dinero_guid"] == UUID(voucher["Guid"])
+    assert (await row(pool, document_id))["backend_id"] == UUID(voucher["Guid"])
 
 
 async def test_a_voucher_found_after_a_lost_create_keeps_the_account_it_was_made_with(
@@ -565,7 +570,7 @@ async def test_a_lost_booking_answer_is_read_back_not_booked_twice(
     assert shapes(calls) == ["POST vouchers/manuel/book", "GET vouchers/manuel"]
     [voucher] = await stored(http, sandbox_server, "vouchers")
     assert voucher["VoucherNumber"] == 1
-    assert (await row(pool, document_id))["dinero_number"] == 1
+    assert (await row(pool, document_id))["backend_number"] == 1
 
 
 # --- PDF refusals --------------------------------------------------------------------------------
@@ -717,7 +722,7 @@ def test_a_payment_voucher_is_owed_by_what_the_voucher_was_balanced_against() ->
     payment = cast(Document, SimpleNamespace(payload={"settlement": True}))
     on_receivable = cast(Document, SimpleNamespace(settlement_account=RECEIVABLE))
     on_card = cast(Document, SimpleNamespace(settlement_account=CLEARING))
-    assert _owes_settlement(payment, on_receivable, shop)
-    assert not _owes_settlement(payment, on_card, shop)
+    assert owes_settlement(payment, on_receivable, shop)
+    assert not owes_settlement(payment, on_card, shop)
     reversal = cast(Document, SimpleNamespace(payload={"refund_id": 1}))
-    assert _owes_settlement(reversal, on_card, shop)
+    assert owes_settlement(reversal, on_card, shop)
