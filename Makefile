@@ -12,7 +12,7 @@ dev: bootstrap
 	$(BIN)/gateway dev
 
 test: bootstrap
-	$(BIN)/python -m gateway.localservices --purpose test -- sh -c '$(LINT) && $(BIN)/pytest'
+	$(BIN)/python -m gateway.localservices --purpose test -- sh -c '$(LINT) && $(BIN)/pytest -n 2'
 
 lint: bootstrap
 	$(LINT)
