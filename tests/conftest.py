@@ -99,8 +99,30 @@ async def session_pool(settings: Settings) -> AsyncIterator[Pool]:
 
 @pytest.fixture
 async def pool(session_pool: Pool) -> AsyncIterator[Pool]:
-    """The run's pool, with every table emptied after the test."""
+    """The run's pool, with every table emptied after the test. Before that, whatever the
+    test did to documents, the counts the triggers keep must equal counting them afresh
+    (`tenants.outbox.counts`)."""
     yield session_pool
+    try:
+        drift = await session_pool.fetch(_COUNT_DRIFT)
+        assert not drift, f"document counts drifted from the documents: {drift}"
+    finally:
+        await _empty(session_pool)
+
+
+_COUNT_DRIFT = """
+    SELECT coalesce(k.shop_id, d.shop_id) AS shop_id, coalesce(k.kind, d.kind) AS kind,
+           coalesce(k.state, d.state) AS state, k.n AS kept, d.n AS counted
+    FROM (SELECT shop_id, kind, state, sum(n) AS n FROM document_counts
+          GROUP BY shop_id, kind, state HAVING sum(n) <> 0) k
+    FULL JOIN (SELECT shop_id, kind, state, count(*) AS n FROM documents
+               GROUP BY shop_id, kind, state) d
+      ON (k.shop_id, k.kind, k.state) = (d.shop_id, d.kind, d.state)
+    WHERE k.n IS DISTINCT FROM d.n
+"""
+
+
+async def _empty(session_pool: Pool) -> None:
     tables = await session_pool.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
         "AND tablename <> 'schema_migrations'"
