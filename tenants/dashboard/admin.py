@@ -140,10 +140,10 @@ async def connections_page(
     organisation name or id and the names of its shops."""
     page = max(page, 1)
     condition = _FLAG_SQL[flag] if flag is not None else "true"
-    # Counted per connection in two grouped passes (parked documents per shop from the
-    # index on stuck documents, then per connection), not once per connection: at 2,000
-    # connections the per-row form cost 2,000 index probes of each kind. Only the page's
-    # rows then read their shops' names.
+    # Counted per connection in grouped passes (parked documents per shop from the
+    # counters the triggers on documents keep, then per connection), not once per
+    # connection: at 2,000 connections the per-row form cost 2,000 index probes of each
+    # kind. Only the page's rows then read their shops' names.
     rows = await conn.fetch(
         f"""
         WITH shop_counts AS (
@@ -152,10 +152,9 @@ async def connections_page(
         ),
         parked AS (
             SELECT s.connection_id, sum(d.n) AS parked
-            FROM (SELECT shop_id, count(*) AS n FROM documents
-                  WHERE state = 'needs_reconnect' GROUP BY shop_id) d
-            JOIN shops s ON s.id = d.shop_id
-            WHERE s.connection_id IS NOT NULL GROUP BY s.connection_id
+            FROM document_counts d JOIN shops s ON s.id = d.shop_id
+            WHERE d.state = 'needs_reconnect' AND s.connection_id IS NOT NULL
+            GROUP BY s.connection_id
         ),
         ranked AS (
             SELECT f.*, coalesce(sc.shops, 0) AS shops,
@@ -222,8 +221,10 @@ async def counters(conn: Connection | Pool, *, now: datetime) -> Counters:
     totals = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM shops) AS shops, "
         "(SELECT count(*) FROM users WHERE disabled_at IS NULL) AS users, "
-        "(SELECT count(*) FROM documents WHERE state = 'needs_reconnect') AS parked, "
-        "(SELECT count(*) FROM documents WHERE state = 'failed') AS failed"
+        "(SELECT coalesce(sum(n), 0)::bigint FROM document_counts "
+        "WHERE state = 'needs_reconnect') AS parked, "
+        "(SELECT coalesce(sum(n), 0)::bigint FROM document_counts "
+        "WHERE state = 'failed') AS failed"
     )
     assert totals is not None
     by_status = await conn.fetch(
@@ -269,9 +270,9 @@ async def shops_page(
                c.organization_name,
                coalesce((SELECT array_agg(u.email ORDER BY u.email) FROM memberships m
                          JOIN users u ON u.id = m.user_id WHERE m.shop_id = s.id), '{}') AS owners,
-               (SELECT count(*) FROM documents d
+               (SELECT coalesce(sum(d.n), 0)::bigint FROM document_counts d
                 WHERE d.shop_id = s.id AND d.state = 'needs_reconnect') AS parked_documents,
-               (SELECT count(*) FROM documents d
+               (SELECT coalesce(sum(d.n), 0)::bigint FROM document_counts d
                 WHERE d.shop_id = s.id AND d.state = 'failed') AS failed_documents
         FROM shops s LEFT JOIN dinero_connections c ON c.id = s.connection_id
         WHERE $1 = '' OR s.name ILIKE $2 OR s.slug ILIKE $2 OR s.id::text = $1
@@ -351,7 +352,8 @@ async def shop_detail(
         shop_id,
     )
     states = await conn.fetch(
-        "SELECT state, count(*) AS n FROM documents WHERE shop_id = $1 GROUP BY state", shop_id
+        "SELECT state, sum(n)::bigint AS n FROM document_counts WHERE shop_id = $1 GROUP BY state",
+        shop_id,
     )
     recent = await conn.fetch(
         "SELECT created_at, level, kind, message, document_id FROM events "
