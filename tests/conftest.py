@@ -106,6 +106,8 @@ async def pool(session_pool: Pool) -> AsyncIterator[Pool]:
     try:
         drift = await session_pool.fetch(_COUNT_DRIFT)
         assert not drift, f"document counts drifted from the documents: {drift}"
+        drift = await session_pool.fetch(_TOTAL_DRIFT)
+        assert not drift, f"document totals drifted from the documents: {drift}"
     finally:
         await _empty(session_pool)
 
@@ -118,6 +120,16 @@ _COUNT_DRIFT = """
     FULL JOIN (SELECT shop_id, kind, state, count(*) AS n FROM documents
                GROUP BY shop_id, kind, state) d
       ON (k.shop_id, k.kind, k.state) = (d.shop_id, d.kind, d.state)
+    WHERE k.n IS DISTINCT FROM d.n
+"""
+
+_TOTAL_DRIFT = """
+    SELECT coalesce(k.kind, d.kind) AS kind, coalesce(k.state, d.state) AS state,
+           k.n AS kept, d.n AS counted
+    FROM (SELECT kind, state, sum(n) AS n FROM document_totals
+          GROUP BY kind, state HAVING sum(n) <> 0) k
+    FULL JOIN (SELECT kind, state, count(*) AS n FROM documents GROUP BY kind, state) d
+      ON (k.kind, k.state) = (d.kind, d.state)
     WHERE k.n IS DISTINCT FROM d.n
 """
 

@@ -7,9 +7,10 @@
 -- behind, and a count is seen exactly when the change it counts is. Pending rows are only
 -- ever inserted, never updated, so two writers never wait for each other over a counter,
 -- whatever documents they change and in whichever order (no lock, no deadlock). The
--- sweeper folds them into `document_counts_folded` (`tenants.outbox.counts.fold`), one
--- folder at a time. Readers ask the view `document_counts`: folded plus pending, which
--- equals counting the documents in any snapshot.
+-- sweeper folds them into `document_counts_folded` and `document_totals_folded`
+-- (`tenants.outbox.counts.fold`), one folder at a time. Readers ask the views
+-- `document_counts` (per shop) and `document_totals` (over all shops): folded plus pending,
+-- which equals counting the documents in any snapshot.
 CREATE TABLE document_counts_folded (
     shop_id uuid   NOT NULL,
     kind    text   NOT NULL,
@@ -34,6 +35,21 @@ CREATE VIEW document_counts AS
 SELECT shop_id, kind, state, n FROM document_counts_folded
 UNION ALL
 SELECT shop_id, kind, state, n FROM document_counts_pending;
+
+-- The same counts summed over every shop, by kind and state: the platform's totals and the
+-- documents gauge read these few rows. Written by the fold alone, as the folded counts are.
+CREATE TABLE document_totals_folded (
+    kind  text   NOT NULL,
+    state text   NOT NULL,
+    n     bigint NOT NULL,
+    PRIMARY KEY (kind, state)
+);
+
+-- Likewise added up by readers, never counted.
+CREATE VIEW document_totals AS
+SELECT kind, state, n FROM document_totals_folded
+UNION ALL
+SELECT kind, state, n FROM document_counts_pending;
 
 -- Statement-level, with the statement's rows as transition tables: a bulk update (parking
 -- an organisation's documents) adds one row per shop, kind and state it moved, not one per
@@ -68,6 +84,7 @@ CREATE FUNCTION documents_count_truncated() RETURNS trigger LANGUAGE plpgsql AS 
 BEGIN
     DELETE FROM document_counts_pending;
     DELETE FROM document_counts_folded;
+    DELETE FROM document_totals_folded;
     RETURN NULL;
 END $$;
 
@@ -87,3 +104,5 @@ CREATE TRIGGER documents_count_truncated AFTER TRUNCATE ON documents
 
 INSERT INTO document_counts_folded (shop_id, kind, state, n)
 SELECT shop_id, kind, state, count(*) FROM documents GROUP BY shop_id, kind, state;
+INSERT INTO document_totals_folded (kind, state, n)
+SELECT kind, state, sum(n) FROM document_counts_folded GROUP BY kind, state;

@@ -221,9 +221,9 @@ async def counters(conn: Connection | Pool, *, now: datetime) -> Counters:
     totals = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM shops) AS shops, "
         "(SELECT count(*) FROM users WHERE disabled_at IS NULL) AS users, "
-        "(SELECT coalesce(sum(n), 0)::bigint FROM document_counts "
+        "(SELECT coalesce(sum(n), 0)::bigint FROM document_totals "
         "WHERE state = 'needs_reconnect') AS parked, "
-        "(SELECT coalesce(sum(n), 0)::bigint FROM document_counts "
+        "(SELECT coalesce(sum(n), 0)::bigint FROM document_totals "
         "WHERE state = 'failed') AS failed"
     )
     assert totals is not None

@@ -1,7 +1,8 @@
 """Documents counted by shop, kind and state (migration 0017): triggers on `documents` add
 every change to `document_counts_pending` in the transaction that makes it, and `fold`
-moves those changes into `document_counts_folded`. Readers ask the view `document_counts`,
-which adds the two and so always equals counting the documents themselves.
+moves those changes into `document_counts_folded` (per shop) and `document_totals_folded`
+(over all shops). Readers ask the views `document_counts` and `document_totals`, which add
+pending to folded and so always equal counting the documents themselves.
 
 Folding is only upkeep: the pending rows grow by a few per write and stay small while the
 sweeper folds them every few seconds. One fold runs at a time (a transaction-level advisory
@@ -20,8 +21,9 @@ _FOLD_LOCK: Final = 0x646F63636F756E74  # "doccount"
 
 
 async def fold(pool: Pool) -> int:
-    """Moves the pending changes into the folded counts and drops counts that reached 0;
-    answers how many pending rows it moved (0 when another fold holds the lock)."""
+    """Moves the pending changes into the folded counts and totals, drops per-shop counts
+    that reached 0 (the totals, a few rows, keep theirs), and answers how many pending rows
+    it moved (0 when another fold holds the lock)."""
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _FOLD_LOCK):
             return 0
@@ -35,6 +37,10 @@ async def fold(pool: Pool) -> int:
                 GROUP BY shop_id, kind, state HAVING sum(n) <> 0
                 ON CONFLICT (shop_id, state, kind) DO UPDATE SET n = f.n + excluded.n
                 RETURNING shop_id, kind, state, n
+            ), totals AS (
+                INSERT INTO document_totals_folded AS t (kind, state, n)
+                SELECT kind, state, sum(n) FROM moved GROUP BY kind, state
+                ON CONFLICT (kind, state) DO UPDATE SET n = t.n + excluded.n
             )
             SELECT m.moved, z.shop_id, z.kind, z.state
             FROM (SELECT count(*) AS moved FROM moved) m

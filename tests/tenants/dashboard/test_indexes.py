@@ -109,8 +109,8 @@ async def test_admin_counters_read_the_dashboard_indexes(seeded: Pool) -> None:
     by_state = next(
         p for p, (q, _) in zip(plans, recorder.queries, strict=True) if "created_at >" in q
     )
-    # Failed and parked totals from the counts the triggers keep, not from the documents.
-    assert "document_counts_folded" in totals
+    # Failed and parked totals from the totals the triggers keep, not from the documents.
+    assert "document_totals_folded" in totals
     assert " on documents " not in totals
     # The last 24 hours as one range of the created_at index, not the whole table.
     assert "Index Only Scan using documents_created_state_idx" in by_state

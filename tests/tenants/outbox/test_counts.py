@@ -43,15 +43,32 @@ async def counted(pool: Pool) -> dict[Key, int]:
     return {(r["shop_id"], r["kind"], r["state"]): r["n"] for r in rows}
 
 
+async def totals(pool: Pool) -> dict[tuple[str, str], int]:
+    rows = await pool.fetch(
+        "SELECT kind, state, sum(n)::bigint AS n FROM document_totals "
+        "GROUP BY kind, state HAVING sum(n) <> 0"
+    )
+    return {(r["kind"], r["state"]): r["n"] for r in rows}
+
+
+def summed(fresh: dict[Key, int]) -> dict[tuple[str, str], int]:
+    by_kind_state: dict[tuple[str, str], int] = {}
+    for (_, kind, state), n in fresh.items():
+        by_kind_state[kind, state] = by_kind_state.get((kind, state), 0) + n
+    return by_kind_state
+
+
 async def assert_exact(pool: Pool) -> None:
-    """The kept counts equal a fresh count, and still do after a fold, which leaves nothing
-    pending and no zero behind."""
+    """The kept counts and totals equal a fresh count, and still do after a fold, which
+    leaves nothing pending and no per-shop zero behind."""
     fresh = await counted(pool)
     assert await kept(pool) == fresh
+    assert await totals(pool) == summed(fresh)
     await counts.fold(pool)
     assert await pool.fetchval("SELECT count(*) FROM document_counts_pending") == 0
     assert await pool.fetchval("SELECT count(*) FROM document_counts_folded WHERE n = 0") == 0
     assert await kept(pool) == fresh
+    assert await totals(pool) == summed(fresh)
     folded = await pool.fetch("SELECT shop_id, kind, state, n FROM document_counts_folded")
     assert {(r["shop_id"], r["kind"], r["state"]): r["n"] for r in folded} == fresh
 
@@ -242,4 +259,5 @@ async def test_truncating_documents_empties_the_counts(pool: Pool, vault: Vault)
     await pool.execute("TRUNCATE documents CASCADE")
 
     assert await kept(pool) == {}
+    assert await totals(pool) == {}
     assert await pool.fetchval("SELECT count(*) FROM document_counts_folded") == 0
