@@ -108,6 +108,8 @@ async def pool(session_pool: Pool) -> AsyncIterator[Pool]:
         assert not drift, f"document counts drifted from the documents: {drift}"
         drift = await session_pool.fetch(_TOTAL_DRIFT)
         assert not drift, f"document totals drifted from the documents: {drift}"
+        drift = await session_pool.fetch(_CONNECTION_DRIFT)
+        assert not drift, f"documents per connection drifted from the documents: {drift}"
     finally:
         await _empty(session_pool)
 
@@ -130,6 +132,18 @@ _TOTAL_DRIFT = """
           GROUP BY kind, state HAVING sum(n) <> 0) k
     FULL JOIN (SELECT kind, state, count(*) AS n FROM documents GROUP BY kind, state) d
       ON (k.kind, k.state) = (d.kind, d.state)
+    WHERE k.n IS DISTINCT FROM d.n
+"""
+
+_CONNECTION_DRIFT = """
+    SELECT coalesce(k.connection_id, d.connection_id) AS connection_id,
+           coalesce(k.state, d.state) AS state, k.n AS kept, d.n AS counted
+    FROM (SELECT connection_id, state, sum(n) AS n FROM connection_document_counts
+          GROUP BY connection_id, state HAVING sum(n) <> 0) k
+    FULL JOIN (SELECT s.connection_id, d.state, count(*) AS n FROM documents d
+               JOIN shops s ON s.id = d.shop_id WHERE s.connection_id IS NOT NULL
+               GROUP BY s.connection_id, d.state) d
+      ON (k.connection_id, k.state) = (d.connection_id, d.state)
     WHERE k.n IS DISTINCT FROM d.n
 """
 

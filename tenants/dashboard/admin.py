@@ -140,8 +140,8 @@ async def connections_page(
     organisation name or id and the names of its shops."""
     page = max(page, 1)
     condition = _FLAG_SQL[flag] if flag is not None else "true"
-    # Counted per connection in grouped passes (parked documents per shop from the
-    # counters the triggers on documents keep, then per connection), not once per
+    # Counted per connection in grouped passes (shops from their index, parked documents
+    # from the counts kept per connection, `tenants.outbox.counts`), not once per
     # connection: at 2,000 connections the per-row form cost 2,000 index probes of each
     # kind. Only the page's rows then read their shops' names.
     rows = await conn.fetch(
@@ -151,10 +151,8 @@ async def connections_page(
             WHERE connection_id IS NOT NULL GROUP BY connection_id
         ),
         parked AS (
-            SELECT s.connection_id, sum(d.n) AS parked
-            FROM document_counts d JOIN shops s ON s.id = d.shop_id
-            WHERE d.state = 'needs_reconnect' AND s.connection_id IS NOT NULL
-            GROUP BY s.connection_id
+            SELECT connection_id, sum(n) AS parked FROM connection_document_counts
+            WHERE state = 'needs_reconnect' GROUP BY connection_id
         ),
         ranked AS (
             SELECT f.*, coalesce(sc.shops, 0) AS shops,

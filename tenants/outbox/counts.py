@@ -1,13 +1,18 @@
 """Documents counted by shop, kind and state (migration 0017): triggers on `documents` add
 every change to `document_counts_pending` in the transaction that makes it, and `fold`
-moves those changes into `document_counts_folded` (per shop) and `document_totals_folded`
-(over all shops). Readers ask the views `document_counts` and `document_totals`, which add
-pending to folded and so always equal counting the documents themselves.
+moves those changes into `document_counts_folded` (per shop), `document_totals_folded`
+(over all shops) and `connection_document_counts_folded` (per Dinero connection, over the
+shops on it when folded; a trigger on `shops` moves a shop's folded counts when it changes
+connection). Readers ask the views `document_counts`, `document_totals` and
+`connection_document_counts`, which add the pending changes to the folded counts and so
+always equal counting the documents themselves.
 
 Folding is only upkeep: the pending rows grow by a few per write and stay small while the
 sweeper folds them every few seconds. One fold runs at a time (a transaction-level advisory
 lock; a second one finds it taken and does nothing), so the folded rows have one writer
-and writers of documents never wait for a counter.
+and writers of documents never wait for a counter. A shop changing connection waits for a
+fold in progress (the trigger takes the same lock), so the fold always adds a change under
+the connection the shop is on.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Final
 from gateway.db import Pool
 
 # Any fixed 64-bit number; it only has to differ from other advisory locks in the database.
+# Migration 0017's trigger on shops takes it too, by its value (7237112404930555508).
 _FOLD_LOCK: Final = 0x646F63636F756E74  # "doccount"
 
 
@@ -41,6 +47,12 @@ async def fold(pool: Pool) -> int:
                 INSERT INTO document_totals_folded AS t (kind, state, n)
                 SELECT kind, state, sum(n) FROM moved GROUP BY kind, state
                 ON CONFLICT (kind, state) DO UPDATE SET n = t.n + excluded.n
+            ), by_connection AS (
+                INSERT INTO connection_document_counts_folded AS c (connection_id, state, n)
+                SELECT s.connection_id, m.state, sum(m.n) FROM moved m
+                JOIN shops s ON s.id = m.shop_id
+                WHERE s.connection_id IS NOT NULL GROUP BY s.connection_id, m.state
+                ON CONFLICT (connection_id, state) DO UPDATE SET n = c.n + excluded.n
             )
             SELECT m.moved, z.shop_id, z.kind, z.state
             FROM (SELECT count(*) AS moved FROM moved) m

@@ -14,6 +14,7 @@ from gateway.vault import Vault
 from tenants.dinero.connections import service as connections
 from tenants.outbox import activation, counts, creation, sweeps
 from tenants.outbox import repository as outbox
+from tenants.shops import repository as shops
 from tests.tenants.outbox.test_outbox import (
     leased,
     make_connection,
@@ -51,6 +52,21 @@ async def totals(pool: Pool) -> dict[tuple[str, str], int]:
     return {(r["kind"], r["state"]): r["n"] for r in rows}
 
 
+async def per_connection(pool: Pool, view: str) -> dict[tuple[UUID, str], int]:
+    if view == "documents":
+        query = (
+            "SELECT s.connection_id, d.state, count(*) AS n FROM documents d "
+            "JOIN shops s ON s.id = d.shop_id WHERE s.connection_id IS NOT NULL "
+            "GROUP BY s.connection_id, d.state"
+        )
+    else:
+        query = (
+            "SELECT connection_id, state, sum(n)::bigint AS n FROM connection_document_counts "
+            "GROUP BY connection_id, state HAVING sum(n) <> 0"
+        )
+    return {(r["connection_id"], r["state"]): r["n"] for r in await pool.fetch(query)}
+
+
 def summed(fresh: dict[Key, int]) -> dict[tuple[str, str], int]:
     by_kind_state: dict[tuple[str, str], int] = {}
     for (_, kind, state), n in fresh.items():
@@ -62,13 +78,16 @@ async def assert_exact(pool: Pool) -> None:
     """The kept counts and totals equal a fresh count, and still do after a fold, which
     leaves nothing pending and no per-shop zero behind."""
     fresh = await counted(pool)
+    by_connection = await per_connection(pool, "documents")
     assert await kept(pool) == fresh
     assert await totals(pool) == summed(fresh)
+    assert await per_connection(pool, "kept") == by_connection
     await counts.fold(pool)
     assert await pool.fetchval("SELECT count(*) FROM document_counts_pending") == 0
     assert await pool.fetchval("SELECT count(*) FROM document_counts_folded WHERE n = 0") == 0
     assert await kept(pool) == fresh
     assert await totals(pool) == summed(fresh)
+    assert await per_connection(pool, "kept") == by_connection
     folded = await pool.fetch("SELECT shop_id, kind, state, n FROM document_counts_folded")
     assert {(r["shop_id"], r["kind"], r["state"]): r["n"] for r in folded} == fresh
 
@@ -246,6 +265,65 @@ async def test_concurrent_writers_and_folds_lose_no_count(pool: Pool, vault: Vau
         ),
         timeout=60,
     )
+
+    await assert_exact(pool)
+
+
+async def test_a_shop_takes_its_counts_to_its_new_connection(pool: Pool, vault: Vault) -> None:
+    first, second = await make_connection(pool, 1001), await make_connection(pool, 1002)
+    shop = await shop_on(pool, vault, first)
+    neighbour = await shop_on(pool, vault, first)
+    for n in range(3):
+        await make_document(pool, shop, await make_order(pool, shop, order_body(str(n))),
+                            state="needs_reconnect")  # fmt: skip
+    await make_document(pool, neighbour, await make_order(pool, neighbour))
+    await counts.fold(pool)
+    # One more parked that is still pending when the shop moves.
+    await make_document(pool, shop, await make_order(pool, shop), state="needs_reconnect")
+    now = datetime.now(UTC)
+
+    async with pool.acquire() as conn, conn.transaction():
+        await shops.set_connection(conn, shop, second, now=now)
+    parked = await per_connection(pool, "kept")
+    assert parked[second, "needs_reconnect"] == 4
+    assert (first, "needs_reconnect") not in parked
+    await assert_exact(pool)
+
+    async with pool.acquire() as conn, conn.transaction():
+        await shops.set_connection(conn, shop, None, now=now)
+    await assert_exact(pool)
+    async with pool.acquire() as conn, conn.transaction():
+        await shops.set_connection(conn, shop, first, now=now)
+    await pool.execute("DELETE FROM dinero_connections WHERE id = $1", first)  # SET NULL
+    await assert_exact(pool)
+    assert await per_connection(pool, "kept") == {}
+
+
+async def test_moves_folds_and_writes_at_once_lose_no_count(pool: Pool, vault: Vault) -> None:
+    first, second = await make_connection(pool, 1001), await make_connection(pool, 1002)
+    shop = await shop_on(pool, vault, first)
+    ids = [
+        await make_document(pool, shop, await make_order(pool, shop, order_body(str(n))))
+        for n in range(20)
+    ]
+    now = datetime.now(UTC)
+
+    async def moves() -> None:
+        for n in range(10):
+            async with pool.acquire() as conn, conn.transaction():
+                await shops.set_connection(conn, shop, (first, second, None)[n % 3], now=now)
+
+    async def parks() -> None:
+        for document_id in ids:
+            await pool.execute(
+                "UPDATE documents SET state = 'needs_reconnect' WHERE id = $1", document_id
+            )
+
+    async def folds() -> None:
+        for _ in range(20):
+            await counts.fold(pool)
+
+    await asyncio.wait_for(asyncio.gather(moves(), parks(), folds(), folds()), timeout=60)
 
     await assert_exact(pool)
 
