@@ -114,3 +114,22 @@ async def test_admin_counters_read_the_dashboard_indexes(seeded: Pool) -> None:
     assert " on documents " not in totals
     # The last 24 hours as one range of the created_at index, not the whole table.
     assert "Index Only Scan using documents_created_state_idx" in by_state
+
+
+async def test_admin_lists_and_shop_page_count_no_documents(seeded: Pool) -> None:
+    """The connection lists rank by the counts kept per connection, and the admin's shop
+    page reads the shop's kept counts: no plan touches the documents."""
+    recorder = _Recorder(seeded)
+    now = datetime.now(UTC)
+    await admin.connections_page(recorder, now=now)  # type: ignore[arg-type]
+    await admin.connections_page(recorder, now=now, flag="needs_reconnect")  # type: ignore[arg-type]
+    biggest = await seeded.fetchval(
+        "SELECT shop_id FROM documents GROUP BY shop_id ORDER BY count(*) DESC LIMIT 1"
+    )
+    await admin.shop_detail(recorder, biggest)  # type: ignore[arg-type]
+    plans = [await _plan(seeded, query, args) for query, args in recorder.queries]
+    assert len(plans) == 6
+    assert all(" on documents " not in plan for plan in plans)
+    assert "connection_document_counts_folded" in plans[0]
+    # The seed folded what its inserts left pending, as the sweeper would have.
+    assert await seeded.fetchval("SELECT count(*) FROM document_counts_pending") == 0
