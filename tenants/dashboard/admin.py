@@ -216,31 +216,35 @@ class Counters:
 
 
 async def counters(conn: Connection | Pool, *, now: datetime) -> Counters:
-    totals = await conn.fetchrow(
-        "SELECT (SELECT count(*) FROM shops) AS shops, "
-        "(SELECT count(*) FROM users WHERE disabled_at IS NULL) AS users, "
-        "(SELECT coalesce(sum(n), 0)::bigint FROM document_totals "
-        "WHERE state = 'needs_reconnect') AS parked, "
-        "(SELECT coalesce(sum(n), 0)::bigint FROM document_totals "
-        "WHERE state = 'failed') AS failed"
-    )
-    assert totals is not None
-    by_status = await conn.fetch(
-        "SELECT status, count(*) AS n FROM dinero_connections GROUP BY status"
-    )
-    by_state = await conn.fetch(
-        "SELECT state, count(*) AS n FROM documents WHERE created_at > $1 GROUP BY state",
+    """In one round trip: this runs beside the connection list on every overview."""
+    row = await conn.fetchrow(
+        """
+        SELECT (SELECT count(*) FROM shops) AS shops,
+               (SELECT count(*) FROM users WHERE disabled_at IS NULL) AS users,
+               (SELECT coalesce(sum(n), 0)::bigint FROM document_totals
+                WHERE state = 'needs_reconnect') AS parked,
+               (SELECT coalesce(sum(n), 0)::bigint FROM document_totals
+                WHERE state = 'failed') AS failed,
+               (SELECT coalesce(json_object_agg(status, n), '{}') FROM
+                    (SELECT status, count(*) AS n FROM dinero_connections GROUP BY status) c
+               ) AS by_status,
+               (SELECT coalesce(json_object_agg(state, n), '{}') FROM
+                    (SELECT state, count(*) AS n FROM documents WHERE created_at > $1
+                     GROUP BY state) d
+               ) AS by_state
+        """,
         now - COUNTED_SINCE,
     )
-    statuses = {r["status"]: r["n"] for r in by_status}
-    states = {r["state"]: r["n"] for r in by_state}
+    assert row is not None
+    statuses: dict[str, int] = row["by_status"]
+    states: dict[str, int] = row["by_state"]
     return Counters(
-        shops=totals["shops"],
-        users=totals["users"],
+        shops=row["shops"],
+        users=row["users"],
         connections={s: statuses.get(s, 0) for s in CONNECTION_STATUSES},
         documents={s: states.get(s, 0) for s in DOCUMENT_STATES},
-        parked_now=totals["parked"],
-        failed_now=totals["failed"],
+        parked_now=row["parked"],
+        failed_now=row["failed"],
     )
 
 
