@@ -111,7 +111,7 @@ async def pool(session_pool: Pool) -> AsyncIterator[Pool]:
         drift = await session_pool.fetch(_CONNECTION_DRIFT)
         assert not drift, f"documents per connection drifted from the documents: {drift}"
     finally:
-        await _empty(session_pool)
+        await _empty_tables(session_pool)
 
 
 _COUNT_DRIFT = """
@@ -148,7 +148,7 @@ _CONNECTION_DRIFT = """
 """
 
 
-async def _empty(session_pool: Pool) -> None:
+async def _empty_tables(session_pool: Pool) -> None:
     tables = await session_pool.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
         "AND tablename <> 'schema_migrations'"

@@ -1,4 +1,4 @@
-"""Documents counted by shop, kind and state (migration 0017): triggers on `documents` add
+"""Documents counted by shop, kind and state (migration 0019): triggers on `documents` add
 every change to `document_counts_pending` in the transaction that makes it, and `fold`
 moves those changes into `document_counts_folded` (per shop), `document_totals_folded`
 (over all shops) and `connection_document_counts_folded` (per Dinero connection, over the
@@ -22,7 +22,7 @@ from typing import Final
 from gateway.db import Pool
 
 # Any fixed 64-bit number; it only has to differ from other advisory locks in the database.
-# Migration 0017's trigger on shops takes it too, by its value (7237112404930555508).
+# Migration 0019's trigger on shops takes it too, by its value (7237112404930555508).
 _FOLD_LOCK: Final = 0x646F63636F756E74  # "doccount"
 
 
