@@ -30,7 +30,8 @@ The shape, with the default sizes:
 Tokens and ingest secrets are real vault ciphertexts under the development key (the one
 `GATEWAY_ENV=development` uses), bound to their rows, so the app can decrypt them. Users,
 shops and connections go in with COPY; orders, documents and events with INSERT … SELECT
-over generate_series, on the server. Ends with VACUUM ANALYZE, as autovacuum would have.
+over generate_series, on the server. Ends with the document counts folded and VACUUM ANALYZE,
+as the sweeper and autovacuum would have.
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from gateway.db import connect
+from gateway.db import connect, create_pool
 from gateway.migrate import migrate
 from gateway.passwords import hash_password
 from gateway.settings import DEV_TOKEN_KEY, DEV_TOKEN_KEY_ID, TokenKey
 from gateway.vault import Vault
 from tenants.dinero.connections import service as connections
+from tenants.outbox import counts
 from tenants.shops import repository as shops
 
 DEFAULT_URL: Final = "postgresql://postgres@127.0.0.1:5432/gateway_bench_dashboard"
@@ -550,6 +552,7 @@ async def seed(url: str, *, shop_count: int, document_count: int, seed_value: in
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
+        await _step("document counts folded", _fold_counts(url))
         await _step("VACUUM ANALYZE", _no_rows(conn.execute("VACUUM ANALYZE")))
         await _summary(conn)
     finally:
@@ -560,6 +563,16 @@ async def seed(url: str, *, shop_count: int, document_count: int, seed_value: in
 
 async def _rows(status: Awaitable[str]) -> int:
     return int((await status).split()[-1])
+
+
+async def _fold_counts(url: str) -> int:
+    """The document counts' pending changes, folded as the sweeper would have."""
+    pool = await create_pool(url, application_name="bench-seed")
+    try:
+        await counts.fold(pool)
+    finally:
+        await pool.close()
+    return 0
 
 
 async def _no_rows(status: Awaitable[str]) -> int:

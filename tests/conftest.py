@@ -99,8 +99,56 @@ async def session_pool(settings: Settings) -> AsyncIterator[Pool]:
 
 @pytest.fixture
 async def pool(session_pool: Pool) -> AsyncIterator[Pool]:
-    """The run's pool, with every table emptied after the test."""
+    """The run's pool, with every table emptied after the test. Before that, whatever the
+    test did to documents, the counts the triggers keep must equal counting them afresh
+    (`tenants.outbox.counts`)."""
     yield session_pool
+    try:
+        drift = await session_pool.fetch(_COUNT_DRIFT)
+        assert not drift, f"document counts drifted from the documents: {drift}"
+        drift = await session_pool.fetch(_TOTAL_DRIFT)
+        assert not drift, f"document totals drifted from the documents: {drift}"
+        drift = await session_pool.fetch(_CONNECTION_DRIFT)
+        assert not drift, f"documents per connection drifted from the documents: {drift}"
+    finally:
+        await _empty_tables(session_pool)
+
+
+_COUNT_DRIFT = """
+    SELECT coalesce(k.shop_id, d.shop_id) AS shop_id, coalesce(k.kind, d.kind) AS kind,
+           coalesce(k.state, d.state) AS state, k.n AS kept, d.n AS counted
+    FROM (SELECT shop_id, kind, state, sum(n) AS n FROM document_counts
+          GROUP BY shop_id, kind, state HAVING sum(n) <> 0) k
+    FULL JOIN (SELECT shop_id, kind, state, count(*) AS n FROM documents
+               GROUP BY shop_id, kind, state) d
+      ON (k.shop_id, k.kind, k.state) = (d.shop_id, d.kind, d.state)
+    WHERE k.n IS DISTINCT FROM d.n
+"""
+
+_TOTAL_DRIFT = """
+    SELECT coalesce(k.kind, d.kind) AS kind, coalesce(k.state, d.state) AS state,
+           k.n AS kept, d.n AS counted
+    FROM (SELECT kind, state, sum(n) AS n FROM document_totals
+          GROUP BY kind, state HAVING sum(n) <> 0) k
+    FULL JOIN (SELECT kind, state, count(*) AS n FROM documents GROUP BY kind, state) d
+      ON (k.kind, k.state) = (d.kind, d.state)
+    WHERE k.n IS DISTINCT FROM d.n
+"""
+
+_CONNECTION_DRIFT = """
+    SELECT coalesce(k.connection_id, d.connection_id) AS connection_id,
+           coalesce(k.state, d.state) AS state, k.n AS kept, d.n AS counted
+    FROM (SELECT connection_id, state, sum(n) AS n FROM connection_document_counts
+          GROUP BY connection_id, state HAVING sum(n) <> 0) k
+    FULL JOIN (SELECT s.connection_id, d.state, count(*) AS n FROM documents d
+               JOIN shops s ON s.id = d.shop_id WHERE s.connection_id IS NOT NULL
+               GROUP BY s.connection_id, d.state) d
+      ON (k.connection_id, k.state) = (d.connection_id, d.state)
+    WHERE k.n IS DISTINCT FROM d.n
+"""
+
+
+async def _empty_tables(session_pool: Pool) -> None:
     tables = await session_pool.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
         "AND tablename <> 'schema_migrations'"

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from gateway.queue import QUEUE_NAME
-from tenants.outbox import activation, sweeps
+from tenants.outbox import activation, counts, sweeps
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Due
 from tenants.posting import service as posting
@@ -69,7 +69,8 @@ async def post(ctx: dict[str, Any], document_id: int) -> str:
 async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:
     """`documents.sweep`: recovers dead leases, requeues documents parked after their
     reconnect, releases children whose parent is posted, holds the documents of shops not
-    activated yet (so they take no one's turn), and enqueues what is due."""
+    activated yet (so they take no one's turn), enqueues what is due, and folds the
+    document counts' pending changes (`counts.fold`)."""
     now = now or datetime.now(UTC)
     pool = ctx["pool"]
     await _end_interrupted_leases(ctx, now=now)
@@ -81,17 +82,19 @@ async def sweep(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str
     chosen = await within_budget(backends_from(ctx), due, within=SWEEP_EVERY + 1)
     room = max(0, QUEUE_TARGET - await ctx["redis"].zcard(QUEUE_NAME))
     enqueued = await outbox.enqueue(ctx["redis"], [*released, *chosen[:room]])
-    counts = {
+    folded = await counts.fold(pool)
+    summary = {
         "recovered": recovered,
         "requeued": requeued,
         "released": len(released),
         "held": held,
         "due": len(due),
         "enqueued": enqueued,
+        "folded": folded,
     }
     if recovered or requeued or held or enqueued:
-        log.info("document sweep: %s", counts)
-    return counts
+        log.info("document sweep: %s", summary)
+    return summary
 
 
 async def _end_interrupted_leases(ctx: dict[str, Any], *, now: datetime | None = None) -> None:

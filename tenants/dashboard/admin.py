@@ -140,10 +140,10 @@ async def connections_page(
     organisation name or id and the names of its shops."""
     page = max(page, 1)
     condition = _FLAG_SQL[flag] if flag is not None else "true"
-    # Counted per connection in two grouped passes (parked documents per shop from the
-    # index on stuck documents, then per connection), not once per connection: at 2,000
-    # connections the per-row form cost 2,000 index probes of each kind. Only the page's
-    # rows then read their shops' names.
+    # Counted per connection in grouped passes (shops from their index, parked documents
+    # from the counts kept per connection, `tenants.outbox.counts`), not once per
+    # connection: at 2,000 connections the per-row form cost 2,000 index probes of each
+    # kind. Only the page's rows then read their shops' names.
     rows = await conn.fetch(
         f"""
         WITH shop_counts AS (
@@ -151,11 +151,8 @@ async def connections_page(
             WHERE connection_id IS NOT NULL GROUP BY connection_id
         ),
         parked AS (
-            SELECT s.connection_id, sum(d.n) AS parked
-            FROM (SELECT shop_id, count(*) AS n FROM documents
-                  WHERE state = 'needs_reconnect' GROUP BY shop_id) d
-            JOIN shops s ON s.id = d.shop_id
-            WHERE s.connection_id IS NOT NULL GROUP BY s.connection_id
+            SELECT connection_id, sum(n) AS parked FROM connection_document_counts
+            WHERE state = 'needs_reconnect' GROUP BY connection_id
         ),
         ranked AS (
             SELECT f.*, coalesce(sc.shops, 0) AS shops,
@@ -219,29 +216,35 @@ class Counters:
 
 
 async def counters(conn: Connection | Pool, *, now: datetime) -> Counters:
-    totals = await conn.fetchrow(
-        "SELECT (SELECT count(*) FROM shops) AS shops, "
-        "(SELECT count(*) FROM users WHERE disabled_at IS NULL) AS users, "
-        "(SELECT count(*) FROM documents WHERE state = 'needs_reconnect') AS parked, "
-        "(SELECT count(*) FROM documents WHERE state = 'failed') AS failed"
-    )
-    assert totals is not None
-    by_status = await conn.fetch(
-        "SELECT status, count(*) AS n FROM dinero_connections GROUP BY status"
-    )
-    by_state = await conn.fetch(
-        "SELECT state, count(*) AS n FROM documents WHERE created_at > $1 GROUP BY state",
+    """In one round trip: this runs beside the connection list on every overview."""
+    row = await conn.fetchrow(
+        """
+        SELECT (SELECT count(*) FROM shops) AS shops,
+               (SELECT count(*) FROM users WHERE disabled_at IS NULL) AS users,
+               (SELECT coalesce(sum(n), 0)::bigint FROM document_totals
+                WHERE state = 'needs_reconnect') AS parked,
+               (SELECT coalesce(sum(n), 0)::bigint FROM document_totals
+                WHERE state = 'failed') AS failed,
+               (SELECT coalesce(json_object_agg(status, n), '{}') FROM
+                    (SELECT status, count(*) AS n FROM dinero_connections GROUP BY status) c
+               ) AS by_status,
+               (SELECT coalesce(json_object_agg(state, n), '{}') FROM
+                    (SELECT state, count(*) AS n FROM documents WHERE created_at > $1
+                     GROUP BY state) d
+               ) AS by_state
+        """,
         now - COUNTED_SINCE,
     )
-    statuses = {r["status"]: r["n"] for r in by_status}
-    states = {r["state"]: r["n"] for r in by_state}
+    assert row is not None
+    statuses: dict[str, int] = row["by_status"]
+    states: dict[str, int] = row["by_state"]
     return Counters(
-        shops=totals["shops"],
-        users=totals["users"],
+        shops=row["shops"],
+        users=row["users"],
         connections={s: statuses.get(s, 0) for s in CONNECTION_STATUSES},
         documents={s: states.get(s, 0) for s in DOCUMENT_STATES},
-        parked_now=totals["parked"],
-        failed_now=totals["failed"],
+        parked_now=row["parked"],
+        failed_now=row["failed"],
     )
 
 
@@ -269,9 +272,9 @@ async def shops_page(
                c.organization_name,
                coalesce((SELECT array_agg(u.email ORDER BY u.email) FROM memberships m
                          JOIN users u ON u.id = m.user_id WHERE m.shop_id = s.id), '{}') AS owners,
-               (SELECT count(*) FROM documents d
+               (SELECT coalesce(sum(d.n), 0)::bigint FROM document_counts d
                 WHERE d.shop_id = s.id AND d.state = 'needs_reconnect') AS parked_documents,
-               (SELECT count(*) FROM documents d
+               (SELECT coalesce(sum(d.n), 0)::bigint FROM document_counts d
                 WHERE d.shop_id = s.id AND d.state = 'failed') AS failed_documents
         FROM shops s LEFT JOIN dinero_connections c ON c.id = s.connection_id
         WHERE $1 = '' OR s.name ILIKE $2 OR s.slug ILIKE $2 OR s.id::text = $1
@@ -351,7 +354,8 @@ async def shop_detail(
         shop_id,
     )
     states = await conn.fetch(
-        "SELECT state, count(*) AS n FROM documents WHERE shop_id = $1 GROUP BY state", shop_id
+        "SELECT state, sum(n)::bigint AS n FROM document_counts WHERE shop_id = $1 GROUP BY state",
+        shop_id,
     )
     recent = await conn.fetch(
         "SELECT created_at, level, kind, message, document_id FROM events "

@@ -104,13 +104,29 @@ async def test_seeded_secrets_decrypt_with_the_development_key(seeded: Pool) -> 
 async def test_admin_counters_read_the_dashboard_indexes(seeded: Pool) -> None:
     recorder = _Recorder(seeded)
     await admin.counters(recorder, now=datetime.now(UTC))  # type: ignore[arg-type]
-    plans = [await _plan(seeded, query, args) for query, args in recorder.queries]
-    totals = next(p for p, (q, _) in zip(plans, recorder.queries, strict=True) if "parked" in q)
-    by_state = next(
-        p for p, (q, _) in zip(plans, recorder.queries, strict=True) if "created_at >" in q
+    assert len(recorder.queries) == 1  # one round trip
+    plan = await _plan(seeded, *recorder.queries[0])
+    # Failed and parked totals from the totals the triggers keep, not from the documents.
+    assert "document_totals_folded" in plan
+    # The last 24 hours as one range of the created_at index, the documents' only reader.
+    assert "Index Only Scan using documents_created_state_idx" in plan
+    assert plan.count(" on documents ") == 1
+
+
+async def test_admin_lists_and_shop_page_count_no_documents(seeded: Pool) -> None:
+    """The connection lists rank by the counts kept per connection, and the admin's shop
+    page reads the shop's kept counts: no plan touches the documents."""
+    recorder = _Recorder(seeded)
+    now = datetime.now(UTC)
+    await admin.connections_page(recorder, now=now)  # type: ignore[arg-type]
+    await admin.connections_page(recorder, now=now, flag="needs_reconnect")  # type: ignore[arg-type]
+    biggest = await seeded.fetchval(
+        "SELECT shop_id FROM documents GROUP BY shop_id ORDER BY count(*) DESC LIMIT 1"
     )
-    # Failed and parked totals from the small partial index alone, not from the heap.
-    assert "Index Only Scan using documents_stuck_idx" in totals
-    assert "documents_attention_idx" not in totals
-    # The last 24 hours as one range of the created_at index, not the whole table.
-    assert "Index Only Scan using documents_created_state_idx" in by_state
+    await admin.shop_detail(recorder, biggest)  # type: ignore[arg-type]
+    plans = [await _plan(seeded, query, args) for query, args in recorder.queries]
+    assert len(plans) == 6
+    assert all(" on documents " not in plan for plan in plans)
+    assert "connection_document_counts_folded" in plans[0]
+    # The seed folded what its inserts left pending, as the sweeper would have.
+    assert await seeded.fetchval("SELECT count(*) FROM document_counts_pending") == 0
