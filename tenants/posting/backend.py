@@ -279,3 +279,22 @@ class Backend(Posting, Protocol):
         """How many documents the organisation's call budget can start on within the next
         `within` seconds."""
         ...
+
+
+class BooksAttempt(Attempt):
+    """An attempt that works on one organisation's books: its `run` opens them (`_books`)
+    once it knows the shop and the organisation; from then on the books say what their
+    failures mean."""
+
+    def __init__(self, backend: Backend, document: Document, now: datetime) -> None:
+        super().__init__(backend, document, now)
+        self.backend = backend
+        self._books: Books | None = None
+
+    @property
+    def books(self) -> Books:
+        assert self._books is not None
+        return self._books
+
+    async def classify(self, exc: Exception) -> Exception:
+        return exc if self._books is None else await self._books.classify(exc)

@@ -23,10 +23,9 @@ from tenants.orders.documents import ORDER_PAYMENT
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
 from tenants.outbox.payment_status import REGISTERED
-from tenants.posting.attempt import Attempt, CannotPost, posting_settings
+from tenants.posting.attempt import CannotPost, posting_settings
 from tenants.posting.backend import (
-    Backend,
-    Books,
+    BooksAttempt,
     Payment,
     Refused,
     SalesKind,
@@ -43,21 +42,8 @@ def switched_off(system: str) -> str:
     )
 
 
-class PaymentAttempt(Attempt):
+class PaymentAttempt(BooksAttempt):
     """A payment on an invoice (`source_ref` "order") or on a credit note (a refund)."""
-
-    def __init__(self, backend: Backend, document: Document, now: datetime) -> None:
-        super().__init__(backend, document, now)
-        self.backend = backend
-        self._books: Books | None = None
-
-    @property
-    def books(self) -> Books:
-        assert self._books is not None
-        return self._books
-
-    async def classify(self, exc: Exception) -> Exception:
-        return exc if self._books is None else await self._books.classify(exc)
 
     async def run(self) -> Result:
         doc = self.doc

@@ -39,10 +39,11 @@ from gateway.orders import Order
 from tenants.outbox import events
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
-from tenants.posting.attempt import Attempt, CannotPost, posting_settings
+from tenants.posting.attempt import CannotPost, posting_settings
 from tenants.posting.backend import (
     Backend,
     Books,
+    BooksAttempt,
     Exists,
     InBooks,
     Kind,
@@ -55,26 +56,16 @@ from tenants.posting.outcomes import Outcome, Result
 log = logging.getLogger(__name__)
 
 
-class SalesAttempt(Attempt):
+class SalesAttempt(BooksAttempt):
     """An invoice or a credit note."""
 
     def __init__(self, backend: Backend, document: Document, now: datetime) -> None:
         super().__init__(backend, document, now)
-        self.backend = backend
-        self._books: Books | None = None
         self.mismatch: str | None = None  # the books' total differed, found only once booked
-
-    @property
-    def books(self) -> Books:
-        assert self._books is not None
-        return self._books
 
     @property
     def kind(self) -> SalesKind:
         return "invoice" if self.doc.kind == "invoice" else "credit_note"
-
-    async def classify(self, exc: Exception) -> Exception:
-        return exc if self._books is None else await self._books.classify(exc)
 
     # -- the steps -------------------------------------------------------------------------
 

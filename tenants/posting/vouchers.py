@@ -30,7 +30,6 @@ PDF host that does not answer or answers 5xx is retried later, up to `PDF_ATTEMP
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Final
 
 from gateway.pdf import (
@@ -44,11 +43,10 @@ from gateway.pdf import (
 )
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
-from tenants.posting.attempt import Attempt, CannotPost, posting_settings
+from tenants.posting.attempt import CannotPost, posting_settings
 from tenants.posting.backend import (
     AttachmentNotReady,
-    Backend,
-    Books,
+    BooksAttempt,
     InBooks,
     Refused,
     VoucherPlan,
@@ -84,20 +82,7 @@ def owes_settlement(document: Document, parent: Document, shop: ShopSettings) ->
     return parent.settlement_account is not None and parent.settlement_account not in deposits
 
 
-class VoucherAttempt(Attempt):
-    def __init__(self, backend: Backend, document: Document, now: datetime) -> None:
-        super().__init__(backend, document, now)
-        self.backend = backend
-        self._books: Books | None = None
-
-    @property
-    def books(self) -> Books:
-        assert self._books is not None
-        return self._books
-
-    async def classify(self, exc: Exception) -> Exception:
-        return exc if self._books is None else await self._books.classify(exc)
-
+class VoucherAttempt(BooksAttempt):
     async def run(self) -> Result:
         doc = self.doc
         shop = await posting_settings(self.context.pool, doc.shop_id)
