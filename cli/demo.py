@@ -17,7 +17,7 @@ from uuid import UUID
 import httpx
 
 from gateway import passwords
-from gateway.db import Pool
+from gateway.db import Connection, Pool
 from gateway.dinero.client import DineroClient
 from gateway.dinero.oauth import VismaConnect, new_pkce
 from gateway.secret import Secret
@@ -25,6 +25,8 @@ from gateway.vault import Vault
 from tenants.accounts import users
 from tenants.dinero.connections import linking
 from tenants.shops import repository as shops
+from tenants.shops import settings
+from tenants.shops.settings import DocumentKind
 
 ADMIN_EMAIL: Final = "admin@example.com"
 ADMIN_PASSWORD: Final = "admin-demo-password"
@@ -36,9 +38,9 @@ SHOP_NAMES: Final = ("Sokkeriet", "Strikkeriet")
 # them; Strikkeriet sends its own invoices, so its orders are booked as vouchers carrying
 # that invoice's PDF, against the bank (paid) or the debtors account (unpaid).
 _DEPOSIT_ACCOUNTS: Final = {"default": 55000, "card": 55010, "mobilepay": 55020}
-DEMO_SETTINGS: Final[dict[str, dict[str, object]]] = {
-    "Sokkeriet": {"document_kind": "invoice", "register_payments": True},
-    "Strikkeriet": {"document_kind": "voucher", "register_payments": False},
+DEMO_SETTINGS: Final[dict[str, tuple[DocumentKind, bool]]] = {  # kind, register payments
+    "Sokkeriet": ("invoice", True),
+    "Strikkeriet": ("voucher", False),
 }
 RECEIVABLE_ACCOUNT: Final = 5800
 # The sandbox's Shopify store the demo owner connects Sokkeriet to (one click, on its page).
@@ -81,22 +83,34 @@ async def seed(pool: Pool, vault: Vault) -> list[DemoShop]:
                 shop, secret = await shops.create_shop(
                     conn, vault, name=name, owner_id=owner.id, activated_at=datetime.now(UTC)
                 )
-                settings = DEMO_SETTINGS[name]
-                await conn.execute(
-                    "UPDATE shops SET document_kind = $2, register_payments = $3, "
-                    "payment_accounts = $4, receivable_account = $5 WHERE id = $1",
-                    shop.id,
-                    settings["document_kind"],
-                    settings["register_payments"],
-                    _DEPOSIT_ACCOUNTS,
-                    RECEIVABLE_ACCOUNT,
-                )
+                await _settle(conn, shop.id, DEMO_SETTINGS[name])
                 demo.append(DemoShop(shop.id, name, secret))
             else:
                 stored = await shops.ingest_secret(conn, vault, shop_id)
                 assert stored is not None
                 demo.append(DemoShop(shop_id, name, stored))
         return demo
+
+
+async def _settle(conn: Connection, shop_id: UUID, choice: tuple[DocumentKind, bool]) -> None:
+    """The demo shop's document type, payments and accounts, saved as the owner's settings
+    page saves them."""
+    current = await settings.shop_settings(conn, shop_id)
+    assert current is not None
+    document_kind, register_payments = choice
+    change = settings.SettingsChange(
+        trigger=current.trigger,
+        mode=current.mode,
+        invoice_text=current.invoice_text,
+        language=current.language,
+        account_overrides=current.account_overrides,
+        register_payments=register_payments,
+        payment_accounts=_DEPOSIT_ACCOUNTS,
+        document_kind=document_kind,
+        receivable_account=RECEIVABLE_ACCOUNT,
+        time_zone=current.time_zone,
+    )
+    await settings.save_settings(conn, shop_id, change, now=datetime.now(UTC))
 
 
 async def connect_to_sandbox(

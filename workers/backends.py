@@ -18,6 +18,7 @@ from gateway.pdf import FetchPolicy
 from gateway.ratelimit import BUDGET, DINERO_LIMIT, BookingLock, RateBudget
 from gateway.settings import Settings
 from tenants.dinero import payment_status
+from tenants.dinero.poster import NAME as DINERO
 from tenants.dinero.poster import Poster
 from tenants.posting.attempt import BACKOFF_BASE, UNCERTAIN_BASE
 from tenants.posting.backend import Backend
@@ -25,8 +26,6 @@ from tenants.posting.registry import Backends
 from workers.connections import visma_from
 
 log = logging.getLogger(__name__)
-
-DINERO: Final = "dinero"
 
 
 @dataclass(frozen=True)

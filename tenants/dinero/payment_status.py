@@ -22,6 +22,7 @@ from gateway.dinero.payments import InvoicePayments
 from gateway.ratelimit import BudgetKey
 from tenants.dinero.attempt import Resources, session_for
 from tenants.dinero.connections.service import ConnectionUnusable, RefreshUnavailable
+from tenants.dinero.poster import NAME
 from tenants.dinero.session import BudgetExhausted, ConnectionRejected
 from tenants.outbox import payment_status
 from tenants.outbox.payment_status import Registered
@@ -57,7 +58,9 @@ async def confirm_payments(poster: Resources, *, now: datetime) -> dict[str, int
     listing has not shown paid after `FALLBACK_AFTER`, a read of their payments (at most
     `FALLBACK_PER_RUN`). An organisation whose budget is busy with posting, or whose
     connection fails, is left for the next run."""
-    pending = await payment_status.registered_payments(poster.pool, limit=CONFIRM_LIMIT)
+    pending = await payment_status.registered_payments(
+        poster.pool, backend=NAME, limit=CONFIRM_LIMIT
+    )
     by_organization: dict[int, list[Registered]] = {}
     for payment in pending:
         by_organization.setdefault(payment.organization_id, []).append(payment)

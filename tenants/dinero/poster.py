@@ -18,6 +18,8 @@ from tenants.posting.sales import SalesAttempt
 from tenants.posting.vouchers import VoucherAttempt
 from tenants.shops.settings import ShopSettings
 
+NAME: Final = "dinero"  # the backend's name on a shop's and a document's row (`backend`)
+
 # A new customer's invoice takes three calls (contact, invoice, booking); a returning one's
 # two. Counting three starts no more documents than the budget can finish; slots left over
 # are seen free by the next sweep, two seconds later.

@@ -27,9 +27,9 @@ class Registered:
     asked_at: datetime  # when the payment was registered, or Dinero last asked about it
 
 
-async def registered_payments(pool: Pool, *, limit: int) -> list[Registered]:
-    """Posted payments still "Registered", of shops whose connection to the payment's
-    organisation is active, oldest first: at most `limit` per organisation, so one
+async def registered_payments(pool: Pool, *, backend: str, limit: int) -> list[Registered]:
+    """Posted payments to `backend` still "Registered", of shops whose connection to the
+    payment's organisation is active, oldest first: at most `limit` per organisation, so one
     organisation's pile (a long backlog, payments Dinero shows partly paid) never crowds
     the others out of a run."""
     rows = await pool.fetch(
@@ -37,17 +37,17 @@ async def registered_payments(pool: Pool, *, limit: int) -> list[Registered]:
         SELECT id, organization_id, connection_id, parent_kind, parent_guid, posted_at,
                asked_at
         FROM (
-            SELECT d.id, d.organization_id, c.id AS connection_id, p.kind AS parent_kind,
+            SELECT d.id, d.organization_id, s.connection_id, p.kind AS parent_kind,
                    p.backend_id AS parent_guid, d.posted_at,
                    greatest(d.posted_at, d.next_attempt_at) AS asked_at,
                    row_number() OVER (PARTITION BY d.organization_id
                                       ORDER BY d.posted_at) AS place
             FROM documents d
             JOIN documents p ON p.id = d.parent_id AND p.shop_id = d.shop_id
-            JOIN shops s ON s.id = d.shop_id
-            JOIN dinero_connections c ON c.id = s.connection_id
-                AND c.organization_id = d.organization_id AND c.status = 'active'
-            WHERE d.kind = 'payment' AND d.state = 'posted' AND d.backend_status = $1
+            JOIN shop_books s ON s.shop_id = d.shop_id AND s.backend = d.backend
+                AND s.organization_id = d.organization_id AND s.connection_status = 'active'
+            WHERE d.backend = $3 AND d.kind = 'payment' AND d.state = 'posted'
+              AND d.backend_status = $1
               AND p.backend_id IS NOT NULL
         ) AS registered
         WHERE place <= $2
@@ -55,6 +55,7 @@ async def registered_payments(pool: Pool, *, limit: int) -> list[Registered]:
         """,
         REGISTERED,
         limit,
+        backend,
     )
     return [Registered(**dict(row)) for row in rows]
 

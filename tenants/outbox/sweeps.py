@@ -24,15 +24,14 @@ async def due_for_sweep(pool: Pool, *, now: datetime, limit: int, per_shop: int)
     rows = await pool.fetch(
         """
         WITH picked AS (
-            SELECT d.id, d.attempts, d.backend, s.id AS shop_id,
-                coalesce(d.organization_id, c.organization_id) AS organization_id,
-                row_number() OVER (PARTITION BY s.id ORDER BY d.next_attempt_at, d.id)
+            SELECT d.id, d.attempts, d.backend, s.shop_id,
+                coalesce(d.organization_id, s.organization_id) AS organization_id,
+                row_number() OVER (PARTITION BY s.shop_id ORDER BY d.next_attempt_at, d.id)
                     AS shop_rank
-            FROM shops s
-            LEFT JOIN dinero_connections c ON c.id = s.connection_id
+            FROM shop_books s
             CROSS JOIN LATERAL (
                 SELECT id, attempts, backend, organization_id, next_attempt_at FROM documents
-                WHERE shop_id = s.id AND state = 'queued' AND next_attempt_at <= $1
+                WHERE shop_id = s.shop_id AND state = 'queued' AND next_attempt_at <= $1
                     AND (lease_expires_at IS NULL OR lease_expires_at < $1)
                 ORDER BY next_attempt_at, id
                 LIMIT $3
@@ -107,8 +106,9 @@ async def requeue_reconnected(pool: Pool, *, now: datetime) -> int:
     is kept here rather than by a lock every attempt would take."""
     result = await pool.execute(
         "UPDATE documents d SET state = 'queued', next_attempt_at = $1, updated_at = $1 "
-        "FROM shops s JOIN dinero_connections c ON c.id = s.connection_id "
-        "WHERE d.state = 'needs_reconnect' AND d.shop_id = s.id AND c.status = 'active'",
+        "FROM shop_books s "
+        "WHERE d.state = 'needs_reconnect' AND d.shop_id = s.shop_id "
+        "AND s.connection_status = 'active'",
         now,
     )
     return int(result.split()[-1])
@@ -119,7 +119,7 @@ async def park_documents(conn: Connection, connection_id: UUID, *, now: datetime
     result = await conn.execute(
         "UPDATE documents SET state = 'needs_reconnect', updated_at = $2 "
         "WHERE state = 'queued' AND shop_id IN "
-        "(SELECT id FROM shops WHERE connection_id = $1)",
+        "(SELECT shop_id FROM shop_books WHERE connection_id = $1)",
         connection_id,
         now,
     )
@@ -131,7 +131,7 @@ async def release_documents(conn: Connection, connection_id: UUID, *, now: datet
     result = await conn.execute(
         "UPDATE documents SET state = 'queued', next_attempt_at = $2, updated_at = $2 "
         "WHERE state = 'needs_reconnect' AND shop_id IN "
-        "(SELECT id FROM shops WHERE connection_id = $1)",
+        "(SELECT shop_id FROM shop_books WHERE connection_id = $1)",
         connection_id,
         now,
     )

@@ -66,7 +66,7 @@ class ShopSettings:
     payment_accounts: dict[str, int]  # DEFAULT_ACCOUNT or a payment method → deposit account
     document_kind: DocumentKind
     receivable_account: int | None
-    connection_id: UUID | None  # the Dinero connection the shop posts through
+    connection_id: UUID | None  # the connection to its books the shop posts through
     organization_id: int | None  # of that connection
     time_zone: str = DEFAULT_TIME_ZONE  # an IANA name: how the owner's pages show times
 
@@ -102,8 +102,8 @@ async def shop_settings(conn: Connection | Pool, shop_id: UUID) -> ShopSettings 
         "SELECT s.name, s.trigger, s.mode, s.invoice_text, s.language, s.account_overrides, "
         "s.ingest_secret_rolled_at, s.ingest_secret_previous_until, s.register_payments, "
         "s.payment_accounts, s.document_kind, s.receivable_account, s.time_zone, "
-        "c.id AS connection_id, c.organization_id FROM shops s "
-        "LEFT JOIN dinero_connections c ON c.id = s.connection_id WHERE s.id = $1",
+        "b.connection_id, b.organization_id FROM shops s "
+        "JOIN shop_books b ON b.shop_id = s.id WHERE s.id = $1",
         shop_id,
     )
     if row is None:

@@ -105,6 +105,23 @@ async def test_later_events_of_an_order_in_the_batch_apply_after_it_in_order(
     assert await pool.fetchval("SELECT paid_at IS NOT NULL FROM orders")
 
 
+async def test_each_document_goes_to_the_backend_its_shop_chose_when_it_was_made(
+    batcher: IngestBatcher, pool: Pool, vault: Vault
+) -> None:
+    shop = await cached_shop(pool, vault)
+    (invoice,) = await submit(batcher, pool, shop, event())
+    await pool.execute("UPDATE shops SET backend = 'economic' WHERE id = $1", shop.id)
+    (refund,) = await submit(batcher, pool, shop, refund_event("r1", "33.33"))
+    assert [invoice[0], refund[0]] == ["batch", "alone"]  # both ways a document is made
+    rows = await pool.fetch("SELECT kind, backend FROM documents ORDER BY id")
+    assert [(r["kind"], r["backend"]) for r in rows] == [
+        ("invoice", "dinero"),  # made before the change, stays where it was going
+        ("credit_note", "economic"),
+    ]
+    books = await pool.fetchrow("SELECT * FROM shop_books WHERE shop_id = $1", shop.id)
+    assert books is not None and (books["backend"], books["connection_id"]) == ("economic", None)
+
+
 async def test_a_repeated_event_id_in_one_batch_gets_the_first_answer(
     batcher: IngestBatcher, pool: Pool, vault: Vault
 ) -> None:
