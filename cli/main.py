@@ -1,8 +1,9 @@
-"""The `gateway` command.
+"""The `gateway` command: its parser, and the verbs that serve (`web`, `worker`, `migrate`,
+`dev`, `sandbox`, `sources preview`); the operator's verbs are in `cli.operations`.
 
-This module is the composition root: the one place in `gateway/` that reaches into
-`tenants/`, `web/` and `workers/`, lazily, inside the command that needs them. Settings are
-built here from the process environment and passed down; nothing below reads `os.environ`.
+A composition root: it reaches into `tenants/`, `web/` and `workers/` lazily, inside the
+command that needs them. Settings are built from the process environment
+(`cli.environment`) and passed down; nothing below `cli/` reads `os.environ`.
 """
 
 from __future__ import annotations
@@ -12,31 +13,23 @@ import asyncio
 import contextlib
 import functools
 import gc
-import getpass
-import json
 import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from gateway.settings import Settings, SettingsError
+from cli.environment import settings_from_env
+from cli.operations import cmd_create_admin, cmd_keys_rotate, cmd_shops_create
+from gateway.settings import Settings
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 
-def _settings() -> Settings:
-    try:
-        return Settings.from_env(os.environ)
-    except SettingsError as exc:
-        print(f"gateway: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 def cmd_web(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = _settings()
+    settings = settings_from_env()
     # uvloop and httptools (C) rather than asyncio's loop and h11 (pure Python): they cut
     # the web process's CPU per ingested event by about a third (bench/ingest.py).
     run = functools.partial(
@@ -64,7 +57,7 @@ def web_app(settings: Settings | None = None) -> Starlette:
     from gateway.logs import configure_logging
     from web.app import create_app
 
-    settings = settings or _settings()
+    settings = settings or settings_from_env()
     configure_logging(settings, process="web")
     app = create_app(settings)
     # What is built by now (modules, templates, the app) lives as long as the process: out
@@ -79,7 +72,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from gateway.logs import configure_logging
     from workers.settings import build_worker
 
-    settings = _settings()
+    settings = settings_from_env()
     if args.check:
         return _check_worker(settings)
     configure_logging(settings, process="worker")
@@ -121,7 +114,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from gateway.logs import configure_logging
     from gateway.migrate import MigrationError, migrate
 
-    settings = _settings()
+    settings = settings_from_env()
     configure_logging(settings, process="migrate")
     try:
         applied = asyncio.run(migrate(settings.database_url))
@@ -152,7 +145,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.shopify.state import APP_SECRET as SHOPIFY_APP_SECRET
     from sandbox.state import Sandbox
 
-    # Not `_settings()`: the sandbox needs no database, and in production that would fail
+    # Not `settings_from_env()`: the sandbox needs no database, and in production that would fail
     # on a missing DATABASE_URL before it could say what is really wrong.
     if os.environ.get("GATEWAY_ENV", "").strip() == "production":
         print(
@@ -189,104 +182,6 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     # Ctrl-C (to the terminal's whole group under `gateway dev`) is a normal way to stop.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()
-    return 0
-
-
-def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from gateway.db import create_pool
-    from gateway.logs import configure_logging
-    from gateway.rotation import count_stale, rotate_keys
-    from gateway.vault import Vault, VaultError
-
-    settings = _settings()
-    configure_logging(settings, process="keys")
-    vault = Vault(settings.token_keys)
-
-    async def run() -> int:
-        pool = await create_pool(settings.database_url, application_name="gateway-keys", max_size=2)
-        try:
-            report = await rotate_keys(pool, vault, batch_size=args.batch_size)
-            left = await count_stale(pool, vault)
-        finally:
-            await pool.close()
-        print(f"{report}; newest key {vault.current_kid!r}")
-        if left:
-            print(f"{left} values were written with an older key meanwhile; run again")
-            return 1
-        print("every stored secret uses the newest key: older keys can now be removed")
-        return 0
-
-    try:
-        return asyncio.run(run())
-    except VaultError as exc:
-        print(f"gateway keys rotate: {exc}", file=sys.stderr)
-        return 1
-
-
-def cmd_create_admin(args: argparse.Namespace) -> int:
-    from gateway import passwords
-    from gateway.db import connect
-    from tenants.accounts import users
-
-    settings = _settings()
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Repeat password: ") != password:
-            print("gateway: the passwords differ", file=sys.stderr)
-            return 2
-    try:
-        email = users.normalize_email(args.email)
-        passwords.check_policy(password)
-    except ValueError as exc:
-        print(f"gateway: {exc}", file=sys.stderr)
-        return 2
-
-    async def run() -> bool:
-        password_hash = await asyncio.to_thread(passwords.hash_password, password)
-        conn = await connect(settings.database_url, application_name="gateway-cli")
-        try:
-            async with conn.transaction():
-                _, created = await users.upsert_admin(
-                    conn, email=email, password_hash=password_hash
-                )
-            return created
-        finally:
-            await conn.close()
-
-    created = asyncio.run(run())
-    print(f"{'created' if created else 'updated'} platform admin {email}")
-    return 0
-
-
-def cmd_shops_create(args: argparse.Namespace) -> int:
-    from gateway.db import create_pool
-    from gateway.vault import Vault
-    from tenants.accounts import users
-    from tenants.shops import repository as shops
-
-    settings = _settings()
-    try:
-        users.normalize_email(args.owner)
-    except ValueError as exc:
-        print(f"gateway: {exc}", file=sys.stderr)
-        return 2
-    if not args.name.strip():
-        print("gateway: the shop needs a name", file=sys.stderr)
-        return 2
-
-    async def run() -> shops.CreatedShop:
-        pool = await create_pool(settings.database_url, application_name="gateway-cli", max_size=1)
-        try:
-            return await shops.create_shop_for_owner(
-                pool, Vault(settings.token_keys), name=args.name, owner_email=args.owner
-            )
-        finally:
-            await pool.close()
-
-    created = asyncio.run(run())
-    print(json.dumps(shops.created_shop_json(created, base_url=settings.base_url), indent=2))
     return 0
 
 

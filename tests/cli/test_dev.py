@@ -8,6 +8,7 @@ database; the `pool` and `redis` fixtures empty both afterwards.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -99,9 +100,29 @@ def _gone(processes: dict[int, bytes], timeout: float) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _one_starting_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`gateway dev` takes the sandbox's and the mail sink's usual ports when they are free
+    (8001, 2525): two starting at once (one per test worker) could both see a port free and
+    the second fail to bind it. A lock in the directory every worker of this run shares lets
+    one start at a time; once up, each holds its ports."""
+    shared = tmp_path_factory.getbasetemp().parent
+    with (shared / "gateway-dev.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 @pytest.fixture
-def dev(settings: Settings, pool: Pool, redis: ArqRedis, tmp_path: Path) -> Iterator[Dev]:
+def dev(
+    settings: Settings,
+    pool: Pool,
+    redis: ArqRedis,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Dev]:
     """`gateway dev`, up and serving, in a session of its own; killed (group and all) after."""
+    starting = contextlib.ExitStack()
+    starting.enter_context(_one_starting_at_a_time(tmp_path_factory))
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
@@ -126,8 +147,10 @@ def dev(settings: Settings, pool: Pool, redis: ArqRedis, tmp_path: Path) -> Iter
         _wait_for("/readyz answering 200", lambda: _ready(port), dev, timeout=60)
         # The banner comes right after gateway dev sees /readyz answer itself.
         _wait_for("the banner", lambda: "Ctrl-C stops everything" in stdout.read_text(), dev, 10)
+        starting.close()
         yield dev
     finally:
+        starting.close()  # if it never came up (closing twice is harmless)
         # The group outlives its leader while any member lives: leave no member behind.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
