@@ -32,7 +32,8 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.shopify import search
 from sandbox.shopify.cost import query_cost
-from sandbox.shopify.schema import SCHEMA, ArgumentError, gid, order_node, page_size
+from sandbox.shopify.nodes import gid, order_node
+from sandbox.shopify.schema import SCHEMA, ArgumentError, page_size
 from sandbox.shopify.state import MAX_QUERY_COST, ShopifySandbox, Store, Subscription, shopify_of
 
 _VERSION: Final = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
