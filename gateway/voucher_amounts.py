@@ -17,7 +17,7 @@ from typing import Final
 from gateway.accounting.accounts import AccountPlan
 from gateway.accounting.documents import DocumentDraft
 from gateway.accounting.errors import AccountingError
-from gateway.accounting.totals import allocate, dinero_line_total
+from gateway.accounting.totals import allocate, line_total
 from gateway.dinero.models import ManualVoucherLine
 from gateway.orders import round_half_up
 
@@ -51,9 +51,7 @@ def sales_amounts(draft: DocumentDraft, plan: AccountPlan) -> list[SalesAmount]:
     lines = draft.lines[:-1] if draft.rounding else draft.lines
     entered: dict[int, Decimal] = {}
     for line in lines:
-        entered[line.account_number] = entered.get(line.account_number, _ZERO) + (
-            dinero_line_total(line)
-        )
+        entered[line.account] = entered.get(line.account, _ZERO) + line_total(line)
     amounts = []
     for account, amount in entered.items():
         rate = plan.vat_rate_of(account)
