@@ -46,8 +46,8 @@ class DocumentLine:
 class VoucherLine:
     """One line of a manual voucher: a positive `amount` debits `account` and credits
     `balancing_account`. At a sales rate the amount is excl. VAT. A side's VAT code of
-    `"none"` (`voucher_amounts.NO_VAT_CODE`) says it carries no VAT; `None` leaves the account's own
-    code to decide."""
+    `"none"` (`NO_VAT_CODE`) says it carries no VAT; `None` leaves the account's own code
+    to decide."""
 
     amount: Decimal
     account: int

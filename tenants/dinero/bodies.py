@@ -1,6 +1,6 @@
 """A draft from `gateway.accounting` as Dinero's request body: its lines as Dinero's lines, with
 what only posting knows (the guid, the contact, the external reference, the credited
-invoice) added.
+invoice, the voucher's file) added.
 """
 
 from __future__ import annotations
@@ -9,8 +9,14 @@ from dataclasses import replace
 from typing import TypeVar
 from uuid import UUID
 
-from gateway.accounting import DocumentDraft, DocumentLine
-from gateway.dinero.models import CreditNoteCreate, InvoiceCreate, InvoiceLine
+from gateway.accounting import DocumentDraft, DocumentLine, VoucherDraft, VoucherLine
+from gateway.dinero.models import (
+    CreditNoteCreate,
+    InvoiceCreate,
+    InvoiceLine,
+    ManualVoucherCreate,
+    ManualVoucherLine,
+)
 
 _Create = TypeVar("_Create", InvoiceCreate, CreditNoteCreate)
 
@@ -80,4 +86,26 @@ def _create(
         description=draft.description,
         comment=draft.comment,
         show_lines_incl_vat=draft.show_lines_incl_vat,
+    )
+
+
+def voucher_line(line: VoucherLine) -> ManualVoucherLine:
+    return ManualVoucherLine(
+        amount=line.amount,
+        account_number=line.account,
+        balancing_account_number=line.balancing_account,
+        description=line.description,
+        account_vat_code=line.account_vat_code,
+        balancing_account_vat_code=line.balancing_account_vat_code,
+    )
+
+
+def manual_voucher(
+    voucher: VoucherDraft, *, file_guid: str | None, external_reference: str
+) -> ManualVoucherCreate:
+    return ManualVoucherCreate(
+        lines=tuple(voucher_line(line) for line in voucher.lines),
+        voucher_date=voucher.date,
+        file_guid=file_guid,
+        external_reference=external_reference,
     )

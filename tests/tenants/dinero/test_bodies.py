@@ -1,5 +1,5 @@
 """`gateway.accounting`'s drafts as Dinero's request bodies (`tenants.dinero.bodies`): what is
-sent fits Dinero's published schema."""
+sent fits Dinero's published schema, and a voucher carries its file, reference and date."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from gateway.dinero import jsonmoney
 from tenants.dinero import bodies
 from tests.contract.openapi import require_spec
+from tests.gateway.accounting.test_vouchers import EXAMPLE, sale
 from tests.gateway.test_accounting import VALID_VAT, credit, invoice, line, make_order, refund_of
 
 Q = Decimal
@@ -57,3 +58,14 @@ def test_drafts_become_dinero_request_bodies_that_fit_its_schema() -> None:
 
     with pytest.raises(ValueError, match="credit note"):
         bodies.invoice(credit(order, refund), guid=guid, external_reference="x", contact_guid=None)
+
+
+def test_the_voucher_body_carries_file_reference_and_date() -> None:
+    body = bodies.manual_voucher(
+        sale(EXAMPLE), file_guid="webabc", external_reference="dg-x-vou-1001"
+    )
+    sent = body.to_json()
+    assert sent["FileGuid"] == "webabc"
+    assert sent["ExternalReference"] == "dg-x-vou-1001"
+    assert sent["VoucherDate"] == "2026-11-24"
+    assert len(sent["Lines"]) == 2  # type: ignore[arg-type]
