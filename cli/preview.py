@@ -136,9 +136,9 @@ def _document(draft: DocumentDraft, plan: AccountPlan) -> dict[str, Any]:
         shown: dict[str, Any] = {
             "description": line.description,
             "quantity": str(line.quantity),
-            "unit_price": str(line.base_amount_value),
-            "account": line.account_number,
-            "vat_rate": str(plan.vat_rate_of(line.account_number)),
+            "unit_price": str(line.amount),
+            "account": line.account,
+            "vat_rate": str(plan.vat_rate_of(line.account)),
         }
         if line.discount:
             shown["discount_percent"] = str(line.discount)

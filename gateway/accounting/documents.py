@@ -1,4 +1,4 @@
-"""Orders and refunds as Dinero invoices and credit notes, exact to the øre.
+"""Orders and refunds as invoices and credit notes, exact to the øre in Dinero's arithmetic.
 
 With prices incl. VAT the lines (`lines`) add up to the order total by construction. With
 prices excl. VAT, Dinero adds VAT per rate on the whole document, while the shop may have
@@ -13,8 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Final, Literal, TypeVar
-from uuid import UUID
+from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 from gateway.accounting.accounts import AccountPlan, Treatment, vat_problems, vat_treatment
@@ -26,9 +25,9 @@ from gateway.accounting.errors import (
     VatMismatch,
 )
 from gateway.accounting.lines import amount_line, document_lines
+from gateway.accounting.model import DocumentLine, Language
 from gateway.accounting.texts import WORDS, Words, invoice_text
-from gateway.accounting.totals import Totals, dinero_totals
-from gateway.dinero.models import CreditNoteCreate, InvoiceCreate, InvoiceLine, Language
+from gateway.accounting.totals import Totals, document_totals
 from gateway.orders import Order, Refund
 
 COPENHAGEN: Final = ZoneInfo("Europe/Copenhagen")
@@ -36,7 +35,6 @@ COPENHAGEN: Final = ZoneInfo("Europe/Copenhagen")
 _ZERO = Decimal("0.00")
 
 DocumentKind = Literal["invoice", "credit_note"]
-_Create = TypeVar("_Create", InvoiceCreate, CreditNoteCreate)
 
 
 def copenhagen_date(instant: dt.datetime) -> dt.date:
@@ -47,8 +45,9 @@ def copenhagen_date(instant: dt.datetime) -> dt.date:
 @dataclass(frozen=True)
 class DocumentDraft:
     """An invoice or credit note, ready but for what only the caller knows: its guid, the
-    contact, the external reference and, for a credit note, the invoice it credits. `totals`
-    are what Dinero will compute; `total_incl_vat` is the shop's total to the øre."""
+    contact, the external reference and, for a credit note, the invoice it credits (a backend
+    adds those as it turns the draft into its request body). `totals` are what Dinero will
+    compute; `total_incl_vat` is the shop's total to the øre."""
 
     kind: DocumentKind
     treatment: Treatment
@@ -58,60 +57,9 @@ class DocumentDraft:
     description: str
     comment: str | None
     show_lines_incl_vat: bool
-    lines: tuple[InvoiceLine, ...]
+    lines: tuple[DocumentLine, ...]
     totals: Totals
     rounding: Decimal  # the rounding line's amount, 0 when there is none
-
-    def invoice_create(
-        self, *, guid: UUID, external_reference: str, contact_guid: UUID | None
-    ) -> InvoiceCreate:
-        if self.kind != "invoice":
-            raise ValueError("this draft is a credit note")
-        return self._create(
-            InvoiceCreate,
-            guid=guid,
-            external_reference=external_reference,
-            contact_guid=contact_guid,
-        )
-
-    def credit_note_create(
-        self,
-        *,
-        guid: UUID,
-        external_reference: str,
-        contact_guid: UUID | None,
-        credit_note_for: UUID | None,
-    ) -> CreditNoteCreate:
-        if self.kind != "credit_note":
-            raise ValueError("this draft is an invoice")
-        note = self._create(
-            CreditNoteCreate,
-            guid=guid,
-            external_reference=external_reference,
-            contact_guid=contact_guid,
-        )
-        return replace(note, credit_note_for=credit_note_for)
-
-    def _create(
-        self,
-        model: type[_Create],
-        *,
-        guid: UUID,
-        external_reference: str,
-        contact_guid: UUID | None,
-    ) -> _Create:
-        return model(
-            product_lines=self.lines,
-            guid=guid,
-            contact_guid=contact_guid,
-            external_reference=external_reference,
-            date=self.date,
-            currency=self.currency,
-            language=self.language,
-            description=self.description,
-            comment=self.comment,
-            show_lines_incl_vat=self.show_lines_incl_vat,
-        )
 
 
 def invoice_for(
@@ -226,7 +174,7 @@ def remaining_credit_for(
         lines += [
             replace(
                 line,
-                base_amount_value=-line.base_amount_value,
+                amount=-line.amount,
                 description=f"{label}: {line.description}",
             )
             for line in credited.lines
@@ -278,19 +226,19 @@ def _draft(
 
 
 def _rounded(
-    lines: list[InvoiceLine],
+    lines: list[DocumentLine],
     expected: Decimal,
     show_lines_incl_vat: bool,
     plan: AccountPlan,
     words: Words,
-) -> tuple[list[InvoiceLine], Totals, Decimal]:
+) -> tuple[list[DocumentLine], Totals, Decimal]:
     """`lines` and their totals, with a rounding line where Dinero would not total `expected`
     without one; and that line's amount (0 when there is none)."""
-    totals = dinero_totals(lines, show_lines_incl_vat, plan.vat_rate_of)
+    totals = document_totals(lines, show_lines_incl_vat, plan.vat_rate_of)
     rounding = expected - totals.total_incl_vat
     if not rounding:
         return lines, totals, rounding
     if abs(rounding) > ROUNDING_LIMIT:
         raise CannotMatchTotal(dinero_total=totals.total_incl_vat, expected=expected)
     lines = [*lines, amount_line(words.rounding, rounding, plan.rounding)]
-    return lines, dinero_totals(lines, show_lines_incl_vat, plan.vat_rate_of), rounding
+    return lines, document_totals(lines, show_lines_incl_vat, plan.vat_rate_of), rounding

@@ -1,4 +1,4 @@
-"""A document's charges as Dinero invoice lines, each on its account.
+"""A document's charges as invoice lines, each on its account, written for Dinero's arithmetic.
 
 Each amount becomes lines whose Dinero line totals are exactly the shop's amount: quantity ×
 unit price as sent (Dinero rounds it half-up to the øre, as the shop did); a line discount as a
@@ -17,9 +17,9 @@ from decimal import Decimal
 from gateway.accounting.accounts import AccountPlan, Treatment, account_of, rate_text
 from gateway.accounting.charges import Charges
 from gateway.accounting.errors import AccountingError
+from gateway.accounting.model import DocumentLine, Unit
 from gateway.accounting.texts import Words
 from gateway.accounting.totals import allocate
-from gateway.dinero.models import InvoiceLine
 from gateway.orders import Charge, Line, discount_basis, round_half_up
 
 _ZERO = Decimal("0.00")
@@ -28,7 +28,7 @@ _HUNDRED = Decimal(100)
 
 def document_lines(
     charges: Charges, plan: AccountPlan, treatment: Treatment, words: Words
-) -> list[InvoiceLine]:
+) -> list[DocumentLine]:
     """The lines for `charges`, whose Dinero line totals add up to the charges' amounts."""
 
     def account(charge: Charge) -> int:
@@ -64,20 +64,20 @@ def document_lines(
     return lines
 
 
-def _product_lines(line: Line, account: int, words: Words) -> list[InvoiceLine]:
-    product = InvoiceLine(
-        base_amount_value=line.unit_price,
+def _product_lines(line: Line, account: int, words: Words) -> list[DocumentLine]:
+    product = DocumentLine(
+        amount=line.unit_price,
         quantity=line.quantity,
-        account_number=account,
+        account=account,
         description=line.name,
         unit="parts",
-        line_type="Product",
+        kind="product",
     )
     if _is_half_way(line.quantity * line.unit_price):
         # Half-up and half-even rounding disagree here, and Dinero's mode is not documented.
         product = replace(
             product,
-            base_amount_value=line.subtotal,
+            amount=line.subtotal,
             quantity=Decimal(1),
             description=f"{line.name} ({line.quantity} × {line.unit_price})",
         )
@@ -90,10 +90,10 @@ def _product_lines(line: Line, account: int, words: Words) -> list[InvoiceLine]:
     return [product, amount_line(described, -line.discount, account)]
 
 
-def _exact_percent(product: InvoiceLine, amount: Decimal) -> Decimal | None:
+def _exact_percent(product: DocumentLine, amount: Decimal) -> Decimal | None:
     """A discount percentage (2 decimals) for which Dinero's line total is `amount` with no
     rounding at all, if there is one."""
-    gross = product.base_amount_value * product.quantity
+    gross = product.amount * product.quantity
     if not gross:
         return None
     percent = round_half_up((gross - amount) * _HUNDRED / gross)
@@ -107,14 +107,14 @@ def _is_half_way(amount: Decimal) -> bool:
 
 
 def amount_line(
-    description: str, amount: Decimal, account: int, unit: str = "parts"
-) -> InvoiceLine:
+    description: str, amount: Decimal, account: int, unit: Unit = "parts"
+) -> DocumentLine:
     """One unit of `amount`: Dinero's line total is the amount itself."""
-    return InvoiceLine(
-        base_amount_value=amount,
+    return DocumentLine(
+        amount=amount,
         quantity=Decimal(1),
-        account_number=account,
+        account=account,
         description=description,
         unit=unit,
-        line_type="Product",
+        kind="product",
     )

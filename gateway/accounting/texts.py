@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from gateway.dinero.models import Language
+from gateway.accounting.model import Language
 from gateway.orders import Order
 
 PLACEHOLDERS: Final = ("shop", "number", "order_id", "customer")

@@ -1,5 +1,5 @@
-"""Dinero's arithmetic on invoices and credit notes: line totals, document totals with VAT
-per rate, and amounts split in whole øre."""
+"""The arithmetic on invoices and credit notes — Dinero's, which the lines are written for:
+line totals, document totals with VAT per rate, and amounts split in whole øre."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from gateway.dinero.models import InvoiceLine
+from gateway.accounting.model import DocumentLine
 from gateway.orders import round_half_up
 
 _ZERO = Decimal("0.00")
@@ -23,15 +23,17 @@ class Totals:
     total_incl_vat: Decimal
 
 
-def dinero_line_total(line: InvoiceLine) -> Decimal:
-    if line.line_type == "Text":
+def line_total(line: DocumentLine) -> Decimal:
+    """A line's total as Dinero computes it: quantity × unit amount less the discount
+    percent, rounded half-up to the øre; nothing for a text line."""
+    if line.kind == "text":
         return _ZERO
-    gross = line.base_amount_value * line.quantity * (1 - line.discount / _HUNDRED)
+    gross = line.amount * line.quantity * (1 - line.discount / _HUNDRED)
     return round_half_up(gross)
 
 
-def dinero_totals(
-    lines: Iterable[InvoiceLine],
+def document_totals(
+    lines: Iterable[DocumentLine],
     show_lines_incl_vat: bool,
     vat_rate_of_account: Callable[[int], Decimal],
 ) -> Totals:
@@ -40,9 +42,9 @@ def dinero_totals(
     rate's line totals, which are net, or gross when `show_lines_incl_vat`."""
     entered: dict[Decimal, Decimal] = {}
     for line in lines:
-        if line.line_type != "Text":
-            rate = vat_rate_of_account(line.account_number)
-            entered[rate] = entered.get(rate, _ZERO) + dinero_line_total(line)
+        if line.kind != "text":
+            rate = vat_rate_of_account(line.account)
+            entered[rate] = entered.get(rate, _ZERO) + line_total(line)
     if show_lines_incl_vat:
         vat = sum((round_half_up(t * r / (1 + r)) for r, t in entered.items()), _ZERO)
         incl_vat = sum(entered.values(), _ZERO)

@@ -97,10 +97,10 @@ async def contents(
             ShownLine(
                 description=line.description,
                 quantity=line.quantity,
-                unit_price=line.base_amount_value,
+                unit_price=line.amount,
                 discount_percent=line.discount,
-                account=line.account_number,
-                vat_rate=plan.vat_rate_of(line.account_number),
+                account=line.account,
+                vat_rate=plan.vat_rate_of(line.account),
             )
             for line in draft.lines
         ),

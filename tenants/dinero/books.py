@@ -23,7 +23,7 @@ from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import NotFound, TimestampOutdated, ValidationFailed
 from gateway.dinero.sales import SalesDocument
 from gateway.orders import Customer, Order
-from tenants.dinero import contacts, drafts
+from tenants.dinero import bodies, contacts, drafts
 from tenants.dinero.attempt import Resources, booking, classify, code_of, refusal
 from tenants.dinero.payments import DineroPayments
 from tenants.dinero.session import DineroSession
@@ -116,12 +116,13 @@ class DineroBooks:
         org = self.organization_id
         try:
             if kind == "invoice":
-                body = draft.invoice_create(
-                    guid=client_id, external_reference=reference, contact_guid=contact
+                body = bodies.invoice(
+                    draft, guid=client_id, external_reference=reference, contact_guid=contact
                 )
                 made = await self._call(lambda c: c.create_invoice(org, body))
             else:
-                note = draft.credit_note_create(
+                note = bodies.credit_note(
+                    draft,
                     guid=client_id,
                     external_reference=reference,
                     contact_guid=contact,

@@ -2,8 +2,8 @@
 the stored order (and refund) and the shop's settings as they are at that moment. So an
 owner who fixes an account or the invoice text after a refusal gets the fix on the retry.
 
-Invoices and credit notes come from `gateway.accounting`, manual vouchers from
-`gateway.voucher_lines` (with the account the money side goes to, chosen here) and their
+Invoices, credit notes and manual vouchers come from `gateway.accounting` (a voucher with the
+account the money side goes to, chosen here, and its
 attachment: the shop's PDF, or a receipt from `gateway.receipt`.
 """
 
@@ -21,22 +21,20 @@ from gateway.accounting import (
     DocumentDraft,
     InvalidAccountPlan,
     InvalidTemplate,
+    NotDkk,
+    VoucherDraft,
+    cancellation_voucher,
     copenhagen_date,
     credit_note_for_refund,
     invoice_for,
+    payment_voucher,
+    refund_voucher,
     remaining_credit_for,
+    sale_voucher,
 )
 from gateway.db import Pool
 from gateway.orders import InvalidEvent, Order, Refund, parse_order, parse_refund
 from gateway.receipt import receipt_pdf
-from gateway.voucher_lines import (
-    NotDkk,
-    VoucherDraft,
-    cancellation_voucher,
-    payment_voucher,
-    refund_voucher,
-    sale_voucher,
-)
 from tenants.outbox import repository as outbox
 from tenants.outbox.models import Document
 from tenants.posting.attempt import CannotPost

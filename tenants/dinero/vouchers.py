@@ -19,6 +19,7 @@ from uuid import UUID
 from gateway.dinero.errors import NotFound, TimestampOutdated, ValidationFailed
 from gateway.dinero.files import ArchivedFile, FileStatus
 from gateway.dinero.vouchers import ManualVoucher
+from tenants.dinero import bodies
 from tenants.dinero.attempt import code_of, refusal
 from tenants.dinero.session import DineroSession
 from tenants.posting.backend import (
@@ -125,7 +126,9 @@ class DineroVouchers:
 
     async def create(self, plan: VoucherPlan, file_guid: str, reference: str) -> InBooks:
         org = self._org
-        body = plan.voucher.create(file_guid=file_guid, external_reference=reference)
+        body = bodies.manual_voucher(
+            plan.voucher, file_guid=file_guid, external_reference=reference
+        )
         try:
             made = await self.session.call(lambda c: c.create_manual_voucher(org, body))
         except ValidationFailed as exc:

@@ -29,10 +29,9 @@ from decimal import Decimal
 from typing import Literal, Protocol
 from uuid import UUID
 
-from gateway.accounting import DocumentDraft
+from gateway.accounting import DocumentDraft, VoucherDraft
 from gateway.orders import Customer, Order
 from gateway.pdf import FetchPolicy
-from gateway.voucher_lines import VoucherDraft
 from tenants.outbox.models import Document
 from tenants.posting.attempt import Attempt, CannotPost, Context, RetryLater
 from tenants.shops.settings import ShopSettings

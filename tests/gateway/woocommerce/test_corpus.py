@@ -82,7 +82,7 @@ def test_an_order_is_booked_at_woocommerces_total(
     assert draft.totals.total_incl_vat == Decimal(order_json["total"])
     assert draft.totals.total_vat == Decimal(vat) == Decimal(order_json["total_tax"])
     assert draft.rounding == 0
-    assert {line.account_number for line in draft.lines} == accounts
+    assert {line.account for line in draft.lines} == accounts
     assert parse_order(json.loads(json.dumps(canonical(order)))) == order
 
 

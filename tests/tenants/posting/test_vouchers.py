@@ -171,7 +171,7 @@ async def test_a_voucher_mode_order_is_booked_with_its_pdf(
         plan=AccountPlan(),
         language="da-DK",
     )
-    assert set(booked) == {CLEARING, SALES_VAT_ACCOUNT} | {li.account_number for li in draft.lines}
+    assert set(booked) == {CLEARING, SALES_VAT_ACCOUNT} | {li.account for li in draft.lines}
     assert -booked[SALES_VAT_ACCOUNT] == draft.totals.total_vat == Decimal("25.80")
     assert Decimal(str(voucher["TotalInclVat"])) == Decimal("128.99")
     for line in voucher["Lines"]:

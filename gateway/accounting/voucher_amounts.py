@@ -4,7 +4,7 @@ Dinero computes a voucher line's VAT on that line, half-up to the øre (`sandbox
 not per document as on an invoice. So the net amount of a VAT-bearing account is chosen so that
 net + VAT gives back the account's gross amount; where no net amount can (at 25 %, one gross
 amount in five is unreachable) or where the shop priced excl. VAT and rounded differently, the
-øre left over is for the voucher's rounding line (`voucher_lines`).
+øre left over is for the voucher's rounding line (`vouchers`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Final
 from gateway.accounting.accounts import AccountPlan
 from gateway.accounting.documents import DocumentDraft
 from gateway.accounting.errors import AccountingError
-from gateway.accounting.totals import allocate, dinero_line_total
-from gateway.dinero.models import ManualVoucherLine
+from gateway.accounting.model import VoucherLine
+from gateway.accounting.totals import allocate, line_total
 from gateway.orders import round_half_up
 
 NO_VAT_CODE: Final = "none"
@@ -51,9 +51,7 @@ def sales_amounts(draft: DocumentDraft, plan: AccountPlan) -> list[SalesAmount]:
     lines = draft.lines[:-1] if draft.rounding else draft.lines
     entered: dict[int, Decimal] = {}
     for line in lines:
-        entered[line.account_number] = entered.get(line.account_number, _ZERO) + (
-            dinero_line_total(line)
-        )
+        entered[line.account] = entered.get(line.account, _ZERO) + line_total(line)
     amounts = []
     for account, amount in entered.items():
         rate = plan.vat_rate_of(account)
@@ -100,35 +98,35 @@ def net_for_gross(gross: Decimal, rate: Decimal) -> Decimal:
 
 
 def line_postings(
-    line: ManualVoucherLine, rate_of_account: Callable[[int], Decimal]
+    line: VoucherLine, rate_of_account: Callable[[int], Decimal]
 ) -> list[tuple[int | None, Decimal]]:
     """(account, amount) as Dinero posts a line, debit positive: a positive amount debits
-    `AccountNumber` and credits `BalancingAccountNumber`; at a sales rate the amount is excl.
-    VAT and the VAT goes to the VAT account (`None` here). Only the codes `voucher_lines` writes
+    `account` and credits `balancing_account`; at a sales rate the amount is excl.
+    VAT and the VAT goes to the VAT account (`None` here). Only the codes `vouchers` writes
     (`None`: the account's own rate; `"none"`: no VAT) are understood."""
 
-    def rate(account: int | None, code: str | None) -> Decimal:
+    def rate(account: int, code: str | None) -> Decimal:
         if code is not None and code.lower() != NO_VAT_CODE:
             raise ValueError(f"VAT code {code!r} is not one this module writes")
-        if account is None or code is not None:
+        if code is not None:
             return _ZERO
         return rate_of_account(account)
 
-    account_rate = rate(line.account_number, line.account_vat_code)
-    balancing_rate = rate(line.balancing_account_number, line.balancing_account_vat_code)
+    account_rate = rate(line.account, line.account_vat_code)
+    balancing_rate = rate(line.balancing_account, line.balancing_account_vat_code)
     if account_rate and balancing_rate:
         raise ValueError("only one side of a voucher line may carry VAT")
     vat = line_vat(line.amount, account_rate or balancing_rate)
     incl = line.amount + vat
     if account_rate:
         return [
-            (line.account_number, line.amount),
-            (line.balancing_account_number, -incl),
+            (line.account, line.amount),
+            (line.balancing_account, -incl),
             (None, vat),
         ]
     postings: list[tuple[int | None, Decimal]] = [
-        (line.account_number, incl),
-        (line.balancing_account_number, -line.amount),
+        (line.account, incl),
+        (line.balancing_account, -line.amount),
     ]
     if vat:
         postings.append((None, -vat))

@@ -1,13 +1,13 @@
-"""Orders and refunds as Dinero manual vouchers (finansbilag), for shops that issue their own
-invoices and must not get a second invoice number from Dinero.
+"""Orders and refunds as manual vouchers (finansbilag), in Dinero's arithmetic, for shops that
+issue their own invoices and must not get a second invoice number from Dinero.
 
 The accounts and VAT are the invoice's: the voucher is built from the very draft
 `gateway.accounting` would send as an invoice (or credit note), so every rule there — the
 treatment (Danish, EU reverse charge, EU private, export), the account per amount, order
 discounts split pro rata — holds here too. Its lines are aggregated per sales account: one
-voucher line per account, whose `AccountNumber` is the settlement account (the money: the
-payment method's deposit account, or a receivable) and whose `BalancingAccountNumber` is the
-sales account, `Amount` excl. VAT. `BalancingAccountVatCode` is left `None` (the account's
+voucher line per account, whose `account` is the settlement account (the money: the
+payment method's deposit account, or a receivable) and whose `balancing_account` is the
+sales account, `amount` excl. VAT. `balancing_account_vat_code` is left `None` (the account's
 own code: U25 adds VAT, UEUV/UVV mark reverse charge and export for the VAT return, as on an
 invoice); the VAT-free accounts of the plan (`no_vat`, `rounding`) say `"none"`, so a
 default code an organisation put on them cannot add VAT we did not charge.
@@ -18,8 +18,8 @@ explicit rounding line on the plan's VAT-free rounding account, at most `ROUNDIN
 Beyond that, `CannotMatchVoucher`. The settlement account then receives exactly the shop's
 total.
 
-A reversing voucher (a refund, a cancellation) swaps the sides — `AccountNumber` is the
-sales account with its VAT code, `BalancingAccountNumber` the settlement account — so every
+A reversing voucher (a refund, a cancellation) swaps the sides — `account` is the
+sales account with its VAT code, `balancing_account` the settlement account — so every
 amount stays positive. A refund reverses the credit note's lines. A cancellation reverses
 what is not refunded yet (`remaining`): all of the order's lines when nothing was refunded,
 else `remaining` split over the order's sales accounts pro rata to their amounts incl. VAT
@@ -47,16 +47,16 @@ from gateway.accounting.documents import (
     invoice_for,
 )
 from gateway.accounting.errors import ROUNDING_LIMIT, AccountingError
+from gateway.accounting.model import Language, VoucherLine
 from gateway.accounting.texts import WORDS, Words, invoice_text
-from gateway.dinero.models import Language, ManualVoucherCreate, ManualVoucherLine
-from gateway.orders import Order, Refund, round_half_up
-from gateway.voucher_amounts import (
+from gateway.accounting.voucher_amounts import (
     NO_VAT_CODE,
     SalesAmount,
     line_postings,
     sales_amounts,
     share,
 )
+from gateway.orders import Order, Refund, round_half_up
 
 VOUCHER_CURRENCY: Final = "DKK"
 MAX_DESCRIPTION: Final = 250
@@ -86,7 +86,8 @@ class NotDkk(AccountingError):
 
 @dataclass(frozen=True)
 class VoucherDraft:
-    """A manual voucher, ready but for its file and external reference. `total` is what the
+    """A manual voucher, ready but for its file and external reference (a backend adds those
+    as it turns the draft into its request body). `total` is what the
     settlement account is debited (a sale) or credited (a reversal), incl. VAT: the shop's
     amount to the øre."""
 
@@ -95,7 +96,7 @@ class VoucherDraft:
     date: dt.date
     settlement_account: int
     amounts: tuple[SalesAmount, ...]
-    lines: tuple[ManualVoucherLine, ...]
+    lines: tuple[VoucherLine, ...]
     total: Decimal
     vat: Decimal
     rounding: Decimal  # the rounding line's amount in the sale's direction, 0 when none
@@ -104,14 +105,6 @@ class VoucherDraft:
     @property
     def reversing(self) -> bool:
         return self.kind in ("refund", "cancellation")
-
-    def create(self, *, file_guid: str | None, external_reference: str) -> ManualVoucherCreate:
-        return ManualVoucherCreate(
-            lines=self.lines,
-            voucher_date=self.date,
-            file_guid=file_guid,
-            external_reference=external_reference,
-        )
 
 
 def sale_voucher(
@@ -233,10 +226,10 @@ def payment_voucher(
     words = WORDS[language]
     head = words.payment_of.format(document=_document_words(words, order))
     description = _describe(head, order, shop_name, text_template)
-    line = ManualVoucherLine(
+    line = VoucherLine(
         amount=amount,
-        account_number=deposit_account,
-        balancing_account_number=receivable_account,
+        account=deposit_account,
+        balancing_account=receivable_account,
         description=description,
         account_vat_code=NO_VAT_CODE,
         balancing_account_vat_code=NO_VAT_CODE,
@@ -323,24 +316,24 @@ def _voucher(
 
 def _line(
     amount: SalesAmount, settlement: int, plan: AccountPlan, description: str, *, reverse: bool
-) -> ManualVoucherLine:
+) -> VoucherLine:
     code = vat_code(amount.account, plan)
     # The money side never carries VAT, whatever code the owner's chosen deposit or
     # receivable account has in the chart: `"none"` says so rather than leaving it to it.
     if reverse == (amount.net < 0):  # money in: the settlement account is debited
-        return ManualVoucherLine(
+        return VoucherLine(
             amount=abs(amount.net),
-            account_number=settlement,
+            account=settlement,
             account_vat_code=NO_VAT_CODE,
-            balancing_account_number=amount.account,
+            balancing_account=amount.account,
             balancing_account_vat_code=code,
             description=description,
         )
-    return ManualVoucherLine(
+    return VoucherLine(
         amount=abs(amount.net),
-        account_number=amount.account,
+        account=amount.account,
         account_vat_code=code,
-        balancing_account_number=settlement,
+        balancing_account=settlement,
         balancing_account_vat_code=NO_VAT_CODE,
         description=description,
     )
