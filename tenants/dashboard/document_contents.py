@@ -1,6 +1,6 @@
 """A document's page, beyond its state: where its order came from (a Shopify order links to
 the order in Shopify's admin) and what the document says in Dinero, line by line with its
-account and VAT rate, built exactly as posting builds it (`tenants.dinero.drafts`), from the
+account and VAT rate, built exactly as posting builds it (`tenants.posting.drafts`), from the
 stored order and the shop's settings as they are now. Support staff answer "why did this
 order get that VAT?" from here; `gateway sources preview` answers it for a payload."""
 
@@ -18,9 +18,9 @@ from gateway.shopify.events import event_id
 from gateway.shopify.mapping import order_url
 from gateway.woocommerce.events import event_id as woocommerce_event_id
 from gateway.woocommerce.events import order_url as woocommerce_order_url
-from tenants.dinero.drafts import draft_for
 from tenants.outbox import repository as outbox
 from tenants.posting.attempt import CannotPost
+from tenants.posting.drafts import draft_for
 from tenants.shops.settings import shop_settings
 
 

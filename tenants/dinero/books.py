@@ -23,12 +23,13 @@ from gateway.dinero.client import DineroClient
 from gateway.dinero.errors import NotFound, TimestampOutdated, ValidationFailed
 from gateway.dinero.sales import SalesDocument
 from gateway.orders import Customer, Order
-from tenants.dinero import bodies, contacts, drafts
+from tenants.dinero import bodies, contacts
 from tenants.dinero.attempt import Resources, booking, classify, code_of, refusal
 from tenants.dinero.payments import DineroPayments
 from tenants.dinero.session import DineroSession
 from tenants.dinero.vouchers import DineroVouchers
 from tenants.outbox.models import Document
+from tenants.posting import drafts
 from tenants.posting.backend import (
     Exists,
     InBooks,

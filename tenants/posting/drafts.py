@@ -1,6 +1,7 @@
-"""What a document says in Dinero: built when it is posted, not when it was created, from
-the stored order (and refund) and the shop's settings as they are at that moment. So an
-owner who fixes an account or the invoice text after a refusal gets the fix on the retry.
+"""What a document says in the books, whichever system keeps them: built when it is
+posted, not when it was created, from the stored order (and refund) and the shop's settings
+as they are at that moment. So an owner who fixes an account or the invoice text after a
+refusal gets the fix on the retry.
 
 Invoices, credit notes and manual vouchers come from `gateway.accounting` (a voucher with the
 account the money side goes to, chosen here, and its
