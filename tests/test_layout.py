@@ -5,6 +5,7 @@ product importing a sandbox."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -111,3 +112,31 @@ def test_the_readme_layout_tree_matches_the_code() -> None:
     }
     assert named - {"tests", "bench", "gateway/migrations"} <= packages, named - packages
     assert packages <= named, f"packages the README's layout does not name: {packages - named}"
+
+
+# Which folder writes each table: every statement that inserts, updates or deletes its rows
+# (migrations aside) lives there, so "what changes a document?" has one place to look. Other
+# features read these tables in joins of their own.
+WRITERS = {"documents": "tenants/outbox/", "shops": "tenants/shops/"}
+
+
+def writers_of(table: str, root: Path = ROOT) -> set[str]:
+    statement = re.compile(rf"\b(INSERT INTO|UPDATE|DELETE FROM)\s+{table}\b")
+    return {
+        path.relative_to(root).as_posix()
+        for package in PACKAGES
+        for path in (root / package).rglob("*.py")
+        if statement.search(path.read_text())
+    }
+
+
+@pytest.mark.parametrize("table", WRITERS)
+def test_only_a_tables_own_folder_writes_it(table: str) -> None:
+    writers = writers_of(table)
+    assert writers, f"nothing writes {table}: the check has lost its way"
+    assert {w for w in writers if not w.startswith(WRITERS[table])} == set()
+
+
+def test_a_write_from_another_folder_is_caught(tree: Path) -> None:
+    plant(tree, "tenants/team/members.py", '_X = "UPDATE shops SET name = $2 WHERE id = $1"')
+    assert writers_of("shops", tree) - writers_of("shops") == {"tenants/team/members.py"}
