@@ -13,8 +13,10 @@ defaults are the local ones):
 
 Targets: the gateway ≥ 0.8 × the group-commit floor and ≥ 0.35 × pgbench, p99 < 50 ms, with one
 and with two web processes, two not slower than one. Each round runs, one after the other:
-pgbench (`-t` so it inserts as many rows), the floor in both modes and the gateway with each
-number of processes, each posting the same kind of event.
+pgbench (`-t` so it inserts as many rows), the floor in both modes, the floor that also parses
+and checks each event as the ingest contract requires before it answers ("floor parsed",
+`floor_parsed.py`: what that promise alone costs), and the gateway with each number of
+processes, each posting the same kind of event.
 
 What runs: a fresh database (created, migrated, dropped at the end) and an empty Redis database
 (flushed at the end); `gateway web` itself (this checkout's code), real uvicorn on loopback, as
@@ -327,7 +329,7 @@ async def post_all(
 
 # --- the floor ---------------------------------------------------------------------------------
 
-FLOOR_MODES = ("single", "batched")
+FLOOR_MODES = ("single", "batched", "parsed")
 
 
 @contextlib.contextmanager
@@ -335,15 +337,20 @@ def floor_server(
     floor: Path, database_url: str, secrets_file: Path, mode: str
 ) -> Iterator[tuple[int, int]]:
     """The floor (`ingest_floor.py`) in `mode`, under uvicorn as `gateway web` runs (uvloop,
-    httptools, no access log); yields its (port, pid)."""
+    httptools, no access log); yields its (port, pid). Mode `parsed` is the batched floor
+    behind `floor_parsed.py`, which parses and checks each event first."""
     port = _free_port()
+    app = floor
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRETS": str(secrets_file), "MODE": mode}
+    if mode == "parsed":
+        app = Path(__file__).resolve().parent / "floor_parsed.py"
+        env |= {"MODE": "batched", "FLOOR": str(floor)}
     command = [
         sys.executable,
         *("-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log"),
-        *("--host", "127.0.0.1", "--port", str(port), "--app-dir", str(floor.parent)),
-        f"{floor.stem}:app",
+        *("--host", "127.0.0.1", "--port", str(port), "--app-dir", str(app.parent)),
+        f"{app.stem}:app",
     ]
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRETS": str(secrets_file), "MODE": mode}
     with open(os.devnull, "wb") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
         try:
@@ -627,6 +634,15 @@ def report(args: argparse.Namespace, contenders: list[Contender], **counts: int)
         ]
     floor_to_pg = [f.rate / p.rate for f, p in zip(floor.runs, pg.runs, strict=True)]
     print(f"  floor batched ÷ pgbench {_list(floor_to_pg)}")
+    parsed = by_name["floor parsed"]
+    parsed_to_floor = [p.rate / f.rate for p, f in zip(parsed.runs, floor.runs, strict=True)]
+    print(
+        f"  floor parsed ÷ group-commit floor {_list(parsed_to_floor)} (the contract's parse "
+        "and checks alone)"
+    )
+    for gateway in sizes:
+        to_parsed = [g.rate / p.rate for g, p in zip(gateway.runs, parsed.runs, strict=True)]
+        print(f"  {gateway.name} ÷ floor parsed {_list(to_parsed)}")
     if len(sizes) > 1:
         one, two = sizes[0], sizes[-1]
         faster = [b.rate / a.rate for a, b in zip(one.runs, two.runs, strict=True)]
