@@ -31,7 +31,7 @@ from gateway.pdf import (
     fetch_pdf,
 )
 from gateway.receipt import receipt_pdf
-from tests.gateway.test_accounting import VALID_VAT, line, make_order
+from tests.gateway.accounting.test_accounting import VALID_VAT, line, make_order
 from tests.live import serve
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"

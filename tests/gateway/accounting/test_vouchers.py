@@ -37,7 +37,14 @@ from sandbox import rules
 from sandbox.chart import SALES_VAT_ACCOUNT, Chart
 from sandbox.vouchers import Vouchers
 from tenants.dinero import bodies
-from tests.gateway.test_accounting import ALLOWED, VALID_VAT, line, make_order, orders, shop_total
+from tests.gateway.accounting.test_accounting import (
+    ALLOWED,
+    VALID_VAT,
+    line,
+    make_order,
+    orders,
+    shop_total,
+)
 
 Q = Decimal
 PLAN = AccountPlan()

@@ -12,8 +12,15 @@ import pytest
 from gateway.dinero import jsonmoney
 from tenants.dinero import bodies
 from tests.contract.openapi import require_spec
+from tests.gateway.accounting.test_accounting import (
+    VALID_VAT,
+    credit,
+    invoice,
+    line,
+    make_order,
+    refund_of,
+)
 from tests.gateway.accounting.test_vouchers import EXAMPLE, sale
-from tests.gateway.test_accounting import VALID_VAT, credit, invoice, line, make_order, refund_of
 
 Q = Decimal
 
