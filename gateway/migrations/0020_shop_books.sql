@@ -10,7 +10,9 @@ ALTER TABLE shops ADD COLUMN backend text NOT NULL DEFAULT 'dinero'
 CREATE FUNCTION documents_take_shop_backend() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    SELECT s.backend INTO NEW.backend FROM shops s WHERE s.id = NEW.shop_id;
+    -- No such shop: the row keeps what it had, and its foreign key says what is wrong.
+    NEW.backend := coalesce((SELECT s.backend FROM shops s WHERE s.id = NEW.shop_id),
+                            NEW.backend);
     RETURN NEW;
 END $$;
 

@@ -61,6 +61,16 @@ async def test_document_cannot_point_at_another_shops_order(pool: Pool, vault: V
         await _document(pool, b.id, order_of_a)
 
 
+async def test_a_document_takes_its_shops_backend(pool: Pool, vault: Vault) -> None:
+    shop, _, _ = await make_shop(pool, vault)
+    await pool.execute("UPDATE shops SET backend = 'economic' WHERE id = $1", shop.id)
+    document_id = await _document(pool, shop.id, await _order(pool, shop.id), backend="dinero")
+    backend = await pool.fetchval("SELECT backend FROM documents WHERE id = $1", document_id)
+    assert backend == "economic"  # the shop's choice, whatever the statement said
+    with pytest.raises(asyncpg.ForeignKeyViolationError):  # not a NOT NULL on backend
+        await _document(pool, uuid.uuid4(), 1)
+
+
 async def test_parent_document_belongs_to_the_same_shop(pool: Pool, vault: Vault) -> None:
     a, _, _ = await make_shop(pool, vault)
     b, _, _ = await make_shop(pool, vault)
