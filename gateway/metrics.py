@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,14 @@ def dinero_outcome(status: int | None) -> str:
     return "4xx" if status < 500 else "5xx"
 
 
+def _increment(pipe: Pipeline, key: str, field_: str, amount: float) -> None:
+    """A counter's increment, exact for whole numbers (`HINCRBY`), else `HINCRBYFLOAT`."""
+    if isinstance(amount, int):
+        pipe.hincrby(key, field_, amount)
+    else:
+        pipe.hincrbyfloat(key, field_, amount)
+
+
 class Tally:
     """Counter increments kept in this process and added to Redis together, one pipeline at
     most every `every` seconds: a hot path (every ingest answer) pays a dict update instead
@@ -150,10 +159,7 @@ class Tally:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for (key, field_), amount in pending.items():
-                    if isinstance(amount, int):
-                        pipe.hincrby(key, field_, amount)
-                    else:
-                        pipe.hincrbyfloat(key, field_, amount)
+                    _increment(pipe, key, field_, amount)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             for waiting, amount in pending.items():
@@ -198,10 +204,7 @@ class Metrics:
             return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                if isinstance(amount, int):
-                    pipe.hincrby(_PREFIX + counter.name, field_, amount)
-                else:
-                    pipe.hincrbyfloat(_PREFIX + counter.name, field_, amount)
+                _increment(pipe, _PREFIX + counter.name, field_, amount)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("metric %s not recorded: %s", counter.name, exc)
