@@ -26,9 +26,6 @@ class Backends:
     lease_for: timedelta
     backoff_base: timedelta
 
-    def __getitem__(self, name: str) -> Backend:
-        return self.named[name]
-
     def attempt(self, document: Document, now: datetime) -> Attempt:
         backend = self.named.get(document.backend)
         if backend is None:
