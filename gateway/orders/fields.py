@@ -35,12 +35,30 @@ class _NotANumber:
         self.literal = literal
 
 
+# One decoder for every body, as json.loads keeps for calls without options: with them it
+# builds a decoder and its scanner each time, a good part of the cost of reading a body.
+_DECODER: Final = json.JSONDecoder(parse_float=Decimal, parse_constant=_NotANumber)
+
+
+def _decoded(raw: object) -> Any:
+    """`json.loads(raw, parse_float=Decimal, parse_constant=_NotANumber)` on `_DECODER`, with
+    loads' own checks and errors."""
+    if isinstance(raw, str):
+        if raw.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+        return _DECODER.decode(raw)
+    if not isinstance(raw, bytes | bytearray):
+        name = raw.__class__.__name__
+        raise TypeError(f"the JSON object must be str, bytes or bytearray, not {name}")
+    return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+
+
 def load_object(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
     """The body as a JSON object; anything else is the body's only error."""
     if isinstance(raw, Mapping):
         return raw
     try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_NotANumber)
+        data = _decoded(raw)
     except ValueError as exc:  # JSONDecodeError and bad UTF-8 are both ValueErrors
         raise InvalidEvent([FieldError("", f"the body is not valid JSON: {exc}")]) from None
     except RecursionError:  # arrays or objects nested deeper than the parser goes
