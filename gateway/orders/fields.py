@@ -23,6 +23,9 @@ _decimal_text: Final = re.compile(r"^[+-]?\d+(\.\d+)?$").match
 _rfc3339: Final = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 ).match
+# What an object may be: dict, as parsed JSON holds, first, as it is cheaper to check than
+# the Mapping ABC.
+_OBJECT: Final = (dict, Mapping)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _OERE = Decimal("0.01")
 _ZERO = Decimal("0.00")
@@ -265,7 +268,7 @@ class Fields:
         return None if value is None else self._object(name, value)
 
     def _object(self, name: str, value: object) -> Fields:
-        if isinstance(value, Mapping):
+        if isinstance(value, _OBJECT):
             return self._nested(value, self._errors, name)
         self.error(name, "must be an object")
         return self._nested({}, [], name)
@@ -280,7 +283,7 @@ class Fields:
             return []
         items = []
         for index, item in enumerate(value):
-            if isinstance(item, Mapping):
+            if isinstance(item, _OBJECT):
                 items.append(self._nested(item, self._errors, name, index))
             else:
                 self._errors.append(FieldError(f"{self._at(name)}/{index}", "must be an object"))
