@@ -90,16 +90,14 @@ def _total_problems(
     on `charges` (with the discounts spread over `basis`) comes on top."""
     discounts = sum(discount_amounts, _ZERO)
     summed = sum((amount for _, amount in parts), _ZERO) - discounts
-    terms = " + ".join(f"{name} {amount}" for name, amount in parts)
-    if discounts:
-        terms += f" − discounts {discounts}"
     if prices_include_vat:
         if summed == stated:
             return []
         return [
             FieldError(
                 pointer,
-                f"{terms} = {summed}, but the total is {stated}: a difference of {stated - summed}",
+                f"{_terms(parts, discounts)} = {summed}, but the total is {stated}: "
+                f"a difference of {stated - summed}",
             )
         ]
     exact_vat = _exact_vat(charges, basis, discounts)
@@ -111,6 +109,7 @@ def _total_problems(
     if abs(difference) <= allowance:
         return []
     expected = summed + round_half_up(exact_vat)
+    terms = _terms(parts, discounts)
     return [
         FieldError(
             pointer,
@@ -119,6 +118,14 @@ def _total_problems(
             f"(VAT rounding explains at most {allowance})",
         )
     ]
+
+
+def _terms(parts: list[tuple[str, Decimal]], discounts: Decimal) -> str:
+    """The sum as the error spells it out (only written for an error: most orders add up)."""
+    terms = " + ".join(f"{name} {amount}" for name, amount in parts)
+    if discounts:
+        terms += f" − discounts {discounts}"
+    return terms
 
 
 def _exact_vat(charges: Iterable[Charge], basis: Sequence[Charge], discounts: Decimal) -> Decimal:

@@ -37,10 +37,13 @@ MAX_MONEY: Final = Decimal(10) ** 12
 # Dinero refuses files above 6 MB, so a bigger PDF could never be attached.
 MAX_PDF_BYTES: Final = 6 * 1024 * 1024
 _ZERO = Decimal("0.00")
+_OERE = Decimal("0.01")
 
 
 def round_half_up(amount: Decimal, places: int = MONEY_PLACES) -> Decimal:
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    # To the øre, as nearly always, without building its exponent each time.
+    quantum = _OERE if places == MONEY_PLACES else Decimal(1).scaleb(-places)
+    return amount.quantize(quantum, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)

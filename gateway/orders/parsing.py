@@ -15,7 +15,7 @@ import base64
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, cast, get_args
+from typing import Any, Final, cast, get_args
 
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError
@@ -51,8 +51,15 @@ from gateway.orders.model import (
 )
 
 _MAX_QUANTITY = Decimal(10) ** 6
+_MIN_QUANTITY = Decimal("0.001")
+_MAX_VAT_RATE = Decimal("0.9999")
 _OERE = Decimal("0.01")
 _ZERO = Decimal("0.00")
+# The literal types' values, read once rather than for every body.
+_EVENT_TYPES: Final = get_args(EventType)
+_LINE_KINDS: Final = get_args(LineKind)
+_FEE_KINDS: Final = get_args(FeeKind)
+_PAYMENT_METHODS: Final = get_args(PaymentMethod)
 
 
 def parse_event(raw: bytes | str | Mapping[str, Any]) -> Event:
@@ -61,7 +68,7 @@ def parse_event(raw: bytes | str | Mapping[str, Any]) -> Event:
     errors: list[FieldError] = []
     body = Fields(load_object(raw), "", errors)
     event_id = body.ident("id")
-    event_type = body.choice("type", get_args(EventType))
+    event_type = body.choice("type", _EVENT_TYPES)
     occurred_at = body.time("occurred_at")
     order = _order(body.child("order"))
     refund_fields = body.child_or_none("refund")
@@ -150,6 +157,9 @@ def _refund(fields: Fields) -> Refund:
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_EAN = re.compile(r"\d{13}")
+_VAT_NUMBER_PUNCTUATION = re.compile(r"[\s.,/-]")
+_URL = re.compile(r"^https?://[^/\s]+")
 
 
 def _customer(fields: Fields) -> Customer:
@@ -161,7 +171,7 @@ def _customer(fields: Fields) -> Customer:
     if email is not None and not _EMAIL.match(email):
         fields.error("email", "is not an e-mail address")
     ean = fields.text_or_none("ean")
-    if ean is not None and not re.fullmatch(r"\d{13}", ean):
+    if ean is not None and not _EAN.fullmatch(ean):
         fields.error("ean", "must be a 13-digit EAN (GLN) number")
     address_fields = fields.child("address")
     address = Address(
@@ -185,7 +195,7 @@ def _vat_number(fields: Fields, country: str) -> str | None:
     raw = fields.text_or_none("vat_number", max_length=40)
     if raw is None:
         return None
-    number = re.sub(r"[\s.,/-]", "", raw).upper()
+    number = _VAT_NUMBER_PUNCTUATION.sub("", raw).upper()
     if number[:2] == "GR":
         number = "EL" + number[2:]
     if number[:2] not in VAT_PREFIXES and country in EU_COUNTRIES:
@@ -200,7 +210,7 @@ def _vat_number(fields: Fields, country: str) -> str | None:
 
 def _line(fields: Fields) -> Line:
     quantity = fields.decimal(
-        "quantity", places=QUANTITY_PLACES, minimum=Decimal("0.001"), maximum=_MAX_QUANTITY
+        "quantity", places=QUANTITY_PLACES, minimum=_MIN_QUANTITY, maximum=_MAX_QUANTITY
     )
     unit_price = fields.decimal(
         "unit_price", places=UNIT_PRICE_PLACES, minimum=_ZERO, maximum=MAX_MONEY
@@ -216,7 +226,7 @@ def _line(fields: Fields) -> Line:
         unit_price=unit_price,
         vat_rate=_vat_rate(fields),
         discount=discount,
-        kind=cast(LineKind, fields.choice("kind", get_args(LineKind), default="goods")),
+        kind=cast(LineKind, fields.choice("kind", _LINE_KINDS, default="goods")),
     )
 
 
@@ -233,7 +243,7 @@ def _fee(fields: Fields) -> Fee:
         name=fields.text("name"),
         amount=fields.money("amount", minimum=_ZERO),
         vat_rate=_vat_rate(fields),
-        kind=cast(FeeKind, fields.choice("kind", get_args(FeeKind), default="fee")),
+        kind=cast(FeeKind, fields.choice("kind", _FEE_KINDS, default="fee")),
     )
 
 
@@ -242,14 +252,12 @@ def _discount(fields: Fields) -> Discount:
 
 
 def _vat_rate(fields: Fields) -> Decimal:
-    return fields.decimal(
-        "vat_rate", places=VAT_RATE_PLACES, minimum=_ZERO, maximum=Decimal("0.9999")
-    )
+    return fields.decimal("vat_rate", places=VAT_RATE_PLACES, minimum=_ZERO, maximum=_MAX_VAT_RATE)
 
 
 def _payment(fields: Fields) -> Payment:
     return Payment(
-        method=cast(PaymentMethod, fields.choice("method", get_args(PaymentMethod))),
+        method=cast(PaymentMethod, fields.choice("method", _PAYMENT_METHODS)),
         amount=fields.money("amount", minimum=_OERE),
         paid_at=fields.time_or_none("paid_at"),
         reference=fields.text_or_none("reference", max_length=200),
@@ -263,7 +271,7 @@ def _shop_invoice(fields: Fields) -> ShopInvoice:
     if (pdf_url is None) == (pdf_base64 is None):
         fields.error("pdf_url", "give exactly one of pdf_url and pdf_base64")
     # https only in production: the ingest endpoint checks that, as it knows where it runs.
-    if pdf_url is not None and not re.match(r"^https?://[^/\s]+", pdf_url):
+    if pdf_url is not None and not _URL.match(pdf_url):
         fields.error("pdf_url", "must be an https:// (or, outside production, http://) URL")
     if pdf_base64 is not None:
         try:

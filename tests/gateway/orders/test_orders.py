@@ -25,6 +25,7 @@ from gateway.orders import (
     parse_order,
     parse_refund,
 )
+from gateway.orders.fields import load_object
 from web.openapi import EXAMPLE_EVENT
 
 
@@ -49,7 +50,7 @@ def raw(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
 
 
-def errors_of(data: bytes | dict[str, Any]) -> dict[str, str]:
+def errors_of(data: bytes | str | dict[str, Any]) -> dict[str, str]:
     with pytest.raises(InvalidEvent) as caught:
         parse_event(data)
     return {error.pointer: error.message for error in caught.value.errors}
@@ -186,6 +187,32 @@ def test_unknown_fields_are_ignored() -> None:
 @pytest.mark.parametrize("content", [b"", b"{", b"[]", b'"order"', b"\xff\xfe\x00"])
 def test_a_body_that_is_not_a_json_object_is_one_error(content: bytes) -> None:
     assert list(errors_of(content)) == [""]
+
+
+_TEXT = json.dumps(EXAMPLE_EVENT)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        _TEXT,
+        "\ufeff" + _TEXT,
+        _TEXT.encode(),
+        _TEXT.encode("utf-8-sig"),
+        _TEXT.encode("utf-16"),
+        _TEXT.encode("utf-32-le"),
+        b'{"id": "\\ud800", "total": 1.50}',
+        b"\xff\xfe\x00",
+        b"{\xe6}",
+    ],
+)
+def test_a_body_is_read_as_json_loads_reads_it(content: str | bytes) -> None:
+    try:
+        expected = json.loads(content, parse_float=Decimal)
+    except ValueError as exc:
+        assert errors_of(content) == {"": f"the body is not valid JSON: {exc}"}
+    else:
+        assert load_object(content) == expected
 
 
 @pytest.mark.parametrize(
