@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Final
 
@@ -20,6 +21,7 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from arq.version import VERSION as ARQ_VERSION
+from redis.commands.core import AsyncScript
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,17 @@ if not ARQ_VERSION.startswith("0.28.") or (job_key_prefix, result_key_prefix) !=
     )
 
 
+# Each client's script object, made once: making one hashes the script again.
+_ENQUEUE_SCRIPTS: weakref.WeakKeyDictionary[ArqRedis, AsyncScript] = weakref.WeakKeyDictionary()
+
+
+def _enqueue_script(redis: ArqRedis) -> AsyncScript:
+    script = _ENQUEUE_SCRIPTS.get(redis)
+    if script is None:
+        script = _ENQUEUE_SCRIPTS[redis] = redis.register_script(_ENQUEUE_LUA)
+    return script
+
+
 async def enqueue_posts(
     redis: ArqRedis, documents: Sequence[tuple[int, int]], *, wait_at_most: float | None = None
 ) -> int:
@@ -110,7 +123,7 @@ async def enqueue_posts(
         args += [job_id, job]
     try:
         async with asyncio.timeout(wait_at_most):
-            added = await redis.register_script(_ENQUEUE_LUA)(keys, args)
+            added = await _enqueue_script(redis)(keys, args)
     except Exception as exc:  # any Redis failure: the sweeper is the safety net
         log.warning(
             "could not enqueue documents %s (%s); the sweeper will pick them up",
