@@ -221,10 +221,17 @@ def free_port(host: str = "127.0.0.1", preferred: int | None = None) -> int:
 
 class _SignalRelay:
     """SIGINT/SIGTERM abort start-up before the command runs, are passed on while it runs, and
-    are ignored after it ends, so that a second Ctrl-C cannot cut our servers' shutdown short."""
+    are ignored after it ends, so that a second Ctrl-C cannot cut our servers' shutdown short.
+
+    A signal is also remembered, not only raised: Python runs a handler between any two
+    bytecodes, and an exception raised inside an at-fork hook (logging's, when a server or the
+    command is forked) is printed and dropped. So start-up checks once more before the command
+    runs, and one that comes while the command is being started is passed on once it has."""
 
     def __init__(self) -> None:
         self.child: subprocess.Popen[bytes] | None = None
+        self.pending: int | None = None
+        self._launching = False
         # Ctrl-C reaches the terminal's whole foreground process group. When that is ours the
         # command stays in it (so it can read the terminal) and already has its SIGINT; passing
         # it on would make a second one, which uvicorn and pytest take as "abort now".
@@ -234,12 +241,21 @@ class _SignalRelay:
                 self.foreground = self.foreground or os.tcgetpgrp(fd) == os.getpgrp()
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.child is None:
+        if self.child is not None:
+            self._pass_on(self.child, signum)
+            return
+        self.pending = signum
+        if not self._launching:
             raise Interrupted(signum)
-        if self.child.poll() is None and not (signum == signal.SIGINT and self.foreground):
-            self.child.send_signal(signum)
+
+    def _pass_on(self, child: subprocess.Popen[bytes], signum: int) -> None:
+        if child.poll() is None and not (signum == signal.SIGINT and self.foreground):
+            child.send_signal(signum)
 
     def run(self, command: Sequence[str], env: Mapping[str, str]) -> int:
+        if self.pending is not None:  # its Interrupted was dropped on the way
+            raise Interrupted(self.pending)
+        self._launching = True
         try:
             # Off a terminal the command gets its own group, so each signal reaches it once: ours.
             self.child = subprocess.Popen(
@@ -251,6 +267,10 @@ class _SignalRelay:
         except OSError as exc:
             _stderr(f"localservices: cannot run {command[0]}: {exc}")
             return 127
+        finally:
+            self._launching = False
+        if self.pending is not None:  # came while the command was being started
+            self._pass_on(self.child, self.pending)
         code = self.child.wait()
         return 128 - code if code < 0 else code
 

@@ -16,14 +16,15 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 import redis.asyncio
 
 from gateway import services_postgres
-from gateway.localservices import ensure_services, free_port, main
-from gateway.services_launcher import Launcher
+from gateway.localservices import _SignalRelay, ensure_services, free_port, main
+from gateway.services_launcher import Interrupted, Launcher
 
 PATH = os.environ.get("PATH", os.defpath)
 ENVIRON = {"PATH": PATH}  # no DATABASE_URL/REDIS_URL, even when `make test` sets them for us
@@ -258,6 +259,34 @@ def test_main_runs_the_command_with_the_urls_and_returns_its_status(
     script = 'test "$DATABASE_URL $REDIS_URL" = "postgresql://u@db.invalid/x redis://r.invalid/4"'
     assert main(["--purpose", "test", "--", "sh", "-c", f"{script} && exit 3"]) == 3
     assert main(["--purpose", "test", "--", "/nonexistent/command"]) == 127
+
+
+def test_a_signal_while_the_command_starts_reaches_it_once_it_has(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The signal comes after the fork, before `run` has the child: in logging's at-fork hook,
+    # say, where a raised Interrupted would be printed and dropped, and the command then run
+    # to its end (here, a minute) with nobody to stop it.
+    relay = _SignalRelay()
+    started = subprocess.Popen
+
+    def popen_then_signal(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        child = started(*args, **kwargs)
+        relay.handle(signal.SIGTERM, None)
+        return child
+
+    monkeypatch.setattr(subprocess, "Popen", popen_then_signal)
+    assert relay.run(["sleep", "60"], dict(os.environ)) == 128 + signal.SIGTERM
+
+
+def test_a_signal_whose_interrupt_was_dropped_still_stops_start_up() -> None:
+    relay = _SignalRelay()
+    with contextlib.suppress(Interrupted):  # as an at-fork hook drops it
+        relay.handle(signal.SIGTERM, None)
+    with pytest.raises(Interrupted) as raised:
+        relay.run(["sh", "-c", "exit 0"], dict(os.environ))
+    assert raised.value.signum == signal.SIGTERM
+    assert relay.child is None  # the command never ran
 
 
 @needs_servers
