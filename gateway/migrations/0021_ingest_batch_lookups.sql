@@ -1,11 +1,10 @@
 -- `ingest_batch` (0017) planned two of its lookups badly. The check of the shops'
--- fingerprints became a scan of every shop, computing each one's fingerprint, per batch; and
--- the count of each shop's queued documents ran once per event of the batch for every shop
--- in it (16 x 16 counts for a batch of 16 shops), at times through the index of all queued
--- documents rather than the shop's own (before `documents` had statistics, the two looked
--- alike), which made a batch take hundreds of milliseconds. Here each event's shop is read by
--- its key, and each shop's queued documents are counted once, through its own index. Same
--- signature, same answers.
+-- fingerprints became a scan of every shop, computing each one's fingerprint, per batch;
+-- and each shop's queued documents were counted once per event of the batch for every shop
+-- in it (16 x 16 counts for a batch of 16 shops), which, when a count went through the index
+-- of all queued documents (as it may before `documents` has statistics), made a batch take
+-- hundreds of milliseconds. Here each event's shop is read by its key and each shop's queued
+-- documents are counted once. Same signature, same answers.
 CREATE OR REPLACE FUNCTION ingest_batch(events jsonb, enqueue_ahead integer)
 RETURNS TABLE (event_index integer, event_outcome text, event_receipt jsonb,
                event_enqueue boolean)
@@ -120,14 +119,12 @@ BEGIN
     ),
     -- What each shop had queued before this batch (this statement does not see its own
     -- inserts): the n-th new document of a shop had that plus n - 1 queued before it.
-    -- Once per shop of the batch (materialized: not again for every event), each from the
-    -- shop's own queued documents (ordered as `documents_shop_due_idx` is, so that index is
-    -- the one read even before the table has statistics).
+    -- Once per shop of the batch (materialized: not again for every event).
     queued AS MATERIALIZED (
         SELECT s.shop_id, (
             SELECT count(*) FROM (
                 SELECT 1 FROM documents d WHERE d.shop_id = s.shop_id AND d.state = 'queued'
-                ORDER BY d.shop_id, d.next_attempt_at LIMIT enqueue_ahead) AS q
+                LIMIT enqueue_ahead) AS q
         ) AS before
         FROM (SELECT DISTINCT m.shop_id FROM made m) AS s
     ),
