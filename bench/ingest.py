@@ -24,7 +24,8 @@ deployed; the floor under the same uvicorn (uvloop, httptools). Every gateway ev
 `order.paid` for a new order of a shop whose trigger is `paid`: the full path (verify, parse,
 VAT check, delivery + order + invoice rows, the answer stored, an arq job enqueued). There are
 enough shops for each to stay under the enqueue budget, so every event also pays for its
-enqueue. A warm-up (not counted) fills the connection pools and every process's shop cache.
+enqueue. A warm-up (not counted) fills the connection pools and every process's shop cache,
+and the database is analyzed after it, as autovacuum would have by then on a running one.
 
 Everything shares this machine's CPUs, the load generator included. So the CPU each part used
 per event is printed too (web, Postgres backends of this database, load generator, Redis),
