@@ -72,7 +72,7 @@ class RequestContextMiddleware:
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool, form_targets: tuple[str, ...] = ()) -> None:
         self.app = app
-        self.headers = {
+        headers = {
             "Content-Security-Policy": content_security_policy(form_targets),
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
@@ -81,11 +81,11 @@ class SecurityHeadersMiddleware:
             "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
         }
         if hsts:
-            self.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
         # As ASGI carries them, encoded once: every response gets those it does not set.
         self._raw = [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in self.headers.items()
+            for name, value in headers.items()
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
